@@ -1,0 +1,45 @@
+// NATS subject builders. Every subject Edgefleet uses is built here so that permissions,
+// stream filters and publishers cannot drift apart.
+export const SUBJECT_PREFIX = "ef.v1";
+
+const DEVICE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export class InvalidSubjectTokenError extends Error {
+  override name = "InvalidSubjectTokenError";
+}
+
+/** Device ids become subject tokens: refuse anything that could widen a subject (".", "*", ">"). */
+export function assertSubjectToken(token: string, what = "deviceId"): string {
+  if (!DEVICE_ID.test(token)) {
+    throw new InvalidSubjectTokenError(`${what} ${JSON.stringify(token)} is not a valid subject token`);
+  }
+  return token;
+}
+
+export const subjects = {
+  /** Everything a device may publish. */
+  devAll: (deviceId: string) => `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.>`,
+  telemetry: (deviceId: string) => `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.telemetry`,
+  events: (deviceId: string) => `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.events`,
+  /** Liveness beats: core NATS only, never stored in a stream. */
+  heartbeat: (deviceId: string) => `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.heartbeat`,
+  rpc: (deviceId: string, op: string) =>
+    `${SUBJECT_PREFIX}.rpc.${assertSubjectToken(deviceId)}.${assertSubjectToken(op, "op")}`,
+  rpcAll: (deviceId: string) => `${SUBJECT_PREFIX}.rpc.${assertSubjectToken(deviceId)}.>`,
+  inboxPrefix: (deviceId: string) => `_INBOX.${assertSubjectToken(deviceId)}`,
+  /** Wildcards the control plane subscribes to. */
+  anyTelemetry: `${SUBJECT_PREFIX}.dev.*.telemetry`,
+  anyEvents: `${SUBJECT_PREFIX}.dev.*.events`,
+  anyHeartbeat: `${SUBJECT_PREFIX}.dev.*.heartbeat`,
+} as const;
+
+/** The device id is the third token of every `ef.v1.dev.<id>.*` subject. */
+export function deviceIdFromSubject(subject: string): string | undefined {
+  const parts = subject.split(".");
+  return parts[0] === "ef" && parts[1] === "v1" && parts[2] === "dev" ? parts[3] : undefined;
+}
+
+export const STREAMS = {
+  telemetry: { name: "TELEMETRY", subjects: [`${SUBJECT_PREFIX}.dev.*.telemetry`] },
+  events: { name: "EVENTS", subjects: [`${SUBJECT_PREFIX}.dev.*.events`] },
+} as const;
