@@ -11,7 +11,9 @@ export class InvalidSubjectTokenError extends Error {
 /** Device ids become subject tokens: refuse anything that could widen a subject (".", "*", ">"). */
 export function assertSubjectToken(token: string, what = "deviceId"): string {
   if (!DEVICE_ID.test(token)) {
-    throw new InvalidSubjectTokenError(`${what} ${JSON.stringify(token)} is not a valid subject token`);
+    throw new InvalidSubjectTokenError(
+      `${what} ${JSON.stringify(token)} is not a valid subject token`,
+    );
   }
   return token;
 }
@@ -19,10 +21,12 @@ export function assertSubjectToken(token: string, what = "deviceId"): string {
 export const subjects = {
   /** Everything a device may publish. */
   devAll: (deviceId: string) => `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.>`,
-  telemetry: (deviceId: string) => `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.telemetry`,
+  telemetry: (deviceId: string) =>
+    `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.telemetry`,
   events: (deviceId: string) => `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.events`,
   /** Liveness beats: core NATS only, never stored in a stream. */
-  heartbeat: (deviceId: string) => `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.heartbeat`,
+  heartbeat: (deviceId: string) =>
+    `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.heartbeat`,
   rpc: (deviceId: string, op: string) =>
     `${SUBJECT_PREFIX}.rpc.${assertSubjectToken(deviceId)}.${assertSubjectToken(op, "op")}`,
   rpcAll: (deviceId: string) => `${SUBJECT_PREFIX}.rpc.${assertSubjectToken(deviceId)}.>`,
