@@ -1,0 +1,146 @@
+// Connecting to the bus: reconnect forever with jittered backoff, log connection changes,
+// close by draining so nothing already accepted is dropped.
+import { subjects } from "@edgefleet/protocol";
+import {
+  type Authenticator,
+  connect,
+  credsAuthenticator,
+  jwtAuthenticator,
+  type NatsConnection,
+  type Status,
+} from "@nats-io/transport-node";
+import { type BackoffPolicy, DEFAULT_BACKOFF, ReconnectBackoff } from "./backoff";
+
+/** The subset of pino (or console-like) logging we use: `(fields, message)`. */
+export interface BusLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const silent: BusLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface ConnectBusOptions {
+  servers: string | string[];
+  /** Content of a `.creds` file (JWT + seed). */
+  creds?: string | Uint8Array;
+  /** Any nats.js authenticator; wins over `creds`. */
+  authenticator?: Authenticator;
+  /** Connection name, shown by the server's /connz. */
+  name: string;
+  inboxPrefix?: string;
+  logger?: BusLogger;
+  backoff?: BackoffPolicy;
+  /** Only for the first connect: how long to wait for a server (default 5 s). */
+  timeoutMs?: number;
+}
+
+export class BusConnectError extends Error {
+  override name = "BusConnectError";
+}
+
+function pickAuthenticator(opts: ConnectBusOptions): Authenticator | undefined {
+  if (opts.authenticator) return opts.authenticator;
+  if (opts.creds === undefined) return undefined;
+  const bytes = typeof opts.creds === "string" ? new TextEncoder().encode(opts.creds) : opts.creds;
+  return credsAuthenticator(bytes);
+}
+
+export async function connectBus(opts: ConnectBusOptions): Promise<NatsConnection> {
+  const logger = opts.logger ?? silent;
+  const backoff = new ReconnectBackoff(opts.backoff ?? DEFAULT_BACKOFF);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: opts.servers,
+      name: opts.name,
+      authenticator: pickAuthenticator(opts),
+      inboxPrefix: opts.inboxPrefix,
+      timeout: opts.timeoutMs ?? 5_000,
+      maxReconnectAttempts: -1,
+      reconnectDelayHandler: () => backoff.delay(),
+      reconnectToServer: () => {
+        backoff.onDial();
+        return null;
+      },
+    });
+  } catch (cause) {
+    const servers = [opts.servers].flat().join(",");
+    throw new BusConnectError(`cannot connect to NATS at ${servers}: ${String(cause)}`, { cause });
+  }
+  backoff.reset();
+  logger.info({ server: nc.getServer(), name: opts.name }, "nats connected");
+  void watchStatus(nc, logger, () => backoff.reset());
+  return nc;
+}
+
+async function watchStatus(nc: NatsConnection, logger: BusLogger, onReconnect: () => void) {
+  for await (const s of nc.status()) {
+    logStatus(logger, s);
+    if (s.type === "reconnect") onReconnect();
+  }
+}
+
+function logStatus(logger: BusLogger, s: Status): void {
+  switch (s.type) {
+    case "disconnect":
+      logger.warn({ server: s.server }, "nats disconnected");
+      break;
+    case "reconnect":
+      logger.info({ server: s.server }, "nats reconnected");
+      break;
+    case "error":
+      logger.warn({ err: s.error }, "nats error");
+      break;
+    case "ldm":
+      logger.warn({ server: s.server }, "nats server entering lame duck mode");
+      break;
+    case "staleConnection":
+    case "slowConsumer":
+      logger.warn({ status: s.type }, "nats connection trouble");
+      break;
+    case "reconnecting":
+      logger.debug({}, "nats reconnecting");
+      break;
+    default:
+      break;
+  }
+}
+
+export interface ConnectDeviceOptions
+  extends Omit<ConnectBusOptions, "creds" | "authenticator" | "inboxPrefix" | "name"> {
+  deviceId: string;
+  jwt: string;
+  /** The device's own user nkey seed (`SU...`). */
+  seed: string | Uint8Array;
+  name?: string;
+}
+
+/**
+ * A device connection. Its inbox lives under `_INBOX.<deviceId>`, the only inbox its
+ * permissions let it subscribe to, so its requests get their replies.
+ */
+export function connectDevice(opts: ConnectDeviceOptions): Promise<NatsConnection> {
+  const seed = typeof opts.seed === "string" ? new TextEncoder().encode(opts.seed) : opts.seed;
+  return connectBus({
+    ...opts,
+    name: opts.name ?? `device-${opts.deviceId}`,
+    authenticator: jwtAuthenticator(opts.jwt, seed),
+    inboxPrefix: subjects.inboxPrefix(opts.deviceId),
+  });
+}
+
+/** Drains (flushes subscriptions and pending publishes) and waits until closed; idempotent. */
+export async function closeBus(nc: NatsConnection): Promise<void> {
+  if (nc.isClosed()) return;
+  if (!nc.isDraining()) {
+    try {
+      await nc.drain();
+    } catch {
+      // Drain fails when the connection is already gone; closing is still what we want.
+      await nc.close();
+    }
+  }
+  await nc.closed();
+}

@@ -1,0 +1,217 @@
+// Decentralized NATS identity for the fleet: one operator, a system account, and the fleet
+// account whose scoped signing key mints device users. Pure: no file or network IO here.
+
+import { assertSubjectToken, SUBJECT_PREFIX } from "@edgefleet/protocol";
+import {
+  Algorithms,
+  decode,
+  encodeAccount,
+  encodeOperator,
+  encodeUser,
+  newScopedSigner,
+  type SigningKey,
+  type User,
+  type UserPermissionsLimits,
+} from "@nats-io/jwt";
+import {
+  createAccount,
+  createOperator,
+  createUser,
+  fromPublic,
+  fromSeed,
+  type KeyPair,
+} from "@nats-io/nkeys";
+
+/** A key pair kept as text so it can be persisted; `seed` is the secret. */
+export interface NkeyText {
+  publicKey: string;
+  seed: string;
+}
+
+export interface FleetAuth {
+  operator: NkeyText & { jwt: string };
+  systemAccount: NkeyText & { jwt: string };
+  fleetAccount: NkeyText & { jwt: string; deviceSigningKey: NkeyText };
+  /** Full-permission user of the fleet account, used by the control plane. */
+  controlPlane: NkeyText & { jwt: string };
+}
+
+/** Only the secrets; every JWT can be re-issued from them. */
+export interface FleetSeeds {
+  operator: string;
+  systemAccount: string;
+  fleetAccount: string;
+  deviceSigningKey: string;
+  controlPlane: string;
+}
+
+export interface DeviceCredentials {
+  deviceId: string;
+  publicKey: string;
+  jwt: string;
+}
+
+export class InvalidDeviceKeyError extends Error {
+  override name = "InvalidDeviceKeyError";
+  readonly field = "publicKey";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+export class InvalidFleetSeedError extends Error {
+  override name = "InvalidFleetSeedError";
+  constructor(
+    readonly field: keyof FleetSeeds,
+    options?: ErrorOptions,
+  ) {
+    super(`fleet seed ${field} is not a valid nkey seed of the expected kind`, options);
+  }
+}
+
+export const OPERATOR_NAME = "edgefleet";
+export const SYSTEM_ACCOUNT_NAME = "SYS";
+export const FLEET_ACCOUNT_NAME = "FLEET";
+export const DEVICE_ROLE = "device";
+export const CONTROL_PLANE_USER_NAME = "control-plane";
+
+/**
+ * What every device user may do; the server expands `{{name()}}` to the user JWT's name,
+ * which we set to the device id, so one signing key serves the whole fleet.
+ */
+export function deviceTemplate(): Partial<UserPermissionsLimits> {
+  const self = "{{name()}}";
+  return {
+    pub: { allow: [`${SUBJECT_PREFIX}.dev.${self}.>`], deny: [] },
+    sub: { allow: [`${SUBJECT_PREFIX}.rpc.${self}.>`, `_INBOX.${self}.>`], deny: [] },
+    // One reply per rpc request, so a device can answer the control plane without a
+    // general publish right on the requester's inbox.
+    resp: { max: 1, ttl: 0 },
+    // Issue 5 (dispatch) adds read-only access here: KV `desired.<own id>`
+    // ($JS.API.DIRECT.GET.KV_desired.$KV.desired.{{name()}} and a consumer on
+    // $KV.desired.{{name()}}) and the `artifacts` object store (read-only JS API calls).
+    // Keep them narrow: never `$JS.API.>` wholesale.
+  };
+}
+
+function keyText(kp: KeyPair): NkeyText {
+  return { publicKey: kp.getPublicKey(), seed: new TextDecoder().decode(kp.getSeed()) };
+}
+
+function seedPair(seeds: FleetSeeds, field: keyof FleetSeeds, prefix: string): KeyPair {
+  try {
+    const kp = fromSeed(new TextEncoder().encode(seeds[field]));
+    if (kp.getPublicKey().startsWith(prefix)) return kp;
+  } catch (cause) {
+    throw new InvalidFleetSeedError(field, { cause });
+  }
+  throw new InvalidFleetSeedError(field);
+}
+
+export function generateFleetSeeds(): FleetSeeds {
+  const text = (kp: KeyPair) => keyText(kp).seed;
+  return {
+    operator: text(createOperator()),
+    systemAccount: text(createAccount()),
+    fleetAccount: text(createAccount()),
+    deviceSigningKey: text(createAccount()),
+    controlPlane: text(createUser()),
+  };
+}
+
+const v2 = { algorithm: Algorithms.v2 };
+
+/** Issues every JWT from the given seeds (new ones when omitted). Deterministic in keys, not in `iat`. */
+export async function createFleetAuth(
+  seeds: FleetSeeds = generateFleetSeeds(),
+): Promise<FleetAuth> {
+  const op = seedPair(seeds, "operator", "O");
+  const sys = seedPair(seeds, "systemAccount", "A");
+  const fleet = seedPair(seeds, "fleetAccount", "A");
+  const devSk = seedPair(seeds, "deviceSigningKey", "A");
+  const cp = seedPair(seeds, "controlPlane", "U");
+
+  const operatorJwt = await encodeOperator(
+    OPERATOR_NAME,
+    op,
+    { system_account: sys.getPublicKey() },
+    v2,
+  );
+  const sysJwt = await encodeAccount(SYSTEM_ACCOUNT_NAME, sys, {}, { ...v2, signer: op });
+  const scoped: SigningKey = newScopedSigner(devSk, DEVICE_ROLE, deviceTemplate());
+  const fleetJwt = await encodeAccount(
+    FLEET_ACCOUNT_NAME,
+    fleet,
+    {
+      limits: {
+        // An account JWT's missing limits mean 0 (no connections at all), so spell them out.
+        ...{ conn: -1, subs: -1, data: -1, payload: -1, imports: -1, exports: -1, leaf: -1 },
+        wildcards: true,
+        // Non-zero JetStream limits are what enables JetStream for an account (-1 = unlimited).
+        ...{ mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
+      },
+      signing_keys: [scoped],
+    },
+    { ...v2, signer: op },
+  );
+  // No permissions: the control plane may use every subject of the fleet account.
+  const cpJwt = await encodeUser(CONTROL_PLANE_USER_NAME, cp, fleet, {}, v2);
+
+  return {
+    operator: { ...keyText(op), jwt: operatorJwt },
+    systemAccount: { ...keyText(sys), jwt: sysJwt },
+    fleetAccount: { ...keyText(fleet), jwt: fleetJwt, deviceSigningKey: keyText(devSk) },
+    controlPlane: { ...keyText(cp), jwt: cpJwt },
+  };
+}
+
+export function fleetSeeds(auth: FleetAuth): FleetSeeds {
+  return {
+    operator: auth.operator.seed,
+    systemAccount: auth.systemAccount.seed,
+    fleetAccount: auth.fleetAccount.seed,
+    deviceSigningKey: auth.fleetAccount.deviceSigningKey.seed,
+    controlPlane: auth.controlPlane.seed,
+  };
+}
+
+/** A user public nkey (`U...`), not a seed and not another kind of key. */
+export function assertUserPublicKey(publicKey: string): string {
+  if (typeof publicKey !== "string" || !publicKey.startsWith("U")) {
+    throw new InvalidDeviceKeyError("publicKey must be a NATS user public nkey (starts with U)");
+  }
+  try {
+    fromPublic(publicKey);
+  } catch (cause) {
+    throw new InvalidDeviceKeyError("publicKey is not a valid NATS user public nkey", { cause });
+  }
+  return publicKey;
+}
+
+/**
+ * Mints the device's user JWT: named after the device (which the signing key's template turns
+ * into its subjects) and bound to the device's own public key, so only the holder of the
+ * matching seed can use it.
+ */
+export async function mintDeviceCredentials(
+  auth: FleetAuth,
+  device: { deviceId: string; publicKey: string },
+): Promise<DeviceCredentials> {
+  const deviceId = assertSubjectToken(device.deviceId);
+  const publicKey = assertUserPublicKey(device.publicKey);
+  const signer = fromSeed(new TextEncoder().encode(auth.fleetAccount.deviceSigningKey.seed));
+  // A scoped user must carry no permissions of its own: the server rejects it otherwise.
+  const jwt = await encodeUser(
+    deviceId,
+    publicKey,
+    auth.fleetAccount.publicKey,
+    {},
+    { ...v2, signer, scopedUser: true },
+  );
+  return { deviceId, publicKey, jwt };
+}
+
+/** Decodes and verifies the signature of a user JWT (not its issuer chain). */
+export function decodeUserJwt(jwt: string) {
+  return decode<User>(jwt);
+}

@@ -1,0 +1,37 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { createFleetAuth, type FleetAuth } from "./fleet-auth";
+import { writeServerConfig } from "./server-config";
+
+let auth: FleetAuth;
+beforeAll(async () => {
+  auth = await createFleetAuth();
+});
+
+describe("writeServerConfig", () => {
+  it("trusts the operator and preloads both accounts into a MEMORY resolver", () => {
+    const text = writeServerConfig(auth, { host: "127.0.0.1", port: 4222, jetStreamDir: "/js" });
+    expect(text).toContain(`operator: "${auth.operator.jwt}"`);
+    expect(text).toContain(`system_account: "${auth.systemAccount.publicKey}"`);
+    expect(text).toContain("resolver: MEMORY");
+    expect(text).toContain(`${auth.fleetAccount.publicKey}: "${auth.fleetAccount.jwt}"`);
+    expect(text).toContain(`${auth.systemAccount.publicKey}: "${auth.systemAccount.jwt}"`);
+    expect(text).toContain('jetstream: { store_dir: "/js" }');
+    expect(text).not.toContain("cluster");
+    expect(text).not.toContain(auth.fleetAccount.seed);
+  });
+
+  it("adds monitoring, server name and cluster routes when given", () => {
+    const text = writeServerConfig(auth, {
+      host: "0.0.0.0",
+      port: 1,
+      httpPort: 2,
+      serverName: "n1",
+      jetStreamDir: "/js",
+      cluster: { name: "c", port: 3, routes: ["nats-route://a:3", "nats-route://b:3"] },
+    });
+    expect(text).toContain("http_port: 2");
+    expect(text).toContain('server_name: "n1"');
+    expect(text).toContain('listen: "127.0.0.1:3"');
+    expect(text).toContain('routes: ["nats-route://a:3", "nats-route://b:3"]');
+  });
+});

@@ -1,0 +1,50 @@
+// nats-server (2.9) configuration for the fleet's operator mode. Pure: returns text.
+import type { FleetAuth } from "./fleet-auth";
+
+export interface ServerConfigOptions {
+  host: string;
+  port: number;
+  jetStreamDir: string;
+  /** Monitoring port (/healthz, /varz); omitted when not set. */
+  httpPort?: number;
+  /** Required for JetStream clustering; defaults to nothing (the server picks its id). */
+  serverName?: string;
+  cluster?: { name: string; host?: string; port: number; routes: string[] };
+  /** Extra verbatim lines appended at the end (logging, limits). */
+  extra?: string;
+}
+
+const quote = (s: string) => JSON.stringify(s);
+
+export function writeServerConfig(auth: FleetAuth, opts: ServerConfigOptions): string {
+  const lines = [
+    `host: ${quote(opts.host)}`,
+    `port: ${opts.port}`,
+    ...(opts.httpPort !== undefined ? [`http_port: ${opts.httpPort}`] : []),
+    ...(opts.serverName ? [`server_name: ${quote(opts.serverName)}`] : []),
+    `operator: ${quote(auth.operator.jwt)}`,
+    `system_account: ${quote(auth.systemAccount.publicKey)}`,
+    // Accounts are preloaded; the MEMORY resolver never fetches, so changing an account
+    // (revocations, new signing keys) means rewriting this file and reloading the server.
+    "resolver: MEMORY",
+    "resolver_preload: {",
+    `  ${auth.systemAccount.publicKey}: ${quote(auth.systemAccount.jwt)}`,
+    `  ${auth.fleetAccount.publicKey}: ${quote(auth.fleetAccount.jwt)}`,
+    "}",
+    `jetstream: { store_dir: ${quote(opts.jetStreamDir)} }`,
+    ...clusterBlock(opts.cluster),
+    ...(opts.extra ? [opts.extra] : []),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+function clusterBlock(cluster: ServerConfigOptions["cluster"]): string[] {
+  if (!cluster) return [];
+  return [
+    "cluster: {",
+    `  name: ${quote(cluster.name)}`,
+    `  listen: ${quote(`${cluster.host ?? "127.0.0.1"}:${cluster.port}`)}`,
+    `  routes: [${cluster.routes.map(quote).join(", ")}]`,
+    "}",
+  ];
+}

@@ -1,0 +1,68 @@
+// JetStream streams the fleet relies on. Created or brought up to date idempotently at start.
+import { STREAMS } from "@edgefleet/protocol";
+import {
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { type NatsConnection, nanos } from "@nats-io/transport-node";
+
+const HOUR_MS = 3_600_000;
+
+export interface EnsureStreamsOptions {
+  /** 3 on a JetStream cluster; default 1. */
+  replicas?: number;
+}
+
+type FleetStreamConfig = Partial<StreamConfig> & { name: string };
+
+export function fleetStreamConfigs(opts: EnsureStreamsOptions = {}): FleetStreamConfig[] {
+  const common = {
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    num_replicas: opts.replicas ?? 1,
+  };
+  return [
+    {
+      ...common,
+      name: STREAMS.telemetry.name,
+      subjects: [...STREAMS.telemetry.subjects],
+      max_age: nanos(24 * HOUR_MS),
+    },
+    {
+      ...common,
+      name: STREAMS.events.name,
+      subjects: [...STREAMS.events.subjects],
+      max_age: nanos(7 * 24 * HOUR_MS),
+    },
+  ];
+}
+
+async function upsertStream(jsm: JetStreamManager, config: FleetStreamConfig) {
+  const { name } = config;
+  try {
+    await jsm.streams.info(name);
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) {
+      return jsm.streams.add(config);
+    }
+    throw err;
+  }
+  return jsm.streams.update(name, config);
+}
+
+/** Creates TELEMETRY and EVENTS, or updates them to the current config. */
+export async function ensureStreams(nc: NatsConnection, opts: EnsureStreamsOptions = {}) {
+  const jsm = await jetstreamManager(nc);
+  const infos = [];
+  for (const config of fleetStreamConfigs(opts)) {
+    infos.push(await upsertStream(jsm, config));
+  }
+  return infos;
+}

@@ -1,0 +1,70 @@
+import { existsSync } from "node:fs";
+import { createConnection } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  freePorts,
+  type NatsServerHandle,
+  NatsServerStartError,
+  renderNatsConfig,
+  startNatsServer,
+} from "./nats-server";
+
+const varz = async (s: NatsServerHandle) =>
+  (await (await fetch(`http://127.0.0.1:${s.httpPort}/varz`)).json()) as Record<string, unknown>;
+
+const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const sock = createConnection({ host: "127.0.0.1", port });
+    sock.once("connect", () => resolve(!sock.destroy()));
+    sock.once("error", () => resolve(false));
+  });
+
+describe("startNatsServer", () => {
+  const started: NatsServerHandle[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((s) => s.stop()));
+  });
+
+  it("serves on a free loopback port and cleans up its process and dir on stop", async () => {
+    const s = await startNatsServer({ jetstream: true });
+    started.push(s);
+    expect(s.url).toBe(`nats://127.0.0.1:${s.port}`);
+    const info = await varz(s);
+    expect(info.port).toBe(s.port);
+    expect(info.jetstream).toMatchObject({ config: { store_dir: expect.stringContaining(s.dir) } });
+    await s.stop();
+    expect(await portOpen(s.port)).toBe(false);
+    expect(existsSync(s.dir)).toBe(false);
+    expect(() => process.kill(s.pid, 0)).toThrow();
+  });
+
+  it("fills placeholders of a full config text", async () => {
+    const s = await startNatsServer({
+      config: 'host: "{{host}}"\nport: {{port}}\nhttp_port: {{http_port}}\nmax_payload: 4096\n',
+    });
+    started.push(s);
+    expect((await varz(s)).max_payload).toBe(4096);
+  });
+
+  it("fails with the server's log tail when the config is bad", async () => {
+    const err = await startNatsServer({ config: "port: {{port}}\njetstream: {{{\n" }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(NatsServerStartError);
+    expect((err as Error).message).toMatch(/exited/);
+  });
+
+  it.each([
+    ["{{port}}", { port: 1 }, "1"],
+    ["{{ store_dir }}/x", { jetStreamDir: "/tmp/a" }, "/tmp/a/x"],
+    ["{{unknown}}", {}, "{{unknown}}"],
+  ])("renders %s", (text, over, want) => {
+    const ctx = { host: "h", port: 0, httpPort: 0, jetStreamDir: "", serverName: "n", ...over };
+    expect(renderNatsConfig(text, ctx)).toBe(want);
+  });
+
+  it("hands out distinct ports", async () => {
+    const ports = await freePorts(5);
+    expect(new Set(ports).size).toBe(5);
+  });
+});
