@@ -1,0 +1,80 @@
+import type { DeviceCapabilities, KernelSupport, KernelType } from "./types";
+
+/** Best and median of repeated measurements; the median is what a served request sees. */
+export interface Measure {
+  best: number;
+  median: number;
+}
+
+export interface KernelFigure {
+  status: KernelSupport;
+  /** FLOP/s for float kernels, OP/s for integer kernels; zero when unsupported. */
+  opsPerSecond: Measure;
+  /** Why a kernel is "slow" or "unsupported", in words. */
+  detail?: string;
+}
+
+/**
+ * The measured (or, for simulated classes, derived) figures of a device profile. The agent's
+ * `@edgefleet/runtime` produces these; the planner only reads them.
+ */
+export interface ProfileFigures {
+  kernels: Record<KernelType, KernelFigure>;
+  memoryBandwidthBytesPerSecond: Measure;
+  cacheBandwidthBytesPerSecond?: Measure;
+  /** Largest cache level's size: working sets below it stream at cache bandwidth. */
+  cacheBytes?: number;
+  runOverheadMs: Measure;
+  perOpOverheadMs: Measure;
+  modelLoadMs: Measure;
+  memoryBudgetBytes: number;
+}
+
+/** The part of a stored device profile the planner reads. */
+export interface DeviceProfileLike {
+  threads: number;
+  simulated: boolean;
+  /** Simulated class name, "" when real. */
+  deviceClass: string;
+  figures: ProfileFigures;
+}
+
+export interface CapabilitiesOptions {
+  /** Class used to share field corrections; defaults to the profile's simulated class. */
+  deviceClass?: string;
+  /** Which statistic to plan on. Default "median". */
+  statistic?: keyof Measure;
+  /** Overrides the profile's memory budget (e.g. a rollout reserving memory for other apps). */
+  memoryBudgetBytes?: number;
+}
+
+export function capabilitiesFromProfile(
+  deviceId: string,
+  profile: DeviceProfileLike,
+  options: CapabilitiesOptions = {},
+): DeviceCapabilities {
+  const stat = options.statistic ?? "median";
+  const f = profile.figures;
+  const opsPerSecond: DeviceCapabilities["opsPerSecond"] = {};
+  const kernels: DeviceCapabilities["kernels"] = {};
+  for (const [k, fig] of Object.entries(f.kernels) as [KernelType, KernelFigure][]) {
+    kernels[k] = fig.status;
+    if (fig.status !== "unsupported" && fig.opsPerSecond[stat] > 0) {
+      opsPerSecond[k] = fig.opsPerSecond[stat];
+    }
+  }
+  return {
+    deviceId,
+    deviceClass: options.deviceClass ?? profile.deviceClass,
+    threads: profile.threads,
+    opsPerSecond,
+    kernels,
+    memoryBandwidthBytesPerSecond: f.memoryBandwidthBytesPerSecond[stat],
+    cacheBandwidthBytesPerSecond: f.cacheBandwidthBytesPerSecond?.[stat],
+    cacheBytes: f.cacheBytes,
+    runOverheadMs: f.runOverheadMs[stat],
+    perOpOverheadMs: f.perOpOverheadMs[stat],
+    memoryBudgetBytes: options.memoryBudgetBytes ?? f.memoryBudgetBytes,
+    simulated: profile.simulated,
+  };
+}
