@@ -1,1 +1,15 @@
-export {};
+export * from "./data/mnist";
+export * from "./distill/distill";
+export * from "./nn/evaluate";
+export * from "./nn/export-onnx";
+export * from "./nn/forward";
+export * from "./nn/loss";
+export * from "./nn/model";
+export * from "./nn/rng";
+export * from "./prune/cluster";
+export * from "./prune/magnitude";
+export * from "./prune/pack";
+export * from "./prune/pack-format";
+export * from "./prune/structured";
+export * from "./train/optimizer";
+export * from "./train/trainer";
