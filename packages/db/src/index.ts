@@ -1,1 +1,39 @@
-export {};
+export * from "./api-token-repo";
+export * from "./audit-repo";
+export * from "./catalog-repo";
+export {
+  type CreatePrismaOptions,
+  createPrisma,
+  type Db,
+  isNotFound,
+  isUniqueViolation,
+  isUuid,
+} from "./client";
+export * from "./device-repo";
+export * from "./embedded";
+export * from "./enrollment";
+export * from "./enrollment-token-repo";
+export {
+  type ApiToken,
+  ApiTokenRole,
+  type Artifact,
+  type AuditEvent,
+  type Device,
+  type DeviceProfile,
+  DeviceStatus,
+  type EnrollmentToken,
+  type LatencyObservation,
+  LatencySource,
+  type Model,
+  type Plan,
+  type PlanDecision,
+  Prisma,
+  PrismaClient,
+  type Variant,
+} from "./generated/prisma/client";
+export * from "./latency-repo";
+export * from "./migrator";
+export * from "./plan-repo";
+export * from "./profile-repo";
+export * from "./repos";
+export { generateSecret, hashSecret } from "./secrets";

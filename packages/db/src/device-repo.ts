@@ -1,0 +1,201 @@
+import type { Db } from "./client";
+import { isNotFound, isUuid } from "./client";
+import type { Device, DeviceStatus, Prisma } from "./generated/prisma/client";
+
+/** What an agent reports about its hardware; everything else about a device is ours. */
+export interface DeviceFacts {
+  arch: string;
+  cores: number;
+  ramBytes: bigint | number;
+  cpuModel: string;
+  cpuFlags: string[];
+  accelerators: string[];
+  agentVersion: string;
+  /** The full fact sheet as reported (OS, kernel, ...). */
+  facts: Prisma.InputJsonObject;
+  simulated?: boolean;
+  deviceClass?: string | null;
+}
+
+export interface NewDevice extends DeviceFacts {
+  name: string;
+  /** The device's NATS nkey (public part); unique across the fleet. */
+  publicKey: string;
+  labels?: Record<string, string>;
+  enrollmentTokenId?: string | null;
+}
+
+export interface ListDevicesQuery {
+  /** Page size, 1..500 (default 50). */
+  limit?: number;
+  /** `nextCursor` of the previous page; omit for the first page. */
+  cursor?: string | null;
+  status?: DeviceStatus;
+}
+
+export interface DevicePage {
+  items: Device[];
+  /** Devices matching the filter, over all pages. */
+  total: number;
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface MarkSeenResult {
+  previousStatus: DeviceStatus;
+  /** The device was not online before this call (offline, or enrolled and never seen). */
+  wasOffline: boolean;
+}
+
+export interface DeviceRepo {
+  create(input: NewDevice): Promise<Device>;
+  findById(id: string): Promise<Device | null>;
+  findByPublicKey(publicKey: string): Promise<Device | null>;
+  /** Oldest first, keyset-paged on (createdAt, id) so pages stay stable while devices enroll. */
+  list(query?: ListDevicesQuery): Promise<DevicePage>;
+  /** Null when no such device. */
+  updateFacts(id: string, facts: Partial<DeviceFacts>): Promise<Device | null>;
+  setLabels(id: string, labels: Record<string, string>): Promise<Device | null>;
+  /** Marks the device online; lastSeenAt never moves backwards. Null when no such device. */
+  markSeen(id: string, at: Date): Promise<MarkSeenResult | null>;
+  /** Online devices last seen before `cutoff` become offline; returns their ids. */
+  markOfflineOlderThan(cutoff: Date): Promise<string[]>;
+}
+
+export class PrismaDeviceRepo implements DeviceRepo {
+  constructor(private readonly db: Db) {}
+
+  create(input: NewDevice): Promise<Device> {
+    return createDevice(this.db, input);
+  }
+
+  findById(id: string): Promise<Device | null> {
+    if (!isUuid(id)) return Promise.resolve(null);
+    return this.db.device.findUnique({ where: { id } });
+  }
+
+  findByPublicKey(publicKey: string): Promise<Device | null> {
+    return this.db.device.findUnique({ where: { publicKey } });
+  }
+
+  async list(query: ListDevicesQuery = {}): Promise<DevicePage> {
+    const limit = Math.min(Math.max(Math.trunc(query.limit ?? 50), 1), 500);
+    const filter: Prisma.DeviceWhereInput = query.status ? { status: query.status } : {};
+    const after = query.cursor ? decodeCursor(query.cursor) : null;
+    const where: Prisma.DeviceWhereInput = after
+      ? {
+          AND: [
+            filter,
+            {
+              OR: [
+                { createdAt: { gt: after.createdAt } },
+                { createdAt: after.createdAt, id: { gt: after.id } },
+              ],
+            },
+          ],
+        }
+      : filter;
+    const [rows, total] = await Promise.all([
+      this.db.device.findMany({
+        where,
+        orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+        take: limit + 1,
+      }),
+      this.db.device.count({ where: filter }),
+    ]);
+    const items = rows.slice(0, limit);
+    const last = items.at(-1);
+    return {
+      items,
+      total,
+      nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
+    };
+  }
+
+  async updateFacts(id: string, facts: Partial<DeviceFacts>): Promise<Device | null> {
+    const { ramBytes, ...rest } = facts;
+    const data: Prisma.DeviceUpdateInput = { ...rest };
+    if (ramBytes !== undefined) data.ramBytes = BigInt(ramBytes);
+    return this.updateOrNull(id, data);
+  }
+
+  setLabels(id: string, labels: Record<string, string>): Promise<Device | null> {
+    return this.updateOrNull(id, { labels });
+  }
+
+  async markSeen(id: string, at: Date): Promise<MarkSeenResult | null> {
+    if (!isUuid(id)) return null;
+    // The sub-select locks the row and hands back the status it had before this update.
+    const rows = await this.db.$queryRaw<{ previousStatus: DeviceStatus }[]>`
+      UPDATE "Device" AS d
+      SET "status" = 'online',
+          "lastSeenAt" = GREATEST(COALESCE(d."lastSeenAt", ${at}), ${at}),
+          "updatedAt" = now()
+      FROM (SELECT "id", "status" FROM "Device" WHERE "id" = ${id}::uuid FOR UPDATE) AS old
+      WHERE d."id" = old."id"
+      RETURNING old."status"::text AS "previousStatus"`;
+    const row = rows[0];
+    if (!row) return null;
+    return { previousStatus: row.previousStatus, wasOffline: row.previousStatus !== "online" };
+  }
+
+  async markOfflineOlderThan(cutoff: Date): Promise<string[]> {
+    // READ COMMITTED re-checks the WHERE on rows a concurrent markSeen just updated, so a device
+    // seen a moment ago is never turned offline.
+    const rows = await this.db.$queryRaw<{ id: string }[]>`
+      UPDATE "Device" SET "status" = 'offline', "updatedAt" = now()
+      WHERE "status" = 'online' AND "lastSeenAt" < ${cutoff}
+      RETURNING "id"::text AS "id"`;
+    return rows.map((r) => r.id);
+  }
+
+  private async updateOrNull(id: string, data: Prisma.DeviceUpdateInput): Promise<Device | null> {
+    if (!isUuid(id)) return null;
+    try {
+      return await this.db.device.update({ where: { id }, data });
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+}
+
+/** Shared with enrollDevice, which creates the device inside its own transaction. */
+export function createDevice(db: Db, input: NewDevice): Promise<Device> {
+  return db.device.create({
+    data: {
+      ...input,
+      ramBytes: BigInt(input.ramBytes),
+      labels: input.labels ?? {},
+    },
+  });
+}
+
+interface Cursor {
+  createdAt: Date;
+  id: string;
+}
+
+export class InvalidCursorError extends Error {
+  override name = "InvalidCursorError";
+  constructor(cursor: string) {
+    super(`invalid page cursor: ${cursor.slice(0, 64)}`);
+  }
+}
+
+function encodeCursor(d: Device): string {
+  return Buffer.from(JSON.stringify([d.createdAt.toISOString(), d.id])).toString("base64url");
+}
+
+function decodeCursor(cursor: string): Cursor {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown[];
+    const createdAt = new Date(String(at));
+    if (typeof id !== "string" || !isUuid(id) || Number.isNaN(createdAt.getTime())) {
+      throw new Error("bad cursor");
+    }
+    return { createdAt, id };
+  } catch {
+    throw new InvalidCursorError(cursor);
+  }
+}

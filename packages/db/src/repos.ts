@@ -1,0 +1,37 @@
+import { type ApiTokenRepo, PrismaApiTokenRepo } from "./api-token-repo";
+import { type AuditRepo, PrismaAuditRepo } from "./audit-repo";
+import { type CatalogRepo, PrismaCatalogRepo } from "./catalog-repo";
+import { type DeviceRepo, PrismaDeviceRepo } from "./device-repo";
+import { type EnrollDeviceInput, type EnrollDeviceResult, enrollDevice } from "./enrollment";
+import { type EnrollmentTokenRepo, PrismaEnrollmentTokenRepo } from "./enrollment-token-repo";
+import type { PrismaClient } from "./generated/prisma/client";
+import { type LatencyRepo, PrismaLatencyRepo } from "./latency-repo";
+import { type PlanRepo, PrismaPlanRepo } from "./plan-repo";
+import { PrismaProfileRepo, type ProfileRepo } from "./profile-repo";
+
+/** Everything services need from the database, as interfaces. */
+export interface Repos {
+  devices: DeviceRepo;
+  enrollmentTokens: EnrollmentTokenRepo;
+  apiTokens: ApiTokenRepo;
+  audit: AuditRepo;
+  profiles: ProfileRepo;
+  catalog: CatalogRepo;
+  plans: PlanRepo;
+  latency: LatencyRepo;
+  enrollDevice(input: EnrollDeviceInput): Promise<EnrollDeviceResult>;
+}
+
+export function createRepos(prisma: PrismaClient): Repos {
+  return {
+    devices: new PrismaDeviceRepo(prisma),
+    enrollmentTokens: new PrismaEnrollmentTokenRepo(prisma),
+    apiTokens: new PrismaApiTokenRepo(prisma),
+    audit: new PrismaAuditRepo(prisma),
+    profiles: new PrismaProfileRepo(prisma),
+    catalog: new PrismaCatalogRepo(prisma),
+    plans: new PrismaPlanRepo(prisma),
+    latency: new PrismaLatencyRepo(prisma),
+    enrollDevice: (input) => enrollDevice(prisma, input),
+  };
+}
