@@ -18,9 +18,9 @@ import {
   createOperator,
   createUser,
   fromPublic,
-  fromSeed,
   type KeyPair,
 } from "@nats-io/nkeys";
+import { keyPairFromSeed } from "./fast-nkey";
 
 /** A key pair kept as text so it can be persisted; `seed` is the secret. */
 export interface NkeyText {
@@ -100,7 +100,7 @@ function keyText(kp: KeyPair): NkeyText {
 
 function seedPair(seeds: FleetSeeds, field: keyof FleetSeeds, prefix: string): KeyPair {
   try {
-    const kp = fromSeed(new TextEncoder().encode(seeds[field]));
+    const kp = keyPairFromSeed(seeds[field]);
     if (kp.getPublicKey().startsWith(prefix)) return kp;
   } catch (cause) {
     throw new InvalidFleetSeedError(field, { cause });
@@ -109,7 +109,7 @@ function seedPair(seeds: FleetSeeds, field: keyof FleetSeeds, prefix: string): K
 }
 
 export function generateFleetSeeds(): FleetSeeds {
-  const text = (kp: KeyPair) => keyText(kp).seed;
+  const text = (kp: KeyPair) => new TextDecoder().decode(kp.getSeed());
   return {
     operator: text(createOperator()),
     systemAccount: text(createAccount()),
@@ -175,6 +175,16 @@ export function fleetSeeds(auth: FleetAuth): FleetSeeds {
   };
 }
 
+const signers = new Map<string, KeyPair>();
+function deviceSigner(seed: string): KeyPair {
+  let kp = signers.get(seed);
+  if (!kp) {
+    kp = keyPairFromSeed(seed);
+    signers.set(seed, kp);
+  }
+  return kp;
+}
+
 /** A user public nkey (`U...`), not a seed and not another kind of key. */
 export function assertUserPublicKey(publicKey: string): string {
   if (typeof publicKey !== "string" || !publicKey.startsWith("U")) {
@@ -199,7 +209,7 @@ export async function mintDeviceCredentials(
 ): Promise<DeviceCredentials> {
   const deviceId = assertSubjectToken(device.deviceId);
   const publicKey = assertUserPublicKey(device.publicKey);
-  const signer = fromSeed(new TextEncoder().encode(auth.fleetAccount.deviceSigningKey.seed));
+  const signer = deviceSigner(auth.fleetAccount.deviceSigningKey.seed);
   // A scoped user must carry no permissions of its own: the server rejects it otherwise.
   const jwt = await encodeUser(
     deviceId,

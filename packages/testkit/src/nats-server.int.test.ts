@@ -6,6 +6,7 @@ import {
   type NatsServerHandle,
   NatsServerStartError,
   renderNatsConfig,
+  startNatsCluster,
   startNatsServer,
 } from "./nats-server";
 
@@ -67,4 +68,26 @@ describe("startNatsServer", () => {
     const ports = await freePorts(5);
     expect(new Set(ports).size).toBe(5);
   });
+});
+
+describe("startNatsCluster", () => {
+  it("forms a routed JetStream cluster with a meta leader and stops every node", async () => {
+    const c = await startNatsCluster(3);
+    try {
+      expect(c.urls).toHaveLength(3);
+      const jsz = await Promise.all(
+        c.servers.map(async (s) => {
+          const res = await fetch(`http://127.0.0.1:${s.httpPort}/jsz`);
+          return (await res.json()) as { meta_cluster: { leader: string; cluster_size: number } };
+        }),
+      );
+      expect(new Set(jsz.map((j) => j.meta_cluster.leader)).size).toBe(1);
+      expect(jsz[0].meta_cluster.cluster_size).toBe(3);
+      const routez = await (await fetch(`http://127.0.0.1:${c.servers[0].httpPort}/routez`)).json();
+      expect((routez as { num_routes: number }).num_routes).toBeGreaterThanOrEqual(2);
+    } finally {
+      await c.stop();
+    }
+    for (const s of c.servers) expect(await portOpen(s.port)).toBe(false);
+  }, 30_000);
 });

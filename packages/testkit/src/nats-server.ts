@@ -309,5 +309,24 @@ export async function startNatsCluster(
     await stop();
     throw (failed as PromiseRejectedResult).reason;
   }
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
+  while (!(await Promise.all(servers.map((s) => metaLeaderKnown(s.httpPort)))).every(Boolean)) {
+    if (Date.now() > deadline) {
+      await stop();
+      throw new NatsServerStartError("JetStream cluster elected no meta leader in time");
+    }
+    await sleep(50);
+  }
   return { urls: servers.map((s) => s.url), servers, stop };
+}
+
+/** JetStream API calls time out until the meta group has a leader; a cluster without JetStream has no meta group and is ready. */
+async function metaLeaderKnown(httpPort: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${HOST}:${httpPort}/jsz`);
+    const jsz = (await res.json()) as { disabled?: boolean; meta_cluster?: { leader?: string } };
+    return jsz.disabled === true || !jsz.meta_cluster || Boolean(jsz.meta_cluster.leader);
+  } catch {
+    return false;
+  }
 }
