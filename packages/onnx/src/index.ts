@@ -5,3 +5,4 @@ export * from "./model-io";
 export * from "./proto";
 export * from "./shape";
 export * from "./tensor";
+export * from "./version";

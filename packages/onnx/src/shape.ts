@@ -168,6 +168,7 @@ const cast: Rule = (c) => [{ dtype: attrInt(c.node, "to", DataType.FLOAT), dims:
 const unknownShape =
   (dtype: number): Rule =>
   () => [{ dtype, dims: undefined }];
+const unknownSameType: Rule = (c) => [{ dtype: c.in(0)?.dtype ?? DataType.FLOAT, dims: undefined }];
 
 const dequant: Rule = (c) => [{ dtype: DataType.FLOAT, dims: c.in(0)?.dims }];
 const quant: Rule = (c) => [{ dtype: c.in(2)?.dtype ?? DataType.UINT8, dims: c.in(0)?.dims }];
@@ -213,7 +214,7 @@ const RULES: Record<string, Rule> = {
   ":BatchNormalization": same,
   ":Cast": cast,
   ":Conv": conv,
-  ":ConvTranspose": unknownShape(DataType.FLOAT),
+  ":ConvTranspose": unknownSameType,
   ":MaxPool": pool,
   ":AveragePool": pool,
   ":GlobalAveragePool": globalPool,
@@ -224,12 +225,12 @@ const RULES: Record<string, Rule> = {
   ":Concat": concat,
   ":Constant": unknownShape(DataType.FLOAT),
   ":Shape": unknownShape(DataType.INT64),
-  ":Slice": unknownShape(DataType.FLOAT),
-  ":Squeeze": unknownShape(DataType.FLOAT),
-  ":Unsqueeze": unknownShape(DataType.FLOAT),
-  ":Gather": unknownShape(DataType.FLOAT),
-  ":ReduceMean": unknownShape(DataType.FLOAT),
-  ":Resize": unknownShape(DataType.FLOAT),
+  ":Slice": unknownSameType,
+  ":Squeeze": unknownSameType,
+  ":Unsqueeze": unknownSameType,
+  ":Gather": unknownSameType,
+  ":ReduceMean": unknownSameType,
+  ":Resize": unknownSameType,
   ":QuantizeLinear": quant,
   ":DequantizeLinear": dequant,
   ":DynamicQuantizeLinear": dynamicQuantize,
