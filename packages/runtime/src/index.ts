@@ -1,1 +1,6 @@
+export * from "./device-classes";
+export * from "./hardware-facts";
+export * from "./microbench";
+export * from "./profile";
 export * from "./session";
+export * from "./variant-latency";
