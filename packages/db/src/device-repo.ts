@@ -18,6 +18,8 @@ export interface DeviceFacts {
 }
 
 export interface NewDevice extends DeviceFacts {
+  /** Chosen by the caller when credentials must be minted for the id before the row exists. */
+  id?: string;
   name: string;
   /** The device's NATS nkey (public part); unique across the fleet. */
   publicKey: string;

@@ -1,0 +1,126 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { InvalidCursorError, PrismaDeviceRepo } from "./device-repo";
+import { newDevice, usePrisma } from "./test-fixtures";
+
+const ctx = usePrisma();
+const repo = () => new PrismaDeviceRepo(ctx.prisma);
+
+beforeEach(async () => {
+  await ctx.prisma.device.deleteMany();
+});
+
+describe("DeviceRepo", () => {
+  it("creates and finds a device by id and by public key", async () => {
+    const input = newDevice({ labels: { site: "lab" }, deviceClass: "x64-avx512" });
+    const created = await repo().create(input);
+    expect(created).toMatchObject({
+      publicKey: input.publicKey,
+      status: "enrolled",
+      ramBytes: 16n * 2n ** 30n,
+      cpuFlags: ["avx2", "avx512_vnni"],
+      labels: { site: "lab" },
+      lastSeenAt: null,
+    });
+    expect(await repo().findById(created.id)).toEqual(created);
+    expect(await repo().findByPublicKey(input.publicKey)).toEqual(created);
+  });
+
+  it.each(["not-a-uuid", "00000000-0000-4000-8000-000000000000"])(
+    "finds nothing for id %s",
+    async (id) => {
+      expect(await repo().findById(id)).toBeNull();
+      expect(await repo().markSeen(id, new Date())).toBeNull();
+      expect(await repo().updateFacts(id, { cores: 2 })).toBeNull();
+    },
+  );
+
+  it("updates facts without touching identity", async () => {
+    const d = await repo().create(newDevice());
+    const updated = await repo().updateFacts(d.id, {
+      cores: 4,
+      ramBytes: 2 ** 31,
+      agentVersion: "0.2.0",
+      facts: { os: "linux", kernel: "6.1" },
+    });
+    expect(updated).toMatchObject({
+      id: d.id,
+      publicKey: d.publicKey,
+      cores: 4,
+      ramBytes: 2n ** 31n,
+      agentVersion: "0.2.0",
+      facts: { os: "linux", kernel: "6.1" },
+    });
+  });
+
+  it("pages through all devices exactly once, oldest first, with a total", async () => {
+    const created = [];
+    for (let i = 0; i < 7; i++) created.push(await repo().create(newDevice({ name: `d${i}` })));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    const sizes: number[] = [];
+    do {
+      const page = await repo().list({ limit: 3, cursor });
+      expect(page.total).toBe(7);
+      sizes.push(page.items.length);
+      seen.push(...page.items.map((d) => d.name));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(sizes).toEqual([3, 3, 1]);
+    expect(seen).toEqual(created.map((d) => d.name));
+  });
+
+  it("keeps paging stable when devices enroll between pages", async () => {
+    for (let i = 0; i < 4; i++) await repo().create(newDevice({ name: `a${i}` }));
+    const first = await repo().list({ limit: 2 });
+    await repo().create(newDevice({ name: "late" }));
+    const second = await repo().list({ limit: 10, cursor: first.nextCursor });
+    expect(second.items.map((d) => d.name)).toEqual(["a2", "a3", "late"]);
+    expect(second.nextCursor).toBeNull();
+  });
+
+  it("filters by status and rejects a forged cursor", async () => {
+    const a = await repo().create(newDevice());
+    await repo().create(newDevice());
+    await repo().markSeen(a.id, new Date());
+    const online = await repo().list({ status: "online" });
+    expect(online.items.map((d) => d.id)).toEqual([a.id]);
+    expect(online.total).toBe(1);
+    await expect(repo().list({ cursor: "garbage" })).rejects.toBeInstanceOf(InvalidCursorError);
+  });
+
+  it("markSeen reports whether the device was offline, and never moves lastSeenAt back", async () => {
+    const d = await repo().create(newDevice());
+    const t0 = new Date("2026-01-01T00:00:00.000Z");
+    const t1 = new Date("2026-01-01T00:00:10.000Z");
+    expect(await repo().markSeen(d.id, t1)).toEqual({
+      previousStatus: "enrolled",
+      wasOffline: true,
+    });
+    expect(await repo().markSeen(d.id, t0)).toEqual({
+      previousStatus: "online",
+      wasOffline: false,
+    });
+    expect((await repo().findById(d.id))?.lastSeenAt).toEqual(t1);
+    expect(await repo().markOfflineOlderThan(new Date("2026-01-01T00:01:00Z"))).toEqual([d.id]);
+    expect(await repo().markSeen(d.id, new Date())).toEqual({
+      previousStatus: "offline",
+      wasOffline: true,
+    });
+  });
+
+  it("markOfflineOlderThan turns only stale online devices offline, once", async () => {
+    const now = Date.now();
+    const stale = await repo().create(newDevice({ name: "stale" }));
+    const fresh = await repo().create(newDevice({ name: "fresh" }));
+    const neverSeen = await repo().create(newDevice({ name: "never" }));
+    await repo().markSeen(stale.id, new Date(now - 60_000));
+    await repo().markSeen(fresh.id, new Date(now - 1_000));
+    const cutoff = new Date(now - 30_000);
+    expect(await repo().markOfflineOlderThan(cutoff)).toEqual([stale.id]);
+    expect(await repo().markOfflineOlderThan(cutoff)).toEqual([]);
+    const status = async (id: string) => (await repo().findById(id))?.status;
+    expect(await status(stale.id)).toBe("offline");
+    expect(await status(fresh.id)).toBe("online");
+    expect(await status(neverSeen.id)).toBe("enrolled");
+  });
+});
