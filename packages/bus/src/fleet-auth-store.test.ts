@@ -49,3 +49,13 @@ describe("loadOrCreateFleetAuth", () => {
     await expect(loadOrCreateFleetAuth(dir)).rejects.toBeInstanceOf(FleetAuthFileError);
   });
 });
+
+describe("concurrent first start", () => {
+  it("gives every caller the same identity", async () => {
+    const all = await Promise.all(Array.from({ length: 5 }, () => loadOrCreateFleetAuth(dir)));
+    const keys = new Set(all.map((a) => a.operator.publicKey));
+    expect(keys.size).toBe(1);
+    const onDisk = JSON.parse(await readFile(join(dir, FLEET_AUTH_FILE), "utf8"));
+    expect(onDisk.auth.operator.publicKey).toBe(all[0].operator.publicKey);
+  });
+});

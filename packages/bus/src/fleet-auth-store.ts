@@ -1,8 +1,8 @@
 // Persists the fleet identity. The file holds every fleet secret, so it is owner-only and
 // written atomically: a crash mid-write must never leave a half file that loses the operator.
-import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { chmod, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createFileAtomic, writeFileAtomic } from "./atomic-file";
 import { createFleetAuth, type FleetAuth, type FleetSeeds } from "./fleet-auth";
 
 export const FLEET_AUTH_FILE = "fleet-auth.json";
@@ -22,22 +22,6 @@ export class FleetAuthFileError extends Error {
 interface FleetAuthFile {
   version: number;
   auth: FleetAuth;
-}
-
-/** Writes `content` to `path` with mode 0600 via a temp file and rename. */
-export async function writeFileAtomic(path: string, content: string, mode = 0o600): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const fh = await open(tmp, "wx", mode);
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fh.close();
-  await rename(tmp, path);
 }
 
 function seedsFrom(path: string, parsed: unknown): FleetSeeds {
@@ -82,16 +66,12 @@ function sameClaims(a: FleetAuth, b: FleetAuth): boolean {
 export async function loadOrCreateFleetAuth(stateDir: string): Promise<FleetAuth> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const path = join(stateDir, FLEET_AUTH_FILE);
-  let text: string | undefined;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
+  let text = await readIfExists(path);
   if (text === undefined) {
     const auth = await createFleetAuth();
-    await writeFileAtomic(path, serialize(auth));
-    return auth;
+    // Two processes starting together must end up with one identity, not the last writer's.
+    if (await createFileAtomic(path, serialize(auth))) return auth;
+    text = (await readIfExists(path)) ?? "";
   }
   let parsed: unknown;
   try {
@@ -108,6 +88,15 @@ export async function loadOrCreateFleetAuth(stateDir: string): Promise<FleetAuth
   // Tighten a file someone loosened by hand.
   await chmod(path, 0o600);
   return stored;
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    return undefined;
+  }
 }
 
 function serialize(auth: FleetAuth): string {

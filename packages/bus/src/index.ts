@@ -1,3 +1,4 @@
+export * from "./atomic-file";
 export * from "./backoff";
 export * from "./connect";
 export * from "./creds";

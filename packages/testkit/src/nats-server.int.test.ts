@@ -16,7 +16,10 @@ const varz = async (s: NatsServerHandle) =>
 const portOpen = (port: number) =>
   new Promise<boolean>((resolve) => {
     const sock = createConnection({ host: "127.0.0.1", port });
-    sock.once("connect", () => resolve(!sock.destroy()));
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
     sock.once("error", () => resolve(false));
   });
 
@@ -47,12 +50,21 @@ describe("startNatsServer", () => {
     expect((await varz(s)).max_payload).toBe(4096);
   });
 
+  it("believes a config that names its own port (restart on the same port)", async () => {
+    const first = await startNatsServer();
+    await first.stop();
+    const again = await startNatsServer({ config: `host: "127.0.0.1"\nport: ${first.port}\n` });
+    started.push(again);
+    expect(again.port).toBe(first.port);
+    expect(await portOpen(first.port)).toBe(true);
+  });
+
   it("fails with the server's log tail when the config is bad", async () => {
     const err = await startNatsServer({ config: "port: {{port}}\njetstream: {{{\n" }).catch(
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(NatsServerStartError);
-    expect((err as Error).message).toMatch(/exited/);
+    expect((err as Error).message).toMatch(/exited \(1\); log tail:\n.*/);
   });
 
   it.each([

@@ -226,10 +226,21 @@ async function launch(l: Launch): Promise<NatsServerHandle> {
     if (ready) return handle;
     await sleep(50);
   }
+  const why = exitCode === undefined ? `not ready after ${l.timeoutMs} ms` : `exited (${exitCode})`;
   const tail = await logTail();
   await stop();
-  const why = exitCode === undefined ? `not ready after ${l.timeoutMs} ms` : `exited (${exitCode})`;
   throw new NatsServerStartError(`nats-server on port ${l.ctx.port} ${why}; log tail:\n${tail}`);
+}
+
+/** A config may name its own top-level ports (at column 0) instead of the allocated ones: believe it. */
+function portsInConfig(config: string, ctx: NatsServerContext): NatsServerContext {
+  const port = /^port\s*[:=]\s*(\d+)/m.exec(config)?.[1];
+  const http = /^http_port\s*[:=]\s*(\d+)/m.exec(config)?.[1];
+  return {
+    ...ctx,
+    port: port ? Number(port) : ctx.port,
+    httpPort: http ? Number(http) : ctx.httpPort,
+  };
 }
 
 async function newContext(serverName: string): Promise<{ ctx: NatsServerContext; dir: string }> {
@@ -248,7 +259,7 @@ export async function startNatsServer(
     ? renderNatsConfig(opts.config, ctx)
     : defaultConfig(ctx, opts.jetstream ?? false);
   return launch({
-    ctx,
+    ctx: portsInConfig(config, ctx),
     config,
     dir,
     timeoutMs: opts.startTimeoutMs ?? 10_000,
