@@ -53,8 +53,11 @@ function claimsOf(jwt: string | undefined): string {
 }
 
 function sameClaims(a: FleetAuth, b: FleetAuth): boolean {
-  return (["operator", "systemAccount", "fleetAccount", "controlPlane"] as const).every(
-    (k) => claimsOf(a[k]?.jwt) === claimsOf(b[k]?.jwt),
+  return (
+    a.fleetAccount?.deviceSigningKey?.publicKey === b.fleetAccount.deviceSigningKey.publicKey &&
+    (["operator", "systemAccount", "fleetAccount", "controlPlane"] as const).every(
+      (k) => a[k]?.publicKey === b[k].publicKey && claimsOf(a[k]?.jwt) === claimsOf(b[k].jwt),
+    )
   );
 }
 
