@@ -1,0 +1,161 @@
+// The device agent: enroll once (or reuse the stored identity), connect to NATS with the device's
+// own JWT, report facts, and send heartbeats until stopped.
+import {
+  backoffDelay,
+  closeBus,
+  connectDevice,
+  DEFAULT_BACKOFF,
+  formatCreds,
+} from "@edgefleet/bus";
+import {
+  type DeviceEvent,
+  encodeJson,
+  type HardwareFactsJson,
+  type Heartbeat,
+  subjects,
+} from "@edgefleet/protocol";
+import { jetstream } from "@nats-io/jetstream";
+import { createUser, fromSeed } from "@nats-io/nkeys";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { enrollWithRetry } from "./enroll-client";
+import { type DeviceIdentity, IdentityStore } from "./identity-store";
+
+export interface AgentConfig {
+  dataDir: string;
+  /** host:port of the control plane's gRPC endpoint, for enrollment. */
+  controlPlaneGrpc: string;
+  /** Needed only when the data dir holds no identity yet. */
+  enrollmentToken?: string;
+  name: string;
+  labels: Record<string, string>;
+  agentVersion: string;
+  readFacts: () => Promise<HardwareFactsJson>;
+  logger: Logger;
+}
+
+export interface RunningAgent {
+  deviceId: string;
+  /** true when this start enrolled; false when a stored identity was reused. */
+  enrolled: boolean;
+  nc: NatsConnection;
+  stop(reason?: string): Promise<void>;
+}
+
+export class MissingEnrollmentTokenError extends Error {
+  override name = "MissingEnrollmentTokenError";
+}
+
+export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
+  const store = new IdentityStore(config.dataDir);
+  const seed = await loadOrCreateSeed(store);
+  const stored = await store.loadIdentity();
+  const identity = stored ?? (await enroll(config, store, seed));
+  const log = config.logger.child({ deviceId: identity.deviceId });
+  log.info({ enrolled: !stored }, stored ? "reusing stored identity" : "enrolled");
+
+  const nc = await connectWithRetry(identity, seed, log);
+  const startedAt = Date.now();
+  const publishEvent = async (event: DeviceEvent) => {
+    await jetstream(nc).publish(subjects.events(identity.deviceId), encodeJson(event));
+  };
+  await publishEvent({ type: "started", sentAt: Date.now(), agentVersion: config.agentVersion });
+  await publishEvent({
+    type: "facts",
+    sentAt: Date.now(),
+    agentVersion: config.agentVersion,
+    facts: await config.readFacts(),
+  });
+
+  let seq = 0;
+  const beat = () => {
+    const hb: Heartbeat = {
+      seq: seq++,
+      sentAt: Date.now(),
+      agentVersion: config.agentVersion,
+      uptimeS: (Date.now() - startedAt) / 1000,
+    };
+    // Core publish: while disconnected nats.js buffers it and sends on reconnect. A closed
+    // connection (we are stopping) simply ends the beats.
+    if (nc.isClosed()) {
+      clearInterval(timer);
+      return;
+    }
+    nc.publish(subjects.heartbeat(identity.deviceId), encodeJson(hb));
+  };
+  const timer = setInterval(beat, identity.heartbeatIntervalMs);
+  beat();
+
+  return {
+    deviceId: identity.deviceId,
+    enrolled: !stored,
+    nc,
+    async stop(reason = "shutdown") {
+      clearInterval(timer);
+      await publishEvent({ type: "stopping", sentAt: Date.now(), reason }).catch(() => {});
+      await closeBus(nc);
+      log.info("agent stopped");
+    },
+  };
+}
+
+async function loadOrCreateSeed(store: IdentityStore): Promise<string> {
+  const existing = await store.loadSeed();
+  if (existing) return existing.trim();
+  const seed = new TextDecoder().decode(createUser().getSeed());
+  await store.saveSeed(seed);
+  return seed;
+}
+
+async function enroll(config: AgentConfig, store: IdentityStore, seed: string) {
+  if (!config.enrollmentToken) {
+    throw new MissingEnrollmentTokenError(
+      `no identity in ${config.dataDir} and no enrollment token given (ENROLLMENT_TOKEN)`,
+    );
+  }
+  const publicKey = fromSeed(new TextEncoder().encode(seed)).getPublicKey();
+  const res = await enrollWithRetry(
+    {
+      token: config.enrollmentToken,
+      publicKey,
+      name: config.name,
+      agentVersion: config.agentVersion,
+      facts: await config.readFacts(),
+      labels: config.labels,
+    },
+    {
+      address: config.controlPlaneGrpc,
+      onRetry: (attempt, delayMs, err) =>
+        config.logger.warn({ attempt, delayMs, code: err.code }, "enrollment retry"),
+    },
+  );
+  const identity: DeviceIdentity = {
+    deviceId: res.deviceId,
+    publicKey,
+    natsUrls: res.natsUrls,
+    userJwt: res.userJwt,
+    heartbeatIntervalMs: res.heartbeatIntervalMs,
+    enrolledAt: new Date().toISOString(),
+  };
+  await store.saveIdentity(identity, formatCreds(res.userJwt, seed));
+  return identity;
+}
+
+/** The first connect retries forever with backoff; later drops are nats.js's reconnect loop. */
+async function connectWithRetry(identity: DeviceIdentity, seed: string, log: Logger) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectDevice({
+        servers: identity.natsUrls,
+        deviceId: identity.deviceId,
+        jwt: identity.userJwt,
+        seed,
+        logger: log,
+      });
+    } catch (err) {
+      const delayMs = backoffDelay(attempt - 1, DEFAULT_BACKOFF, Math.random());
+      log.warn({ err: String(err), attempt, delayMs }, "nats connect failed, retrying");
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}

@@ -1,0 +1,66 @@
+// gRPC enrollment with retries: transient failures (control plane not up yet, network blips)
+// back off with jitter; a refused token is final.
+
+import { backoffDelay, DEFAULT_BACKOFF } from "@edgefleet/bus";
+import {
+  EnrollmentServiceClient,
+  type EnrollRequest,
+  type EnrollResponse,
+} from "@edgefleet/protocol";
+import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+
+const RETRYABLE = new Set([
+  status.UNAVAILABLE,
+  status.DEADLINE_EXCEEDED,
+  status.RESOURCE_EXHAUSTED,
+]);
+
+export class EnrollmentRefusedError extends Error {
+  override name = "EnrollmentRefusedError";
+}
+
+export interface EnrollOptions {
+  address: string;
+  maxAttempts?: number;
+  onRetry?: (attempt: number, delayMs: number, err: ServiceError) => void;
+}
+
+export async function enrollWithRetry(
+  request: EnrollRequest,
+  { address, maxAttempts = 30, onRetry }: EnrollOptions,
+): Promise<EnrollResponse> {
+  const client = new EnrollmentServiceClient(address, credentials.createInsecure(), {
+    "grpc.keepalive_time_ms": 30_000,
+  });
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await callEnroll(client, request);
+      } catch (err) {
+        const e = err as ServiceError;
+        if (!RETRYABLE.has(e.code) || attempt >= maxAttempts) {
+          throw new EnrollmentRefusedError(`enrollment failed: ${e.details || e.message}`, {
+            cause: err,
+          });
+        }
+        const delayMs = backoffDelay(attempt - 1, DEFAULT_BACKOFF, Math.random());
+        onRetry?.(attempt, delayMs, e);
+        await new Promise((r) => setTimeout(r, delayMs));
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
+function callEnroll(
+  client: EnrollmentServiceClient,
+  request: EnrollRequest,
+): Promise<EnrollResponse> {
+  return new Promise((resolve, reject) => {
+    client.enroll(request, new Metadata(), { deadline: Date.now() + 10_000 }, (err, res) => {
+      if (err) reject(err);
+      else resolve(res);
+    });
+  });
+}

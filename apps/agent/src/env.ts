@@ -1,0 +1,36 @@
+// The only place the agent reads the environment.
+import { hostname } from "node:os";
+import { z } from "zod";
+
+const envSchema = z.object({
+  CONTROL_PLANE_GRPC: z.string().default("127.0.0.1:50051"),
+  ENROLLMENT_TOKEN: z.string().optional(),
+  DATA_DIR: z.string().default(".edgefleet/agent"),
+  DEVICE_NAME: z.string().default(hostname()),
+  /** Comma-separated key=value pairs, e.g. `site=lab,room=2`. */
+  LABELS: z.string().default(""),
+  /** Run as a simulated device class (caps memory, slows compute); empty for the real machine. */
+  SIMULATED_CLASS: z.string().default(""),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+});
+export type AgentEnv = z.infer<typeof envSchema>;
+
+export function readEnv(source: NodeJS.ProcessEnv = process.env): AgentEnv {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`invalid environment: ${issue?.path.join(".")}: ${issue?.message}`);
+  }
+  return parsed.data;
+}
+
+export function parseLabels(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of text.split(",").filter(Boolean)) {
+    const [key, ...rest] = pair.split("=");
+    if (!key || rest.length === 0)
+      throw new Error(`invalid environment: LABELS: "${pair}" is not key=value`);
+    labels[key.trim()] = rest.join("=").trim();
+  }
+  return labels;
+}

@@ -1,0 +1,36 @@
+// Composition root of the device agent.
+import { readHardwareFacts } from "@edgefleet/runtime";
+import { pino } from "pino";
+import pkg from "../package.json" with { type: "json" };
+import { startAgent } from "./agent";
+import { parseLabels, readEnv } from "./env";
+
+const env = readEnv();
+const logger = pino({ level: env.LOG_LEVEL, base: { app: "agent", name: env.DEVICE_NAME } });
+
+try {
+  const agent = await startAgent({
+    dataDir: env.DATA_DIR,
+    controlPlaneGrpc: env.CONTROL_PLANE_GRPC,
+    enrollmentToken: env.ENROLLMENT_TOKEN,
+    name: env.DEVICE_NAME,
+    labels: parseLabels(env.LABELS),
+    agentVersion: pkg.version,
+    readFacts: readHardwareFacts,
+    logger,
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    agent.stop(signal).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+} catch (err) {
+  logger.fatal({ err }, "agent failed to start");
+  process.exit(1);
+}

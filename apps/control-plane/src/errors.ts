@@ -1,0 +1,81 @@
+// Typed errors raised by services. Transports map them to status codes; anything else is an
+// internal error whose details stay in the log, never in a response.
+import { status as GrpcStatus } from "@grpc/grpc-js";
+
+export abstract class ServiceError extends Error {
+  abstract readonly httpStatus: number;
+  abstract readonly grpcCode: GrpcStatus;
+  abstract readonly code: string;
+}
+
+/** Bad input: names the field and what was wrong with it. */
+export class InvalidArgumentError extends ServiceError {
+  override name = "InvalidArgumentError";
+  readonly httpStatus = 400;
+  readonly grpcCode = GrpcStatus.INVALID_ARGUMENT;
+  readonly code = "invalid_argument";
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
+    super(`${field}: ${problem}`);
+  }
+}
+
+export class UnauthenticatedError extends ServiceError {
+  override name = "UnauthenticatedError";
+  readonly httpStatus = 401;
+  readonly grpcCode = GrpcStatus.UNAUTHENTICATED;
+  readonly code = "unauthenticated";
+}
+
+export class PermissionDeniedError extends ServiceError {
+  override name = "PermissionDeniedError";
+  readonly httpStatus = 403;
+  readonly grpcCode = GrpcStatus.PERMISSION_DENIED;
+  readonly code = "permission_denied";
+}
+
+export class NotFoundError extends ServiceError {
+  override name = "NotFoundError";
+  readonly httpStatus = 404;
+  readonly grpcCode = GrpcStatus.NOT_FOUND;
+  readonly code = "not_found";
+}
+
+export class ConflictError extends ServiceError {
+  override name = "ConflictError";
+  readonly httpStatus = 409;
+  readonly grpcCode = GrpcStatus.ALREADY_EXISTS;
+  readonly code = "conflict";
+}
+
+export class UnavailableError extends ServiceError {
+  override name = "UnavailableError";
+  readonly httpStatus = 503;
+  readonly grpcCode = GrpcStatus.UNAVAILABLE;
+  readonly code = "unavailable";
+}
+
+export interface PublicError {
+  httpStatus: number;
+  grpcCode: GrpcStatus;
+  body: { error: { code: string; message: string; field?: string } };
+}
+
+/** What a client may see of an error. Unknown errors become a bare "internal error". */
+export function toPublicError(err: unknown): PublicError {
+  if (err instanceof ServiceError) {
+    const field = err instanceof InvalidArgumentError ? err.field : undefined;
+    return {
+      httpStatus: err.httpStatus,
+      grpcCode: err.grpcCode,
+      body: { error: { code: err.code, message: err.message, ...(field ? { field } : {}) } },
+    };
+  }
+  return {
+    httpStatus: 500,
+    grpcCode: GrpcStatus.INTERNAL,
+    body: { error: { code: "internal", message: "internal error" } },
+  };
+}

@@ -1,0 +1,88 @@
+// REST transport: parse, authenticate, call one service, map typed errors to status codes.
+import express, { type NextFunction, type Request, type Response } from "express";
+import type { Logger } from "pino";
+import { toPublicError } from "../errors";
+import type { AuthService, Principal } from "../services/auth-service";
+import type { DeviceService } from "../services/device-service";
+import type { TokenService } from "../services/token-service";
+
+export interface HttpDeps {
+  auth: AuthService;
+  devices: DeviceService;
+  tokens: TokenService;
+  health: () => Promise<Record<string, boolean>>;
+  logger: Logger;
+}
+
+type Handler = (req: Request, principal: Principal) => Promise<unknown>;
+
+export function createHttpApp(deps: HttpDeps): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.use(express.json({ limit: "1mb" }));
+
+  app.get("/healthz", async (_req, res) => {
+    const checks = await deps.health();
+    const ok = Object.values(checks).every(Boolean);
+    res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "degraded", checks });
+  });
+
+  const route =
+    (handler: Handler, status = 200) =>
+    async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const principal = await deps.auth.authenticate(bearer(req));
+        res.status(status).json(await handler(req, principal));
+      } catch (err) {
+        next(err);
+      }
+    };
+
+  app.post(
+    "/api/v1/enrollment-tokens",
+    route((req, p) => deps.tokens.createEnrollmentToken(p, req.body), 201),
+  );
+  app.get(
+    "/api/v1/devices",
+    route((req) => deps.devices.list(req.query)),
+  );
+  app.get(
+    "/api/v1/devices/:id",
+    route((req) => deps.devices.get(String(req.params.id))),
+  );
+
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: { code: "not_found", message: "no such route" } });
+  });
+  // Express recognises error handlers by their four parameters.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const pub = bodyParserError(err) ?? toPublicError(err);
+    if (pub.httpStatus >= 500) deps.logger.error({ err, path: req.path }, "request failed");
+    res.status(pub.httpStatus).json(pub.body);
+  });
+  return app;
+}
+
+function bearer(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  return header?.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined;
+}
+
+/** Malformed JSON bodies are the client's fault: 400, not 500. */
+function bodyParserError(err: unknown) {
+  const e = err as { type?: string; status?: number };
+  if (e?.type === "entity.parse.failed" || e?.type === "entity.too.large") {
+    return {
+      httpStatus: e.status ?? 400,
+      body: {
+        error: {
+          code: "invalid_argument",
+          field: "(body)",
+          message:
+            e.type === "entity.too.large" ? "(body): too large" : "(body): is not valid JSON",
+        },
+      },
+    };
+  }
+  return undefined;
+}

@@ -1,0 +1,42 @@
+// Composition root: reads the environment, starts the control plane, stops it on a signal.
+import { pino } from "pino";
+import { startControlPlane } from "./control-plane";
+import { readEnv } from "./env";
+
+const env = readEnv();
+const logger = pino({ level: env.LOG_LEVEL, base: { app: "control-plane" } });
+
+try {
+  const cp = await startControlPlane({
+    databaseUrl: env.DATABASE_URL,
+    natsUrl: env.NATS_URL,
+    natsPublicUrls: env.NATS_PUBLIC_URLS?.split(",").map((s) => s.trim()),
+    natsAuth: env.NATS_AUTH,
+    stateDir: env.STATE_DIR,
+    httpHost: env.HTTP_HOST,
+    httpPort: env.HTTP_PORT,
+    grpcHost: env.GRPC_HOST,
+    grpcPort: env.GRPC_PORT,
+    heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
+    heartbeatTimeoutMs: env.HEARTBEAT_TIMEOUT_MS,
+    logger,
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    cp.stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, "unclean stop");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+} catch (err) {
+  logger.fatal({ err }, "control plane failed to start");
+  process.exit(1);
+}

@@ -1,0 +1,82 @@
+// Devices as operators see them, and what agents report about themselves (heartbeats, facts).
+
+import type { Repos } from "@edgefleet/db";
+import type { DeviceEvent, FleetEvent, Heartbeat } from "@edgefleet/protocol";
+import { z } from "zod";
+import { NotFoundError } from "../errors";
+import type { FleetEvents } from "../fleet-events";
+import { factColumns } from "./enrollment-service";
+import { parseInput } from "./validation";
+import { type DeviceView, deviceView } from "./views";
+
+export const listDevicesQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional(),
+  status: z.enum(["enrolled", "online", "offline"]).optional(),
+});
+
+export interface DevicePageView {
+  items: DeviceView[];
+  total: number;
+  nextCursor: string | null;
+}
+
+export interface DeviceServiceDeps {
+  repos: Pick<Repos, "devices">;
+  events: FleetEvents;
+  heartbeatTimeoutMs: number;
+  now?: () => Date;
+}
+
+export class DeviceService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: DeviceServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async list(rawQuery: unknown): Promise<DevicePageView> {
+    const query = parseInput(listDevicesQuerySchema, rawQuery);
+    const page = await this.deps.repos.devices.list(query);
+    return { items: page.items.map(deviceView), total: page.total, nextCursor: page.nextCursor };
+  }
+
+  async get(id: string): Promise<DeviceView> {
+    const device = await this.deps.repos.devices.findById(id);
+    if (!device) throw new NotFoundError(`device ${id} not found`);
+    return deviceView(device);
+  }
+
+  /** A heartbeat from an unknown device is dropped: its JWT outlived its row. */
+  async recordHeartbeat(deviceId: string, _beat: Heartbeat): Promise<void> {
+    const seen = await this.deps.repos.devices.markSeen(deviceId, this.now());
+    if (seen?.wasOffline) this.emit("device.online", deviceId);
+  }
+
+  async recordEvent(deviceId: string, event: DeviceEvent): Promise<void> {
+    if (event.type === "facts") {
+      const updated = await this.deps.repos.devices.updateFacts(
+        deviceId,
+        factColumns(event.facts, event.agentVersion),
+      );
+      if (updated) this.emit("device.updated", deviceId, deviceView(updated));
+    }
+  }
+
+  /** Turns devices whose last heartbeat is older than the timeout offline. */
+  async sweepOffline(): Promise<string[]> {
+    const cutoff = new Date(this.now().getTime() - this.deps.heartbeatTimeoutMs);
+    const ids = await this.deps.repos.devices.markOfflineOlderThan(cutoff);
+    for (const id of ids) this.emit("device.offline", id);
+    return ids;
+  }
+
+  private emit(type: FleetEvent["type"], deviceId: string, device?: DeviceView) {
+    this.deps.events.publish({
+      type,
+      deviceId,
+      at: this.now().toISOString(),
+      ...(device ? { device: device as unknown as Record<string, unknown> } : {}),
+    });
+  }
+}

@@ -1,0 +1,42 @@
+// JSON views of stored rows: what REST, gRPC and WebSocket clients see.
+import type { Device } from "@edgefleet/db";
+
+export interface DeviceView {
+  id: string;
+  name: string;
+  status: string;
+  arch: string;
+  cores: number;
+  ramBytes: number;
+  cpuModel: string;
+  cpuFlags: string[];
+  accelerators: string[];
+  agentVersion: string;
+  simulated: boolean;
+  deviceClass: string | null;
+  labels: unknown;
+  facts: unknown;
+  lastSeenAt: string | null;
+  createdAt: string;
+}
+
+export function deviceView(d: Device): DeviceView {
+  return {
+    id: d.id,
+    name: d.name,
+    status: d.status,
+    arch: d.arch,
+    cores: d.cores,
+    ramBytes: Number(d.ramBytes),
+    cpuModel: d.cpuModel,
+    cpuFlags: d.cpuFlags,
+    accelerators: d.accelerators,
+    agentVersion: d.agentVersion,
+    simulated: d.simulated,
+    deviceClass: d.deviceClass,
+    labels: d.labels,
+    facts: d.facts,
+    lastSeenAt: d.lastSeenAt?.toISOString() ?? null,
+    createdAt: d.createdAt.toISOString(),
+  };
+}
