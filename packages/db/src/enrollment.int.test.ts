@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { DuplicatePublicKeyError, enrollDevice } from "./enrollment";
 import { PrismaEnrollmentTokenRepo } from "./enrollment-token-repo";
@@ -19,11 +20,15 @@ const uses = async (id: string) =>
 describe("enrollDevice", () => {
   it("consumes the token and creates the device linked to it", async () => {
     const { token: t, secret } = await token();
-    const input = newDevice();
+    const input = newDevice({ id: randomUUID() });
     const result = await enrollDevice(ctx.prisma, { secret, device: input });
     if (!result.ok) throw new Error(`refused: ${result.reason}`);
     expect(result.tokenId).toBe(t.id);
-    expect(result.device).toMatchObject({ publicKey: input.publicKey, enrollmentTokenId: t.id });
+    expect(result.device).toMatchObject({
+      id: input.id,
+      publicKey: input.publicKey,
+      enrollmentTokenId: t.id,
+    });
     expect(await uses(t.id)).toBe(1);
   });
 
