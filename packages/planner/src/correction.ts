@@ -201,11 +201,16 @@ function push(m: Map<string, number[]>, k: string, x: number): void {
   else m.set(k, [x]);
 }
 
+const prefixCache = new Map<string, string[]>();
+
 /** "fp32/memory" -> ["fp32", "fp32/memory"]: coarse levels first. */
 function prefixesOf(key: string): string[] {
+  const hit = prefixCache.get(key);
+  if (hit) return hit;
   const parts = key.split("/");
   const out: string[] = [];
   for (let i = 1; i <= parts.length; i++) out.push(parts.slice(0, i).join("/"));
+  if (prefixCache.size < 10_000) prefixCache.set(key, out);
   return out;
 }
 

@@ -81,25 +81,42 @@ export interface CompiledDevice {
 }
 
 export function compileDevice(d: DeviceCapabilities): CompiledDevice {
+  return compileDeviceInto(d, {
+    source: d,
+    secondsPerOp: new Float64Array(KERNEL_TYPES.length),
+    unsupportedMask: 0,
+    memoryBandwidth: 0,
+    cacheBandwidth: 0,
+    cacheBytes: 0,
+    runOverheadMs: 0,
+    perOpOverheadMs: 0,
+  });
+}
+
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Fills a reused CompiledDevice: the planner's per-device loop allocates nothing here. */
+export function compileDeviceInto(
+  d: DeviceCapabilities,
+  out: Mutable<CompiledDevice>,
+): CompiledDevice {
   const fp32 = positive(d.opsPerSecond.fp32) ?? 1e9;
-  const secondsPerOp = new Float64Array(KERNEL_TYPES.length);
   let unsupported = 0;
-  KERNEL_TYPES.forEach((k, i) => {
+  for (let i = 0; i < KERNEL_TYPES.length; i++) {
+    const k = KERNEL_TYPES[i];
     const support = d.kernels[k] ?? (k === "fp32" ? "native" : "unsupported");
     if (support === "unsupported") unsupported |= 1 << i;
-    secondsPerOp[i] = 1 / (positive(d.opsPerSecond[k]) ?? fp32);
-  });
+    out.secondsPerOp[i] = 1 / (positive(d.opsPerSecond[k]) ?? fp32);
+  }
   const memoryBandwidth = positive(d.memoryBandwidthBytesPerSecond) ?? 1e9;
-  return {
-    source: d,
-    secondsPerOp,
-    unsupportedMask: unsupported,
-    memoryBandwidth,
-    cacheBandwidth: positive(d.cacheBandwidthBytesPerSecond) ?? memoryBandwidth,
-    cacheBytes: d.cacheBytes ?? 0,
-    runOverheadMs: d.runOverheadMs,
-    perOpOverheadMs: d.perOpOverheadMs,
-  };
+  out.source = d;
+  out.unsupportedMask = unsupported;
+  out.memoryBandwidth = memoryBandwidth;
+  out.cacheBandwidth = positive(d.cacheBandwidthBytesPerSecond) ?? memoryBandwidth;
+  out.cacheBytes = d.cacheBytes ?? 0;
+  out.runOverheadMs = d.runOverheadMs;
+  out.perOpOverheadMs = d.perOpOverheadMs;
+  return out;
 }
 
 export const BOUNDS: readonly LatencyBound[] = ["compute", "memory", "overhead"];

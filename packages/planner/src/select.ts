@@ -2,9 +2,9 @@ import { type CorrectionModel, correctionFor, correctionKey } from "./correction
 import { describeChoice, describeRejection } from "./format";
 import {
   BOUNDS,
-  type CompiledDevice,
   type CompiledVariant,
   compileDevice,
+  compileDeviceInto,
   compileVariant,
   predictCompiledMs,
   predictLatency,
@@ -37,8 +37,10 @@ const LATENCY = 8;
 
 /**
  * Plans many devices against one catalogue: variants are compiled once, and per device the work
- * is a few multiply-adds per variant in typed arrays; objects and sentences are only built for
- * the choice and the variants the objective would have preferred.
+ * is a few multiply-adds per variant in reused typed arrays. A decision keeps the numbers of its
+ * choice and of the variants the objective preferred; its evaluations and sentences are built
+ * when first read (or serialised), so planning 100k devices does not write 700k sentences nobody
+ * reads.
  */
 export class Planner {
   private readonly variants: CompiledVariant[];
@@ -49,6 +51,18 @@ export class Planner {
   private readonly predicted: Float64Array;
   private readonly memBytes: Float64Array;
   private readonly failed: Uint8Array;
+  private readonly top: Int32Array;
+  private readonly device = compileDevice({
+    deviceId: "",
+    deviceClass: "",
+    threads: 1,
+    opsPerSecond: {},
+    kernels: {},
+    memoryBandwidthBytesPerSecond: 1,
+    runOverheadMs: 0,
+    perOpOverheadMs: 0,
+    memoryBudgetBytes: 0,
+  }) as Parameters<typeof compileDeviceInto>[1];
 
   constructor(variants: readonly VariantCost[], options: PlannerOptions = {}) {
     this.variants = variants.map(compileVariant);
@@ -58,10 +72,11 @@ export class Planner {
     this.predicted = new Float64Array(variants.length);
     this.memBytes = new Float64Array(variants.length);
     this.failed = new Uint8Array(variants.length);
+    this.top = new Int32Array(Math.max(1, this.maxRejections));
   }
 
   plan(device: DeviceCapabilities, policy: PlanPolicy): PlanDecision {
-    const d = compileDevice(device);
+    const d = compileDeviceInto(device, this.device);
     const batch = policy.batch ?? 1;
     const floor = policy.accuracyFloor ?? 0;
     const budget = device.memoryBudgetBytes;
@@ -80,15 +95,38 @@ export class Planner {
       this.memBytes[i] = mem;
       this.failed[i] = f;
     }
-    const chosen = this.choose(
-      policy.objective ?? "max-accuracy",
-      policy.accuracyTie ?? DEFAULT_ACCURACY_TIE,
+    const objective = policy.objective ?? "max-accuracy";
+    const tie = policy.accuracyTie ?? DEFAULT_ACCURACY_TIE;
+    const chosen = this.choose(objective, tie);
+    const { shown, total } = this.preferredOver(chosen, objective, tie);
+    const lead = chosen >= 0 ? chosen : this.nearest(policy, budget);
+    // Snapshot (index, ms, bytes, failed) of the lead variant and the shown rejections: the
+    // scratch arrays are overwritten by the next device.
+    const snap = new Float64Array(4 * (shown + 1));
+    const put = (slot: number, i: number) => {
+      snap[slot * 4] = i;
+      snap[slot * 4 + 1] = i >= 0 ? this.predicted[i] : 0;
+      snap[slot * 4 + 2] = i >= 0 ? this.memBytes[i] : 0;
+      snap[slot * 4 + 3] = i >= 0 ? this.failed[i] : 0;
+    };
+    put(0, lead);
+    for (let s = 0; s < shown; s++) put(s + 1, this.top[s]);
+    return new Decision(
+      this.variants,
+      device.deviceId,
+      chosen >= 0,
+      snap,
+      total - shown,
+      d.unsupportedMask,
+      policy,
+      budget,
     );
-    return this.decide(device, d, policy, chosen);
   }
 
   planFleet(devices: readonly DeviceCapabilities[], policy: PlanPolicy): PlanDecision[] {
-    return devices.map((d) => this.plan(d, policy));
+    const out = new Array<PlanDecision>(devices.length);
+    for (let i = 0; i < devices.length; i++) out[i] = this.plan(devices[i], policy);
+    return out;
   }
 
   private choose(objective: Objective, tie: number): number {
@@ -98,6 +136,29 @@ export class Planner {
       if (best < 0 || this.prefers(objective, tie, i, best)) best = i;
     }
     return best;
+  }
+
+  /**
+   * Failing variants the objective ranks above the choice (all of them when nothing was
+   * chosen): the best `maxRejections` go into `top` in order by insertion, the rest are counted.
+   */
+  private preferredOver(chosen: number, objective: Objective, tie: number) {
+    const k = this.maxRejections;
+    let shown = 0;
+    let total = 0;
+    for (let i = 0; i < this.variants.length; i++) {
+      if (this.failed[i] === 0) continue;
+      if (chosen >= 0 && !this.prefers(objective, tie, i, chosen)) continue;
+      total++;
+      if (k === 0) continue;
+      let pos = Math.min(shown, k);
+      while (pos > 0 && this.prefers(objective, tie, i, this.top[pos - 1])) pos--;
+      if (pos >= k) continue;
+      for (let j = Math.min(shown, k - 1); j > pos; j--) this.top[j] = this.top[j - 1];
+      this.top[pos] = i;
+      if (shown < k) shown++;
+    }
+    return { shown, total };
   }
 
   private prefers(objective: Objective, tie: number, a: number, b: number): boolean {
@@ -113,51 +174,6 @@ export class Planner {
       this.predicted[b],
       vb.artifactBytes,
     );
-  }
-
-  private decide(
-    device: DeviceCapabilities,
-    d: CompiledDevice,
-    policy: PlanPolicy,
-    chosen: number,
-  ): PlanDecision {
-    const objective = policy.objective ?? "max-accuracy";
-    const tie = policy.accuracyTie ?? DEFAULT_ACCURACY_TIE;
-    const preferred: number[] = [];
-    for (let i = 0; i < this.variants.length; i++) {
-      if (this.failed[i] === 0) continue;
-      if (chosen < 0 || this.prefers(objective, tie, i, chosen)) preferred.push(i);
-    }
-    preferred.sort((a, b) => (this.prefers(objective, tie, a, b) ? -1 : 1));
-    const shown = preferred.slice(0, this.maxRejections);
-    const rejected = shown.map((i) => this.evaluation(i, d, policy, device.memoryBudgetBytes));
-    const reasons: string[] = [];
-    let chosenEval: CandidateEvaluation | null = null;
-    let nearest: CandidateEvaluation | null = null;
-    if (chosen >= 0) {
-      chosenEval = this.evaluation(chosen, d, policy, device.memoryBudgetBytes);
-      reasons.push(describeChoice(chosenEval, policy.latencySloMs, device.memoryBudgetBytes));
-    } else {
-      const near = this.nearest(policy, device.memoryBudgetBytes);
-      if (near >= 0) {
-        nearest = this.evaluation(near, d, policy, device.memoryBudgetBytes);
-        reasons.push(`no variant meets the policy; nearest is ${describeRejection(nearest)}`);
-      } else {
-        reasons.push("no variant meets the policy: the catalogue is empty");
-      }
-    }
-    for (const r of rejected) reasons.push(describeRejection(r));
-    if (preferred.length > shown.length) {
-      reasons.push(`${preferred.length - shown.length} more preferred variants also fail`);
-    }
-    return {
-      deviceId: device.deviceId,
-      variantId: chosen >= 0 ? this.variants[chosen].id : null,
-      chosen: chosenEval,
-      nearest,
-      rejected,
-      reasons,
-    };
   }
 
   /**
@@ -184,46 +200,6 @@ export class Planner {
     return best;
   }
 
-  private evaluation(
-    i: number,
-    d: CompiledDevice,
-    policy: PlanPolicy,
-    budget: number,
-  ): CandidateEvaluation {
-    const v = this.variants[i];
-    const f = this.failed[i];
-    const violations: Violation[] = [];
-    if (f & KERNELS) {
-      const missing = KERNEL_TYPES.filter((_, k) => v.kernelMask & d.unsupportedMask & (1 << k));
-      violations.push({ constraint: "kernels", value: 0, limit: 0, kernels: missing });
-    }
-    if (f & MEMORY)
-      violations.push({ constraint: "memory", value: this.memBytes[i], limit: budget });
-    if (f & ACCURACY) {
-      violations.push({
-        constraint: "accuracy",
-        value: v.accuracy,
-        limit: policy.accuracyFloor ?? 0,
-      });
-    }
-    if (f & LATENCY) {
-      violations.push({
-        constraint: "latency",
-        value: this.predicted[i],
-        limit: policy.latencySloMs,
-      });
-    }
-    return {
-      variantId: v.id,
-      name: v.name,
-      accuracy: v.accuracy,
-      predictedMs: this.predicted[i],
-      memoryBytes: this.memBytes[i],
-      artifactBytes: v.artifactBytes,
-      violations,
-    };
-  }
-
   /**
    * Correction factors per (kernel, bound) for this device. Devices without measurements of
    * their own share their class's factors, so a 100k-device fleet does not walk the hierarchy
@@ -246,6 +222,121 @@ export class Planner {
     });
     if (cacheKey !== undefined) this.classFactors.set(cacheKey, out);
     return out;
+  }
+}
+
+/** A plan decision whose evaluations and sentences are rendered on first read. */
+class Decision implements PlanDecision {
+  readonly variantId: string | null;
+  private cache?: {
+    chosen: CandidateEvaluation | null;
+    nearest: CandidateEvaluation | null;
+    rejected: CandidateEvaluation[];
+    reasons: string[];
+  };
+
+  constructor(
+    private readonly variants: readonly CompiledVariant[],
+    readonly deviceId: string,
+    private readonly found: boolean,
+    private readonly snap: Float64Array,
+    private readonly unshown: number,
+    private readonly unsupportedMask: number,
+    private readonly policy: PlanPolicy,
+    private readonly budget: number,
+  ) {
+    this.variantId = found ? variants[snap[0]].id : null;
+  }
+
+  get chosen() {
+    return this.render().chosen;
+  }
+  get nearest() {
+    return this.render().nearest;
+  }
+  get rejected() {
+    return this.render().rejected;
+  }
+  get reasons() {
+    return this.render().reasons;
+  }
+
+  toJSON(): PlanDecision {
+    const { chosen, nearest, rejected, reasons } = this.render();
+    return {
+      deviceId: this.deviceId,
+      variantId: this.variantId,
+      chosen,
+      nearest,
+      rejected,
+      reasons,
+    };
+  }
+
+  private render() {
+    if (this.cache) return this.cache;
+    const evals: CandidateEvaluation[] = [];
+    for (let s = 0; s < this.snap.length / 4; s++) {
+      const i = this.snap[s * 4];
+      if (i >= 0) evals.push(this.evaluation(s));
+    }
+    const lead = this.snap[0] >= 0 ? (evals.shift() ?? null) : null;
+    const rejected = evals;
+    const reasons: string[] = [];
+    if (this.found && lead) {
+      reasons.push(describeChoice(lead, this.policy.latencySloMs, this.budget));
+    } else if (lead) {
+      reasons.push(`no variant meets the policy; nearest is ${describeRejection(lead)}`);
+    } else {
+      reasons.push("no variant meets the policy: the catalogue is empty");
+    }
+    for (const r of rejected) reasons.push(describeRejection(r));
+    if (this.unshown > 0) reasons.push(`${this.unshown} more preferred variants also fail`);
+    this.cache = {
+      chosen: this.found ? lead : null,
+      nearest: this.found ? null : lead,
+      rejected,
+      reasons,
+    };
+    return this.cache;
+  }
+
+  private evaluation(slot: number): CandidateEvaluation {
+    const s = this.snap;
+    const v = this.variants[s[slot * 4]];
+    const predictedMs = s[slot * 4 + 1];
+    const memoryBytes = s[slot * 4 + 2];
+    const f = s[slot * 4 + 3];
+    const violations: Violation[] = [];
+    if (f & KERNELS) {
+      const missing = KERNEL_TYPES.filter((_, k) => v.kernelMask & this.unsupportedMask & (1 << k));
+      violations.push({ constraint: "kernels", value: 0, limit: 0, kernels: missing });
+    }
+    if (f & MEMORY)
+      violations.push({ constraint: "memory", value: memoryBytes, limit: this.budget });
+    if (f & ACCURACY) {
+      violations.push({
+        constraint: "accuracy",
+        value: v.accuracy,
+        limit: this.policy.accuracyFloor ?? 0,
+      });
+    }
+    if (f & LATENCY) {
+      violations.push({
+        constraint: "latency",
+        value: predictedMs,
+        limit: this.policy.latencySloMs,
+      });
+    }
+    return {
+      variantId: v.id,
+      name: v.name,
+      accuracy: v.accuracy,
+      predictedMs,
+      memoryBytes,
+      artifactBytes: v.artifactBytes,
+      violations,
+    };
   }
 }
 
