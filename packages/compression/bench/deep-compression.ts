@@ -25,11 +25,11 @@ import {
 } from "../src/index";
 
 const seed = Number(process.argv[process.argv.indexOf("--seed") + 1] || 1);
+// Layerwise sparsity of fc1/fc2/fc3 per prune step, and fine-tuning epochs after each step.
 const SCHEDULE = [
-  [0.5, 0.5, 0.3],
-  [0.8, 0.75, 0.5],
-  [0.92, 0.88, 0.65],
-  [0.96, 0.92, 0.75],
+  { sparsity: [0.6, 0.5, 0.3], epochs: 2 },
+  { sparsity: [0.85, 0.8, 0.5], epochs: 2 },
+  { sparsity: [0.935, 0.9, 0.7], epochs: 6 },
 ];
 const BITS = [5, 5, 5];
 
@@ -56,7 +56,7 @@ const model: Sequential = createMlp([784, 300, 100, 10], seed);
 trainClassifier(model, train, {
   optimizer: "adam",
   lr: 1e-3,
-  epochs: 15,
+  epochs: 12,
   batchSize: 64,
   seed,
   lrSchedule: "cosine",
@@ -67,13 +67,13 @@ const baseAcc = await ortAccuracy(baseOnnx, test);
 log(`baseline: TS ${pct(accuracyOf(model, test))}, ORT ${pct(baseAcc)}, ${baseOnnx.length} B`);
 
 let masks: Masks = [];
-SCHEDULE.forEach((sparsity, step) => {
+SCHEDULE.forEach(({ sparsity, epochs }, step) => {
   masks = magnitudeMasks(model, { sparsity, scope: "layerwise" });
   applyMasks(model, masks);
   trainClassifier(model, train, {
     optimizer: "adam",
-    lr: 5e-4,
-    epochs: 4,
+    lr: 1e-3,
+    epochs,
     batchSize: 64,
     seed: seed + 100 + step,
     lrSchedule: "cosine",

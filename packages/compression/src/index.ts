@@ -1,5 +1,7 @@
+export * from "./catalogue";
 export * from "./data/mnist";
 export * from "./distill/distill";
+export * from "./evaluate";
 export * from "./nn/evaluate";
 export * from "./nn/export-onnx";
 export * from "./nn/forward";
@@ -11,5 +13,6 @@ export * from "./prune/magnitude";
 export * from "./prune/pack";
 export * from "./prune/pack-format";
 export * from "./prune/structured";
+export * from "./quantize";
 export * from "./train/optimizer";
 export * from "./train/trainer";

@@ -41,13 +41,14 @@ const elementwise: Rule = (c) => {
 const matmul: Rule = (c) => {
   const a = c.in(0)?.dims;
   const b = c.in(1)?.dims;
-  if (!a || !b) return [{ dtype: DataType.FLOAT, dims: undefined }];
+  const dtype = c.in(0)?.dtype ?? DataType.FLOAT;
+  if (!a || !b) return [{ dtype, dims: undefined }];
   const batch = broadcast(a.slice(0, -2), b.slice(0, -2)) ?? [];
   let dims: Dim[];
   if (b.length === 1) dims = a.slice(0, -1);
   else if (a.length === 1) dims = [...batch, b[b.length - 1]];
   else dims = [...batch, a[a.length - 2], b[b.length - 1]];
-  return [{ dtype: DataType.FLOAT, dims }];
+  return [{ dtype, dims }];
 };
 
 function windowed(size: Dim, k: number, stride: number, pad: number, dil: number, ceil = 0): Dim {
@@ -92,7 +93,10 @@ const pool: Rule = (c) =>
 const globalPool: Rule = (c) => {
   const x = c.in(0)?.dims;
   return [
-    { dtype: DataType.FLOAT, dims: x ? [x[0], x[1], ...x.slice(2).map(() => 1)] : undefined },
+    {
+      dtype: c.in(0)?.dtype ?? DataType.FLOAT,
+      dims: x ? [x[0], x[1], ...x.slice(2).map(() => 1)] : undefined,
+    },
   ];
 };
 
@@ -137,8 +141,9 @@ const gemm: Rule = (c) => {
   const b = c.in(1)?.dims;
   const ta = attrInt(c.node, "transA", 0);
   const tb = attrInt(c.node, "transB", 0);
-  if (!a || !b) return [{ dtype: DataType.FLOAT, dims: undefined }];
-  return [{ dtype: DataType.FLOAT, dims: [ta ? a[1] : a[0], tb ? b[0] : b[1]] }];
+  const dtype = c.in(0)?.dtype ?? DataType.FLOAT;
+  if (!a || !b) return [{ dtype, dims: undefined }];
+  return [{ dtype, dims: [ta ? a[1] : a[0], tb ? b[0] : b[1]] }];
 };
 
 const transpose: Rule = (c) => {
@@ -170,13 +175,15 @@ const unknownShape =
   () => [{ dtype, dims: undefined }];
 const unknownSameType: Rule = (c) => [{ dtype: c.in(0)?.dtype ?? DataType.FLOAT, dims: undefined }];
 
-const dequant: Rule = (c) => [{ dtype: DataType.FLOAT, dims: c.in(0)?.dims }];
+const dequant: Rule = (c) => [{ dtype: c.in(1)?.dtype ?? DataType.FLOAT, dims: c.in(0)?.dims }];
 const quant: Rule = (c) => [{ dtype: c.in(2)?.dtype ?? DataType.UINT8, dims: c.in(0)?.dims }];
 
 const matmulNBits: Rule = (c) => {
   const a = c.in(0)?.dims;
   const n = attrInt(c.node, "N", 0);
-  return [{ dtype: DataType.FLOAT, dims: a ? [...a.slice(0, -1), n] : undefined }];
+  return [
+    { dtype: c.in(0)?.dtype ?? DataType.FLOAT, dims: a ? [...a.slice(0, -1), n] : undefined },
+  ];
 };
 
 const dynamicQuantize: Rule = (c) => [

@@ -45,7 +45,7 @@ export function chooseQParams(
 }
 
 export function clamp(v: number, lo: number, hi: number): number {
-  return v < lo ? lo : v > hi ? hi : v;
+  return Math.max(lo, Math.min(v, hi));
 }
 
 /** Round half to even, as ONNX QuantizeLinear does. */

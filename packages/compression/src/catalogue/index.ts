@@ -1,0 +1,3 @@
+export * from "./catalogue";
+export * from "./pareto";
+export * from "./recipes";
