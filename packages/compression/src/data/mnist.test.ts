@@ -13,7 +13,11 @@ describe("loadMnistSplit", () => {
   });
 
   it("is stratified: every class has 20 % (rounded) of its digits in test", () => {
-    const perClass = (y: Uint8Array) => y.reduce((c, v) => (c[v]++, c), new Array(10).fill(0));
+    const perClass = (y: Uint8Array) => {
+      const c = new Array(10).fill(0);
+      for (const v of y) c[v]++;
+      return c;
+    };
     const train = perClass(s.train.y);
     const test = perClass(s.test.y);
     for (let c = 0; c < 10; c++)
