@@ -56,8 +56,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
 
   const nc = await connectWithRetry(identity, seed, log);
   const startedAt = Date.now();
-  const publishEvent = async (event: DeviceEvent) => {
-    await jetstream(nc).publish(subjects.events(identity.deviceId), encodeJson(event));
+  const publishEvent = async (event: DeviceEvent, timeout = 5_000) => {
+    await jetstream(nc).publish(subjects.events(identity.deviceId), encodeJson(event), { timeout });
   };
   await publishEvent({ type: "started", sentAt: Date.now(), agentVersion: config.agentVersion });
   await publishEvent({
@@ -92,7 +92,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     nc,
     async stop(reason = "shutdown") {
       clearInterval(timer);
-      await publishEvent({ type: "stopping", sentAt: Date.now(), reason }).catch(() => {});
+      // Best effort and brief: a stop must not hang on a server that is already gone.
+      await publishEvent({ type: "stopping", sentAt: Date.now(), reason }, 1_000).catch(() => {});
       await closeBus(nc);
       log.info("agent stopped");
     },

@@ -1,0 +1,71 @@
+// Device agents of the local stack run as separate processes, as on real devices: kill one and
+// the control plane sees it go offline; start it again and it reuses its stored identity.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join, resolve } from "node:path";
+
+export interface AgentSpec {
+  name: string;
+  simulatedClass: string;
+  dataDir: string;
+}
+
+export interface AgentProcesses {
+  children: Map<string, ChildProcess>;
+  stop(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+
+export async function spawnAgents(opts: {
+  specs: AgentSpec[];
+  controlPlaneGrpc: string;
+  enrollmentToken: string;
+  logDir: string;
+  logLevel: string;
+}): Promise<AgentProcesses> {
+  await mkdir(opts.logDir, { recursive: true });
+  const main = require.resolve("@edgefleet/agent/main");
+  const children = new Map<string, ChildProcess>();
+  for (const spec of opts.specs) {
+    const log = createWriteStream(join(opts.logDir, `${spec.name}.log`), { flags: "a" });
+    const child = spawn(process.execPath, ["--import", "tsx", main], {
+      env: {
+        ...process.env,
+        CONTROL_PLANE_GRPC: opts.controlPlaneGrpc,
+        ENROLLMENT_TOKEN: opts.enrollmentToken,
+        DATA_DIR: resolve(spec.dataDir),
+        DEVICE_NAME: spec.name,
+        SIMULATED_CLASS: spec.simulatedClass,
+        LABELS: `stack=local,class=${spec.simulatedClass || "real"}`,
+        LOG_LEVEL: opts.logLevel,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+      // Own process group: a terminal's Ctrl-C reaches only the stack, which stops agents
+      // before the services they depend on.
+      detached: true,
+    });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    children.set(spec.name, child);
+  }
+  return {
+    children,
+    async stop() {
+      await Promise.all(
+        [...children.values()].map(
+          (child) =>
+            new Promise<void>((r) => {
+              if (child.exitCode !== null || child.signalCode !== null) return r();
+              child.once("exit", () => r());
+              child.kill("SIGTERM");
+              const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
+              child.once("exit", () => clearTimeout(killer));
+            }),
+        ),
+      );
+    },
+  };
+}

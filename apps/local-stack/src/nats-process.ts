@@ -1,0 +1,97 @@
+// Runs nats-server for the local stack with the fleet operator config, storing JetStream data
+// under the stack's state dir so devices and streams survive a restart.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createWriteStream, existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { join, resolve } from "node:path";
+import { type FleetAuth, writeServerConfig } from "@edgefleet/bus";
+
+export class NatsServerMissingError extends Error {
+  override name = "NatsServerMissingError";
+}
+
+export const NATS_INSTALL_HINT = [
+  "nats-server was not found. Install it, or point NATS_URL at a running server:",
+  "  Debian/Ubuntu:  sudo apt-get install nats-server",
+  "  macOS:          brew install nats-server",
+  "  other:          download a release from the NATS project and put it on PATH,",
+  "                  or set NATS_SERVER_BIN=/path/to/nats-server",
+].join("\n");
+
+export function findNatsServer(bin: string): string {
+  for (const candidate of [bin, "/usr/sbin/nats-server", "/usr/local/bin/nats-server"]) {
+    if (candidate.includes("/") ? existsSync(candidate) : onPath(candidate)) return candidate;
+  }
+  throw new NatsServerMissingError(NATS_INSTALL_HINT);
+}
+
+function onPath(name: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
+}
+
+export interface RunningNats {
+  url: string;
+  configPath: string;
+  stop(): Promise<void>;
+}
+
+export async function startNats(opts: {
+  bin: string;
+  auth: FleetAuth;
+  dir: string;
+  port: number;
+}): Promise<RunningNats> {
+  const dir = resolve(opts.dir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const configPath = join(dir, "nats-server.conf");
+  const config = writeServerConfig(opts.auth, {
+    host: "127.0.0.1",
+    port: opts.port,
+    jetStreamDir: join(dir, "jetstream"),
+  });
+  await writeFile(configPath, config, { mode: 0o600 });
+  const log = createWriteStream(join(dir, "nats-server.log"), { flags: "a" });
+  const child: ChildProcess = spawn(opts.bin, ["-c", configPath], {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // stopped by the stack after the agents and the control plane
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  await waitForPort(opts.port, exited, join(dir, "nats-server.log"));
+  return {
+    url: `nats://127.0.0.1:${opts.port}`,
+    configPath,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+async function waitForPort(port: number, exited: Promise<number | null>, logPath: string) {
+  let dead = false;
+  void exited.then(() => {
+    dead = true;
+  });
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (dead) throw new Error(`nats-server exited during start; see ${logPath}`);
+    if (await canConnect(port)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nats-server did not listen on port ${port} within 10 s; see ${logPath}`);
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolvePromise(true);
+    });
+    socket.once("error", () => resolvePromise(false));
+  });
+}
