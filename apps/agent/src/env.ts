@@ -5,6 +5,8 @@ import { z } from "zod";
 const envSchema = z.object({
   CONTROL_PLANE_GRPC: z.string().default("127.0.0.1:50051"),
   ENROLLMENT_TOKEN: z.string().optional(),
+  /** Alternative to ENROLLMENT_TOKEN: a file holding it (docker compose). */
+  ENROLLMENT_TOKEN_FILE: z.string().optional(),
   DATA_DIR: z.string().default(".edgefleet/agent"),
   DEVICE_NAME: z.string().default(hostname()),
   /** Comma-separated key=value pairs, e.g. `site=lab,room=2`. */

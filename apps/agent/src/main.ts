@@ -1,4 +1,5 @@
 // Composition root of the device agent.
+import { readFile } from "node:fs/promises";
 import { readHardwareFacts } from "@edgefleet/runtime";
 import { pino } from "pino";
 import pkg from "../package.json" with { type: "json" };
@@ -12,7 +13,11 @@ try {
   const agent = await startAgent({
     dataDir: env.DATA_DIR,
     controlPlaneGrpc: env.CONTROL_PLANE_GRPC,
-    enrollmentToken: env.ENROLLMENT_TOKEN,
+    enrollmentToken:
+      env.ENROLLMENT_TOKEN ??
+      (env.ENROLLMENT_TOKEN_FILE
+        ? (await readFile(env.ENROLLMENT_TOKEN_FILE, "utf8")).trim()
+        : undefined),
     name: env.DEVICE_NAME,
     labels: parseLabels(env.LABELS),
     agentVersion: pkg.version,

@@ -38,6 +38,8 @@ export interface ControlPlaneConfig {
   grpcPort: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
+  /** Write a many-use enrollment token here at first start (unattended stacks). */
+  bootstrapEnrollmentTokenFile?: string;
   logger: Logger;
 }
 
@@ -85,6 +87,10 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   const adminTokenPath = join(config.stateDir, "admin-token");
   if ((await tokens.ensureAdminToken(adminTokenPath)).created) {
     logger.info({ path: adminTokenPath }, "first start: admin API token written");
+  }
+
+  if (config.bootstrapEnrollmentTokenFile) {
+    await tokens.ensureBootstrapEnrollmentToken(config.bootstrapEnrollmentTokenFile);
   }
 
   const listener = await startDeviceListener(nc, devices, logger.child({ component: "devices" }));

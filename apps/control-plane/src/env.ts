@@ -21,6 +21,7 @@ const envSchema = z.object({
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
   /** A device is offline when no heartbeat arrived for this long. */
   HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(200).default(15000),
+  BOOTSTRAP_ENROLLMENT_TOKEN_FILE: z.string().optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
 export type Env = z.infer<typeof envSchema>;

@@ -19,6 +19,7 @@ try {
     grpcPort: env.GRPC_PORT,
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     heartbeatTimeoutMs: env.HEARTBEAT_TIMEOUT_MS,
+    bootstrapEnrollmentTokenFile: env.BOOTSTRAP_ENROLLMENT_TOKEN_FILE,
     logger,
   });
   let stopping = false;

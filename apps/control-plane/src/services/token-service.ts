@@ -1,5 +1,5 @@
 // Enrollment tokens (created by admins) and the first admin API token.
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { access, chmod, mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Repos } from "@edgefleet/db";
 import { z } from "zod";
@@ -60,6 +60,29 @@ export class TokenService {
   }
 
   /**
+   * For unattended stacks (docker compose): writes a many-use enrollment token to `path` unless
+   * the file exists, so agents started next to the control plane can enroll.
+   */
+  async ensureBootstrapEnrollmentToken(path: string): Promise<{ created: boolean }> {
+    if (await exists(path)) return { created: false };
+    const { token, secret } = await this.deps.repos.enrollmentTokens.create({
+      label: "bootstrap",
+      expiresAt: new Date(Date.now() + 30 * 86_400_000),
+      maxUses: 1000,
+      createdBy: "system",
+    });
+    await writePrivate(path, secret);
+    await this.deps.repos.audit.append({
+      actor: "system",
+      action: "enrollment_token.created",
+      subjectType: "enrollment_token",
+      subjectId: token.id,
+      data: { label: token.label, maxUses: token.maxUses, writtenTo: path },
+    });
+    return { created: true };
+  }
+
+  /**
    * On first start (no API token exists) creates an admin token and writes it, readable by the
    * owner only, to `path`. Later starts leave both alone.
    */
@@ -69,9 +92,7 @@ export class TokenService {
       name: "bootstrap-admin",
       role: "admin",
     });
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await writeFile(path, `${secret}\n`, { mode: 0o600 });
-    await chmod(path, 0o600);
+    await writePrivate(path, secret);
     await this.deps.repos.audit.append({
       actor: "system",
       action: "api_token.created",
@@ -81,4 +102,17 @@ export class TokenService {
     });
     return { created: true };
   }
+}
+
+async function writePrivate(path: string, secret: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFile(path, `${secret}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
