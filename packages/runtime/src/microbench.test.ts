@@ -8,8 +8,9 @@ describe("microbenchmarks (real ONNX Runtime)", () => {
       gemmSize: 64,
       dramBytes: 2 ** 20,
       cacheTestBytes: 2 ** 16,
-      budgetMs: 20,
-      iterations: 3,
+      rounds: 3,
+      runsPerRound: 2,
+      roundBudgetMs: 10,
     });
     const byName = Object.fromEntries(report.results.map((r) => [r.name, r]));
     for (const name of [

@@ -49,6 +49,16 @@ describe("kernel classification", () => {
       want: { fp32: "native", int8: "slow", int4: "unsupported", fp16: "unsupported" },
       int8: 12e9,
     },
+    {
+      case: "within noise of fp32 is native",
+      results: [
+        r("a", "fp32", "MatMul", 100e9),
+        r("b", "int8", "MatMulInteger", 95e9),
+        r("c", "fp16", "MatMul(fp16)", 85e9),
+      ],
+      want: { fp32: "native", int8: "native", int4: "unsupported", fp16: "slow" },
+      int8: 95e9,
+    },
   ])("$case", ({ results, want, int8 }) => {
     const k = classifyKernels(results);
     expect(Object.fromEntries(Object.entries(k).map(([n, f]) => [n, f.status]))).toEqual(want);
@@ -89,8 +99,8 @@ describe("measured profile (real ONNX Runtime)", () => {
         gemmSize: 128,
         dramBytes: 8 * 2 ** 20,
         cacheTestBytes: 2 ** 18,
-        budgetMs: 50,
-        iterations: 5,
+        rounds: 3,
+        runsPerRound: 2,
       },
     });
     expect(p.simulated).toBe(false);

@@ -47,9 +47,15 @@ export interface MeasureProfileOptions {
 const KERNELS: KernelType[] = ["fp32", "fp16", "int8", "int4"];
 
 /**
+ * A kernel is "slow" below 90% of fp32's best: equal kernels (fp16 computed as fp32 on x64)
+ * otherwise flip between native and slow with run-to-run noise.
+ */
+const SLOW_BELOW = 0.9;
+
+/**
  * Each kernel type's figure is its fastest working implementation (e.g. QLinearMatMul vs
- * MatMulInteger for int8). Kernels that failed are unsupported; kernels whose best run is below
- * fp32's best are slow: a quantized model using them would be smaller but not faster.
+ * MatMulInteger for int8). Kernels that failed are unsupported; kernels clearly below fp32's best
+ * are slow: a quantized model using them would be smaller but not faster.
  */
 export function classifyKernels(results: readonly BenchResult[]): Record<KernelType, KernelFigure> {
   const best = (k: KernelType) =>
@@ -69,7 +75,7 @@ export function classifyKernels(results: readonly BenchResult[]): Record<KernelT
       };
       continue;
     }
-    const slow = k !== "fp32" && fp32 !== undefined && r.best < fp32.best;
+    const slow = k !== "fp32" && fp32 !== undefined && r.best < fp32.best * SLOW_BELOW;
     out[k] = {
       status: slow ? "slow" : "native",
       opsPerSecond: { best: r.best, median: r.median },
