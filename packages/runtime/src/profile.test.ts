@@ -5,6 +5,7 @@ import {
   deriveSimulatedProfile,
   figuresFromBenchmarks,
   measureProfile,
+  profileStaleness,
 } from "./profile";
 
 const r = (
@@ -123,4 +124,55 @@ describe("measured profile (real ONNX Runtime)", () => {
       -3,
     );
   }, 30_000);
+});
+
+describe("when to re-profile", () => {
+  const stored = {
+    agentVersion: "1.2.0",
+    threads: 2,
+    deviceClass: "",
+    measuredAt: "2026-11-28T00:00:00Z",
+  };
+  const now = Date.parse("2026-11-28T12:00:00Z");
+  it.each([
+    {
+      case: "nothing stored",
+      stored: undefined,
+      current: { agentVersion: "1.2.0", threads: 2, now },
+      want: "missing",
+    },
+    {
+      case: "same agent",
+      stored,
+      current: { agentVersion: "1.2.0", threads: 2, now },
+      want: undefined,
+    },
+    {
+      case: "new agent version",
+      stored,
+      current: { agentVersion: "1.3.0", threads: 2, now },
+      want: "agent-version",
+    },
+    {
+      case: "thread count changed",
+      stored,
+      current: { agentVersion: "1.2.0", threads: 4, now },
+      want: "threads",
+    },
+    {
+      case: "now simulating a class",
+      stored,
+      current: { agentVersion: "1.2.0", threads: 2, simulatedClass: "rpi4", now },
+      want: "simulated-class",
+    },
+    {
+      case: "older than a max age",
+      stored,
+      current: { agentVersion: "1.2.0", threads: 2, now },
+      maxAge: 3_600_000,
+      want: "age",
+    },
+  ])("$case", ({ stored, current, maxAge, want }) => {
+    expect(profileStaleness(stored, current, maxAge)).toBe(want);
+  });
 });

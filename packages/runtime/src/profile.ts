@@ -23,6 +23,8 @@ import {
 export interface DeviceProfile {
   version: 1;
   measuredAt: string;
+  /** Agent build that measured: a new build may bring a new ORT, so it re-profiles. */
+  agentVersion: string;
   threads: number;
   simulated: boolean;
   /** Simulated class name, "" when real. */
@@ -38,6 +40,7 @@ export interface DeviceProfile {
 
 export interface MeasureProfileOptions {
   threads: number;
+  agentVersion?: string;
   simulatedClass?: DeviceClassName;
   /** Share of available RAM a model may use. Default 0.5: the agent shares the device. */
   memoryBudgetFraction?: number;
@@ -130,6 +133,7 @@ export async function measureProfile(options: MeasureProfileOptions): Promise<De
   return {
     version: 1,
     measuredAt: new Date().toISOString(),
+    agentVersion: options.agentVersion ?? "",
     threads: options.threads,
     simulated: spec !== undefined,
     deviceClass: spec?.name ?? "",
@@ -158,4 +162,25 @@ export function deriveSimulatedProfile(
     figures: simulateFigures(real.measured, spec),
     simulation: spec,
   };
+}
+
+export type StaleReason = "missing" | "agent-version" | "threads" | "simulated-class" | "age";
+
+/**
+ * Why a stored profile no longer describes this agent, or undefined when it still does. The
+ * agent re-profiles on start when this says so, and on the control plane's request regardless.
+ */
+export function profileStaleness(
+  stored:
+    | Pick<DeviceProfile, "agentVersion" | "threads" | "deviceClass" | "measuredAt">
+    | undefined,
+  current: { agentVersion: string; threads: number; simulatedClass?: string; now: number },
+  maxAgeMs = Number.POSITIVE_INFINITY,
+): StaleReason | undefined {
+  if (!stored) return "missing";
+  if (stored.agentVersion !== current.agentVersion) return "agent-version";
+  if (stored.threads !== current.threads) return "threads";
+  if (stored.deviceClass !== (current.simulatedClass ?? "")) return "simulated-class";
+  if (current.now - Date.parse(stored.measuredAt) > maxAgeMs) return "age";
+  return undefined;
 }
