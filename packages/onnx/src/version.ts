@@ -17,7 +17,14 @@ import { makeTensor } from "./tensor";
  * rewrites. Every other known op is carried over unchanged (their changes over that span only
  * add types or attributes with defaults that keep the old behaviour).
  */
-type Upgrader = (node: NodeProto, from: number, to: number, add: AddConst, rank: RankOf) => void;
+/** Rewrites the node in place, or returns the nodes that replace it. */
+type Upgrader = (
+  node: NodeProto,
+  from: number,
+  to: number,
+  add: AddConst,
+  rank: RankOf,
+) => NodeProto[] | undefined;
 type RankOf = (tensor: string) => number | undefined;
 type AddConst = (prefix: string, dtype: number, values: number[], scalar?: boolean) => string;
 
@@ -42,20 +49,36 @@ const attrsToInputs =
     while (inputs.length && inputs[inputs.length - 1] === "") inputs.pop();
     node.input = inputs;
     node.attribute = (node.attribute ?? []).filter((a) => !names.includes(a.name ?? ""));
+    return undefined;
   };
 
 const softmax: Upgrader = (node, from, to, _add, rank) => {
   if (from >= 13 || to < 13) return;
   const axis = attrInt(node, "axis", 1);
   const r = rank(node.input?.[0] ?? "") ?? rank(node.output?.[0] ?? "");
-  // Before 13 softmax flattened from `axis` on; the same as the new one only on the last axis.
-  if (axis !== -1 && (r === undefined || axis !== r - 1)) {
-    throw new UnsupportedOpError(
-      node.opType ?? "",
-      node.name ?? "",
-      `opset ${from} axis ${axis} cannot be upgraded`,
-    );
-  }
+  if (axis === -1 || (r !== undefined && axis === r - 1)) return;
+  // Before 13, softmax flattened [d0..d(axis-1)] x [d(axis)..] and normalized each row: spell
+  // that out as Flatten -> Softmax(-1) -> Reshape back to the input's shape.
+  const x = node.input?.[0] ?? "";
+  const y = node.output?.[0] ?? "";
+  const base = node.name || y;
+  const shape = `${base}_in_shape`;
+  const flat = `${base}_flat`;
+  const soft = `${base}_flat_softmax`;
+  const dom = node.domain ? { domain: node.domain } : {};
+  return [
+    { opType: "Shape", input: [x], output: [shape], name: `${base}_shape`, ...dom },
+    {
+      opType: "Flatten",
+      input: [x],
+      output: [flat],
+      name: `${base}_flatten`,
+      attribute: [{ name: "axis", type: 2, i: axis }],
+      ...dom,
+    },
+    { ...node, input: [flat], output: [soft], attribute: [{ name: "axis", type: 2, i: -1 }] },
+    { opType: "Reshape", input: [soft, shape], output: [y], name: `${base}_reshape`, ...dom },
+  ];
 };
 
 const reduce18 = attrsToInputs(18, ["axes"], DataType.INT64);
@@ -74,6 +97,7 @@ const UPGRADERS: Record<string, Upgrader> = {
       ...(axes ? [add(`${node.name}_axes`, DataType.INT64, axes)] : []),
     ];
     node.attribute = [];
+    return undefined;
   },
   Squeeze: attrsToInputs(13, ["axes"], DataType.INT64),
   Unsqueeze: attrsToInputs(13, ["axes"], DataType.INT64),
@@ -92,8 +116,9 @@ const UPGRADERS: Record<string, Upgrader> = {
         node.name ?? "",
         `opset ${from} Resize cannot be upgraded`,
       );
+    return undefined;
   },
-  Upsample: (node) => {
+  Upsample: (node): undefined => {
     throw new UnsupportedOpError("Upsample", node.name ?? "", "deprecated op");
   },
 };
@@ -123,10 +148,10 @@ function upgradeGraph(g: GraphProto, from: number, to: number): void {
     return name;
   };
   const rank = rankLookup(g);
-  for (const node of g.node ?? []) {
-    if ((node.domain ?? "") !== "" && node.domain !== "ai.onnx") continue;
-    UPGRADERS[node.opType ?? ""]?.(node, from, to, add, rank);
-  }
+  g.node = (g.node ?? []).flatMap((node) => {
+    if ((node.domain ?? "") !== "" && node.domain !== "ai.onnx") return [node];
+    return UPGRADERS[node.opType ?? ""]?.(node, from, to, add, rank) ?? [node];
+  });
 }
 
 function rankLookup(g: GraphProto): RankOf {

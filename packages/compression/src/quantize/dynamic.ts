@@ -13,6 +13,7 @@ import {
   uniqueNamer,
   upgradeOpset,
 } from "@edgefleet/onnx";
+import { foldBatchNorm } from "./prepare";
 import { INT8, quantizeTensor, UINT8 } from "./qmath";
 import { constantsToInitializers, dropUnreadInitializers, weightedNodes } from "./weights";
 
@@ -25,6 +26,7 @@ import { constantsToInitializers, dropUnreadInitializers, weightedNodes } from "
 export function quantizeDynamic(model: ModelProto, options: { ops?: string[] } = {}): ModelProto {
   const m = cloneModel(model);
   constantsToInitializers(m);
+  foldBatchNorm(m); // ConvInteger + BatchNormalization would not fuse: fold it first
   upgradeOpset(m, 13);
   requireOpset(m, "com.microsoft", 1);
   const g = m.graph as GraphProto;

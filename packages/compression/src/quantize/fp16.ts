@@ -15,10 +15,19 @@ import {
   topoSort,
   uniqueNamer,
 } from "@edgefleet/onnx";
+import { foldBatchNorm } from "./prepare";
 import { constantsToInitializers } from "./weights";
 
 /** Inputs that ONNX requires to stay float32 whatever the compute type (Resize roi/scales). */
 const FLOAT32_ONLY_INPUTS: Record<string, number[]> = { Resize: [1, 2], Upsample: [1] };
+
+/** Largest finite float16. Tensors beyond it stay float32 (BatchNorm variances reach 1e8). */
+const FLOAT16_MAX = 65504;
+
+function fitsHalf(t: TensorProto): boolean {
+  for (const v of tensorToFloat32(t)) if (Math.abs(v) > FLOAT16_MAX) return false;
+  return true;
+}
 
 function toHalf(t: TensorProto, name: string): TensorProto {
   return makeTensor(name, DataType.FLOAT16, tensorDims(t), tensorToFloat32(t));
@@ -31,11 +40,13 @@ function toHalf(t: TensorProto, name: string): TensorProto {
 export function toFp16Weights(model: ModelProto): ModelProto {
   const m = cloneModel(model);
   constantsToInitializers(m);
+  foldBatchNorm(m);
   const g = m.graph as GraphProto;
   const fresh = uniqueNamer(g);
   const casts: NodeProto[] = [];
   g.initializer = (g.initializer ?? []).map((t) => {
     if (t.dataType !== DataType.FLOAT || tensorDims(t).reduce((a, b) => a * b, 1) < 16) return t;
+    if (!fitsHalf(t)) return t;
     const half = fresh(`${t.name}_fp16`);
     casts.push(
       makeNode("Cast", [half], [t.name ?? ""], {
@@ -57,20 +68,34 @@ export function toFp16Weights(model: ModelProto): ModelProto {
 export function toFp16Full(model: ModelProto, keepFloat32Ops: readonly string[] = []): ModelProto {
   const m = cloneModel(model);
   constantsToInitializers(m);
+  foldBatchNorm(m);
   const g = m.graph as GraphProto;
   const types = inferShapes(g);
-  const isFloat = (name: string) => types.get(name)?.dtype === DataType.FLOAT;
+  // Unknown dtypes (ops whose output type this code does not track) count as float.
+  const isFloat = (name: string) => (types.get(name)?.dtype ?? DataType.FLOAT) === DataType.FLOAT;
   const fresh = uniqueNamer(g);
   const keep = new Set(keepFloat32Ops);
   const float32Consts = new Set<string>();
+  const wide = new Set(
+    (g.initializer ?? [])
+      .filter((t) => t.dataType === DataType.FLOAT && !fitsHalf(t))
+      .map((t) => t.name ?? ""),
+  );
+  // A node reading a constant beyond the float16 range runs in float32 between Casts.
+  const blockedNodes = new Set(
+    (g.node ?? []).filter(
+      (n) => keep.has(n.opType ?? "") || (n.input ?? []).some((i) => wide.has(i)),
+    ),
+  );
   for (const n of g.node ?? []) {
     for (const i of FLOAT32_ONLY_INPUTS[n.opType ?? ""] ?? [])
       float32Consts.add(n.input?.[i] ?? "");
-    if (keep.has(n.opType ?? "")) for (const i of n.input ?? []) float32Consts.add(i);
+    if (blockedNodes.has(n)) for (const i of n.input ?? []) float32Consts.add(i);
   }
   g.initializer = (g.initializer ?? []).map((t) =>
     t.dataType === DataType.FLOAT && !float32Consts.has(t.name ?? "") ? toHalf(t, t.name ?? "") : t,
   );
+  const initNames = new Set((g.initializer ?? []).map((t) => t.name ?? ""));
   const halfInits = new Set(
     (g.initializer ?? []).filter((t) => t.dataType === DataType.FLOAT16).map((t) => t.name),
   );
@@ -98,15 +123,15 @@ export function toFp16Full(model: ModelProto, keepFloat32Ops: readonly string[] 
     n.input = (n.input ?? []).map((i) => rename.get(i) ?? i);
     if (n.opType === "Cast" && attrInt(n, "to", 0) === DataType.FLOAT)
       setAttr(n, "to", DataType.FLOAT16);
-    const blocked = keep.has(n.opType ?? "");
+    const blocked = blockedNodes.has(n);
     if (blocked) {
-      n.input = n.input.map((i, k) => {
-        if (!i || !isFloat(originalName(i, rename)) || float32Consts.has(i)) return i;
+      n.input = n.input.map((i) => {
+        if (!i || !isFloat(originalName(i, rename)) || initNames.has(i)) return i;
         const f = fresh(`${i}_fp32`);
         body.push(
           makeNode("Cast", [i], [f], { name: fresh(`${i}_Cast32`), attrs: { to: DataType.FLOAT } }),
         );
-        return k >= 0 ? f : i;
+        return f;
       });
     }
     n.output = (n.output ?? []).map((o) => {
