@@ -206,10 +206,10 @@ async function main() {
     for (const batch of BATCHES) {
       const idx = points.flatMap((p, i) => (p.threads === threads && p.batch === batch ? [i] : []));
       console.log(
-        summarize(
+        `${summarize(
           `  t${threads} b${batch}: before`,
           idx.map((i) => raw[i]),
-        ) + `   after ${pct(median(idx.map((i) => after[i])))}`,
+        )}   after ${pct(median(idx.map((i) => after[i])))}`,
       );
     }
   }

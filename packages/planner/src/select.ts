@@ -2,6 +2,7 @@ import { type CorrectionModel, correctionFor, correctionKey } from "./correction
 import { describeChoice, describeRejection } from "./format";
 import {
   BOUNDS,
+  type CompiledDevice,
   type CompiledVariant,
   compileDevice,
   compileDeviceInto,
@@ -86,40 +87,27 @@ export class Planner {
       const v = this.variants[i];
       const ms = predictCompiledMs(v, d, batch, factors);
       const mem = compiledMemoryBytes(v, batch, this.memory);
-      let f = 0;
-      if (v.kernelMask & d.unsupportedMask) f |= KERNELS;
-      if (mem > budget) f |= MEMORY;
-      if (v.accuracy < floor) f |= ACCURACY;
-      if (ms > policy.latencySloMs) f |= LATENCY;
       this.predicted[i] = ms;
       this.memBytes[i] = mem;
-      this.failed[i] = f;
+      this.failed[i] = failures(v, d, ms, mem, budget, floor, policy.latencySloMs);
     }
     const objective = policy.objective ?? "max-accuracy";
     const tie = policy.accuracyTie ?? DEFAULT_ACCURACY_TIE;
     const chosen = this.choose(objective, tie);
     const { shown, total } = this.preferredOver(chosen, objective, tie);
     const lead = chosen >= 0 ? chosen : this.nearest(policy, budget);
-    // Snapshot (index, ms, bytes, failed) of the lead variant and the shown rejections: the
-    // scratch arrays are overwritten by the next device.
-    const snap = new Float64Array(4 * (shown + 1));
-    const put = (slot: number, i: number) => {
-      snap[slot * 4] = i;
-      snap[slot * 4 + 1] = i >= 0 ? this.predicted[i] : 0;
-      snap[slot * 4 + 2] = i >= 0 ? this.memBytes[i] : 0;
-      snap[slot * 4 + 3] = i >= 0 ? this.failed[i] : 0;
-    };
-    put(0, lead);
-    for (let s = 0; s < shown; s++) put(s + 1, this.top[s]);
+    // Only indices are kept: the numbers are recomputed when the decision is first read, which
+    // keeps a 100k-device plan to one small object per device.
+    const picks: number[] = [lead];
+    for (let k = 0; k < shown; k++) picks.push(this.top[k]);
     return new Decision(
-      this.variants,
-      device.deviceId,
-      chosen >= 0,
-      snap,
-      total - shown,
-      d.unsupportedMask,
+      { variants: this.variants, memory: this.memory },
+      device,
       policy,
-      budget,
+      factors,
+      chosen >= 0,
+      picks,
+      total - shown,
     );
   }
 
@@ -225,8 +213,35 @@ export class Planner {
   }
 }
 
-/** A plan decision whose evaluations and sentences are rendered on first read. */
+function failures(
+  v: CompiledVariant,
+  d: CompiledDevice,
+  ms: number,
+  mem: number,
+  budget: number,
+  floor: number,
+  sloMs: number,
+): number {
+  let f = 0;
+  if (v.kernelMask & d.unsupportedMask) f |= KERNELS;
+  if (mem > budget) f |= MEMORY;
+  if (v.accuracy < floor) f |= ACCURACY;
+  if (ms > sloMs) f |= LATENCY;
+  return f;
+}
+
+interface Catalogue {
+  variants: readonly CompiledVariant[];
+  memory: MemoryModelOptions;
+}
+
+/**
+ * A plan decision whose evaluations and sentences are rendered on first read (or by JSON
+ * serialisation) from the device and policy objects it was planned with: callers must not mutate
+ * those before the decision has been read or stored.
+ */
 class Decision implements PlanDecision {
+  readonly deviceId: string;
   readonly variantId: string | null;
   private cache?: {
     chosen: CandidateEvaluation | null;
@@ -236,16 +251,17 @@ class Decision implements PlanDecision {
   };
 
   constructor(
-    private readonly variants: readonly CompiledVariant[],
-    readonly deviceId: string,
-    private readonly found: boolean,
-    private readonly snap: Float64Array,
-    private readonly unshown: number,
-    private readonly unsupportedMask: number,
+    private readonly catalogue: Catalogue,
+    private readonly device: DeviceCapabilities,
     private readonly policy: PlanPolicy,
-    private readonly budget: number,
+    private readonly factors: Float64Array | undefined,
+    private readonly found: boolean,
+    /** The choice (or nearest miss, or -1), then the preferred variants shown. */
+    private readonly picks: number[],
+    private readonly unshown: number,
   ) {
-    this.variantId = found ? variants[snap[0]].id : null;
+    this.deviceId = device.deviceId;
+    this.variantId = found ? catalogue.variants[picks[0]].id : null;
   }
 
   get chosen() {
@@ -275,16 +291,14 @@ class Decision implements PlanDecision {
 
   private render() {
     if (this.cache) return this.cache;
-    const evals: CandidateEvaluation[] = [];
-    for (let s = 0; s < this.snap.length / 4; s++) {
-      const i = this.snap[s * 4];
-      if (i >= 0) evals.push(this.evaluation(s));
-    }
-    const lead = this.snap[0] >= 0 ? (evals.shift() ?? null) : null;
-    const rejected = evals;
+    const d = compileDevice(this.device);
+    const [leadIndex, ...shown] = this.picks;
+    const lead = leadIndex >= 0 ? this.evaluation(d, leadIndex) : null;
+    const rejected = shown.map((i) => this.evaluation(d, i));
+    const budget = this.device.memoryBudgetBytes;
     const reasons: string[] = [];
     if (this.found && lead) {
-      reasons.push(describeChoice(lead, this.policy.latencySloMs, this.budget));
+      reasons.push(describeChoice(lead, this.policy.latencySloMs, budget));
     } else if (lead) {
       reasons.push(`no variant meets the policy; nearest is ${describeRejection(lead)}`);
     } else {
@@ -301,32 +315,24 @@ class Decision implements PlanDecision {
     return this.cache;
   }
 
-  private evaluation(slot: number): CandidateEvaluation {
-    const s = this.snap;
-    const v = this.variants[s[slot * 4]];
-    const predictedMs = s[slot * 4 + 1];
-    const memoryBytes = s[slot * 4 + 2];
-    const f = s[slot * 4 + 3];
+  private evaluation(d: CompiledDevice, i: number): CandidateEvaluation {
+    const v = this.catalogue.variants[i];
+    const policy = this.policy;
+    const batch = policy.batch ?? 1;
+    const budget = this.device.memoryBudgetBytes;
+    const floor = policy.accuracyFloor ?? 0;
+    const predictedMs = predictCompiledMs(v, d, batch, this.factors);
+    const memoryBytes = compiledMemoryBytes(v, batch, this.catalogue.memory);
+    const f = failures(v, d, predictedMs, memoryBytes, budget, floor, policy.latencySloMs);
     const violations: Violation[] = [];
     if (f & KERNELS) {
-      const missing = KERNEL_TYPES.filter((_, k) => v.kernelMask & this.unsupportedMask & (1 << k));
+      const missing = KERNEL_TYPES.filter((_, k) => v.kernelMask & d.unsupportedMask & (1 << k));
       violations.push({ constraint: "kernels", value: 0, limit: 0, kernels: missing });
     }
-    if (f & MEMORY)
-      violations.push({ constraint: "memory", value: memoryBytes, limit: this.budget });
-    if (f & ACCURACY) {
-      violations.push({
-        constraint: "accuracy",
-        value: v.accuracy,
-        limit: this.policy.accuracyFloor ?? 0,
-      });
-    }
+    if (f & MEMORY) violations.push({ constraint: "memory", value: memoryBytes, limit: budget });
+    if (f & ACCURACY) violations.push({ constraint: "accuracy", value: v.accuracy, limit: floor });
     if (f & LATENCY) {
-      violations.push({
-        constraint: "latency",
-        value: predictedMs,
-        limit: this.policy.latencySloMs,
-      });
+      violations.push({ constraint: "latency", value: predictedMs, limit: policy.latencySloMs });
     }
     return {
       variantId: v.id,
