@@ -99,7 +99,9 @@ export async function probeShapes(
     const per = input.sampleDims.reduce((a, b) => a * b, 1);
     const x = floatTensor(new Float32Array(per).fill(0.5), [1, ...input.sampleDims]);
     const out = await run(session, { [input.name]: x });
-    return new Map(Object.entries(out).map(([k, v]) => [k, [...v.dims]]));
+    const shapes = new Map(Object.entries(out).map(([k, v]) => [k, [...v.dims]]));
+    shapes.set(input.name, [1, ...input.sampleDims]);
+    return shapes;
   } finally {
     await session.release();
   }
