@@ -9,6 +9,7 @@ import {
 } from "@edgefleet/bus";
 import {
   type DeviceEvent,
+  type DeviceProfileJson,
   encodeJson,
   type HardwareFactsJson,
   type Heartbeat,
@@ -20,6 +21,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { enrollWithRetry } from "./enroll-client";
 import { type DeviceIdentity, IdentityStore } from "./identity-store";
+import { ProfileStamp, type ProfileTrigger, SingleFlight, startTrigger } from "./profiling";
+import { type RpcHandlers, serveRpc } from "./rpc-handlers";
 
 export interface AgentConfig {
   dataDir: string;
@@ -31,6 +34,10 @@ export interface AgentConfig {
   labels: Record<string, string>;
   agentVersion: string;
   readFacts: () => Promise<HardwareFactsJson>;
+  /** Measures this device (hardware facts + ONNX Runtime microbenchmarks). */
+  measureProfile: () => Promise<DeviceProfileJson>;
+  /** Measures one model's latency at batch 1 and `batch` on this device. */
+  measureLatency: RpcHandlers["measureLatency"];
   logger: Logger;
 }
 
@@ -39,6 +46,8 @@ export interface RunningAgent {
   /** true when this start enrolled; false when a stored identity was reused. */
   enrolled: boolean;
   nc: NatsConnection;
+  /** Resolves when the profile measurement in progress (if any) has been reported. */
+  profiled(): Promise<void>;
   stop(reason?: string): Promise<void>;
 }
 
@@ -67,6 +76,41 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     facts: await config.readFacts(),
   });
 
+  const profiles = new SingleFlight<void>();
+  const stamp = new ProfileStamp(config.dataDir);
+  const reportProfile = (trigger: ProfileTrigger) =>
+    profiles.run(async () => {
+      try {
+        const profile = await config.measureProfile();
+        await publishEvent({
+          type: "profile",
+          sentAt: Date.now(),
+          agentVersion: config.agentVersion,
+          trigger,
+          profile,
+        });
+        await stamp.write(config.agentVersion, profile.measuredAt);
+        log.info({ trigger, ms: Math.round(profile.durationMs) }, "profile reported");
+      } catch (err) {
+        log.warn({ err, trigger }, "profiling failed");
+      }
+    });
+  const rpc = serveRpc(
+    nc,
+    identity.deviceId,
+    {
+      reprofile: () => {
+        const idle = !profiles.busy;
+        void reportProfile("request");
+        return idle;
+      },
+      measureLatency: config.measureLatency,
+    },
+    log,
+  );
+  const trigger = startTrigger(await stamp.read(), config.agentVersion);
+  if (trigger) void reportProfile(trigger);
+
   let seq = 0;
   const beat = () => {
     const hb: Heartbeat = {
@@ -90,8 +134,10 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     deviceId: identity.deviceId,
     enrolled: !stored,
     nc,
+    profiled: () => profiles.run(async () => {}),
     async stop(reason = "shutdown") {
       clearInterval(timer);
+      for (const sub of rpc) sub.unsubscribe();
       // Best effort and brief: a stop must not hang on a server that is already gone.
       await publishEvent({ type: "stopping", sentAt: Date.now(), reason }, 1_000).catch(() => {});
       await closeBus(nc);

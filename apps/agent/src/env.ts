@@ -13,6 +13,8 @@ const envSchema = z.object({
   LABELS: z.string().default(""),
   /** Run as a simulated device class (caps memory, slows compute); empty for the real machine. */
   SIMULATED_CLASS: z.string().default(""),
+  /** ONNX Runtime threads for inference and profiling; default: all cores. */
+  INFERENCE_THREADS: z.coerce.number().int().min(1).max(256).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
 export type AgentEnv = z.infer<typeof envSchema>;

@@ -1,15 +1,20 @@
 // Composition root of the device agent.
 import { readFile } from "node:fs/promises";
-import { readHardwareFacts } from "@edgefleet/runtime";
+import { availableParallelism } from "node:os";
 import { pino } from "pino";
 import pkg from "../package.json" with { type: "json" };
 import { startAgent } from "./agent";
+import { deviceRuntime } from "./device-runtime";
 import { parseLabels, readEnv } from "./env";
 
 const env = readEnv();
 const logger = pino({ level: env.LOG_LEVEL, base: { app: "agent", name: env.DEVICE_NAME } });
 
 try {
+  const runtime = deviceRuntime({
+    threads: env.INFERENCE_THREADS ?? availableParallelism(),
+    simulatedClass: env.SIMULATED_CLASS,
+  });
   const agent = await startAgent({
     dataDir: env.DATA_DIR,
     controlPlaneGrpc: env.CONTROL_PLANE_GRPC,
@@ -21,7 +26,9 @@ try {
     name: env.DEVICE_NAME,
     labels: parseLabels(env.LABELS),
     agentVersion: pkg.version,
-    readFacts: readHardwareFacts,
+    readFacts: runtime.readFacts,
+    measureProfile: runtime.measureProfile,
+    measureLatency: runtime.measureLatency,
     logger,
   });
   let stopping = false;

@@ -1,117 +1,28 @@
 // The thin path through every real part: gRPC enrollment, the device's own NATS identity on a
 // nats-server in operator mode, Postgres through Prisma, REST and the WebSocket stream.
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { loadOrCreateFleetAuth, writeServerConfig } from "@edgefleet/bus";
-import { type ControlPlane, startControlPlane } from "@edgefleet/control-plane";
 import { createPrisma, createRepos } from "@edgefleet/db";
-import {
-  EnrollmentServiceClient,
-  EnrollRequest,
-  type FleetEvent,
-  type HardwareFactsJson,
-} from "@edgefleet/protocol";
-import {
-  createTestDatabase,
-  type NatsServerHandle,
-  startNatsServerWithConfig,
-  type TestDatabase,
-} from "@edgefleet/testkit";
+import { EnrollmentServiceClient, EnrollRequest, type FleetEvent } from "@edgefleet/protocol";
 import { credentials, status } from "@grpc/grpc-js";
 import { createUser } from "@nats-io/nkeys";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type AgentConfig, MissingEnrollmentTokenError, startAgent } from "./agent";
+import { MissingEnrollmentTokenError, startAgent } from "./agent";
 import { EnrollmentRefusedError } from "./enroll-client";
+import { rpiFacts as facts, startTestStack, type TestStack, until } from "./test-stack";
 
-const logger = pino({ level: "silent" });
-const facts: HardwareFactsJson = {
-  arch: "arm64",
-  cores: 4,
-  ramTotalBytes: 4 * 2 ** 30,
-  ramFreeBytes: 2 * 2 ** 30,
-  cpuModel: "Cortex-A72",
-  cpuFlags: ["neon", "asimd"],
-  accelerators: [],
-  os: "linux",
-  simulated: true,
-  deviceClass: "rpi4",
-};
-
-let db: TestDatabase;
-let nats: NatsServerHandle;
-let cp: ControlPlane;
-let stateDir: string;
-let adminToken: string;
+let stack: TestStack;
 const wsEvents: FleetEvent[] = [];
 let ws: WebSocket;
-
-async function api(path: string, init: RequestInit & { token?: string } = {}) {
-  const res = await fetch(`${cp.httpUrl}${path}`, {
-    ...init,
-    headers: {
-      "content-type": "application/json",
-      ...(init.token !== "" ? { authorization: `Bearer ${init.token ?? adminToken}` } : {}),
-    },
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-async function newEnrollmentToken(maxUses = 1): Promise<string> {
-  const res = await api("/api/v1/enrollment-tokens", {
-    method: "POST",
-    body: JSON.stringify({ label: "test", maxUses, expiresInSeconds: 600 }),
-  });
-  expect(res.status).toBe(201);
-  return res.body.token as string;
-}
-
-function agentConfig(dataDir: string, token?: string): AgentConfig {
-  return {
-    dataDir,
-    controlPlaneGrpc: cp.grpcAddress,
-    enrollmentToken: token,
-    name: "pi-1",
-    labels: { site: "lab" },
-    agentVersion: "0.1.0-test",
-    readFacts: async () => facts,
-    logger,
-  };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const api: TestStack["api"] = (path, init) => stack.api(path, init);
+const agentConfig = (dir: string, token?: string) => stack.agentConfig(dir, token);
+const tmpAgentDir = () => stack.newDataDir();
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  stateDir = await mkdtemp(join(tmpdir(), "ef-cp-"));
-  const auth = await loadOrCreateFleetAuth(stateDir);
-  nats = await startNatsServerWithConfig((ctx) => writeServerConfig(auth, ctx));
-  cp = await startControlPlane({
-    databaseUrl: db.url,
-    natsUrl: nats.url,
-    natsAuth: true,
-    stateDir,
-    httpHost: "127.0.0.1",
-    httpPort: 0,
-    grpcHost: "127.0.0.1",
-    grpcPort: 0,
-    heartbeatIntervalMs: 200,
-    heartbeatTimeoutMs: 1000,
-    logger,
-  });
-  adminToken = (await readFile(cp.adminTokenPath, "utf8")).trim();
-  ws = new WebSocket(`${cp.httpUrl.replace("http", "ws")}/api/v1/stream`, {
-    headers: { authorization: `Bearer ${adminToken}` },
+  stack = await startTestStack();
+  ws = new WebSocket(`${stack.cp.httpUrl.replace("http", "ws")}/api/v1/stream`, {
+    headers: { authorization: `Bearer ${stack.adminToken}` },
   });
   ws.on("message", (data) => wsEvents.push(JSON.parse(String(data))));
   await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
@@ -119,20 +30,17 @@ beforeAll(async () => {
 
 afterAll(async () => {
   ws?.close();
-  await cp?.stop();
-  await nats?.stop();
-  await db?.drop();
-  await rm(stateDir, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 describe("thin path", () => {
   it("writes the admin token readable by its owner only", async () => {
-    expect((await stat(cp.adminTokenPath)).mode & 0o777).toBe(0o600);
+    expect((await stat(stack.cp.adminTokenPath)).mode & 0o777).toBe(0o600);
   });
 
   it("enrolls, reports, goes offline when killed, and keeps its identity on restart", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "ef-agent-"));
-    const token = await newEnrollmentToken();
+    const dataDir = await tmpAgentDir();
+    const token = await stack.newEnrollmentToken();
     const first = await startAgent(agentConfig(dataDir, token));
     expect(first.enrolled).toBe(true);
     expect((await stat(join(dataDir, "device.nk"))).mode & 0o777).toBe(0o600);
@@ -181,33 +89,31 @@ describe("thin path", () => {
   }, 20_000);
 
   it("refuses a reused enrollment token and changes nothing", async () => {
-    const token = await newEnrollmentToken(1);
-    const ok = await startAgent(agentConfig(await mkdtemp(join(tmpdir(), "ef-agent-")), token));
+    const token = await stack.newEnrollmentToken(1);
+    const ok = await startAgent(agentConfig(await tmpAgentDir(), token));
     const before = (await api("/api/v1/devices")).body.total;
-    await expect(
-      startAgent(agentConfig(await mkdtemp(join(tmpdir(), "ef-agent-")), token)),
-    ).rejects.toThrow(EnrollmentRefusedError);
+    await expect(startAgent(agentConfig(await tmpAgentDir(), token))).rejects.toThrow(
+      EnrollmentRefusedError,
+    );
     expect((await api("/api/v1/devices")).body.total).toBe(before);
     await ok.stop();
   });
 
   it("refuses an expired enrollment token", async () => {
-    const prisma = createPrisma(db.url);
+    const prisma = createPrisma(stack.db.url);
     const { secret } = await createRepos(prisma).enrollmentTokens.create({
       label: "old",
       expiresAt: new Date(Date.now() - 1000),
       maxUses: 5,
     });
     await prisma.$disconnect();
-    await expect(
-      startAgent(agentConfig(await mkdtemp(join(tmpdir(), "ef-agent-")), secret)),
-    ).rejects.toThrow(/expired/);
+    await expect(startAgent(agentConfig(await tmpAgentDir(), secret))).rejects.toThrow(/expired/);
   });
 
   it("needs a token when no identity is stored", async () => {
-    await expect(
-      startAgent(agentConfig(await mkdtemp(join(tmpdir(), "ef-agent-")))),
-    ).rejects.toThrow(MissingEnrollmentTokenError);
+    await expect(startAgent(agentConfig(await tmpAgentDir()))).rejects.toThrow(
+      MissingEnrollmentTokenError,
+    );
   });
 });
 
@@ -249,7 +155,7 @@ describe("REST input and auth", () => {
   });
 
   it("refuses a WebSocket client without a token", async () => {
-    const bad = new WebSocket(`${cp.httpUrl.replace("http", "ws")}/api/v1/stream`);
+    const bad = new WebSocket(`${stack.cp.httpUrl.replace("http", "ws")}/api/v1/stream`);
     const code = await new Promise<number>((resolve) => {
       bad.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
       bad.on("open", () => resolve(101));
@@ -262,7 +168,10 @@ describe("gRPC Enroll input", () => {
   const publicKey = () => createUser().getPublicKey();
   const call = (req: Partial<EnrollRequest>) =>
     new Promise<{ code: number; details: string }>((resolve) => {
-      const client = new EnrollmentServiceClient(cp.grpcAddress, credentials.createInsecure());
+      const client = new EnrollmentServiceClient(
+        stack.cp.grpcAddress,
+        credentials.createInsecure(),
+      );
       client.enroll(
         EnrollRequest.fromPartial({ name: "x", agentVersion: "1", facts, ...req }),
         (err) => {

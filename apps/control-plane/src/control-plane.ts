@@ -19,8 +19,11 @@ import { bindGrpc, createGrpcServer } from "./grpc/server";
 import { createHttpApp } from "./http/app";
 import { startDeviceListener } from "./nats/device-listener";
 import { AuthService } from "./services/auth-service";
+import { CatalogService } from "./services/catalog-service";
 import { DeviceService } from "./services/device-service";
 import { EnrollmentService } from "./services/enrollment-service";
+import { PlanService } from "./services/plan-service";
+import { ProfileService } from "./services/profile-service";
 import { TokenService } from "./services/token-service";
 import { attachFleetStream } from "./ws/fleet-stream";
 
@@ -70,8 +73,19 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
 
   const events = new FleetEvents();
   const auth = new AuthService(repos.apiTokens);
+  const profiles = new ProfileService({
+    repos,
+    events,
+    rpc: {
+      request: async (subject, payload, timeout) =>
+        (await nc.request(subject, payload, { timeout })).data,
+    },
+  });
+  const catalog = new CatalogService({ repos });
+  const plans = new PlanService({ repos });
   const devices = new DeviceService({
     repos,
+    profiles,
     events,
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
   });
@@ -103,6 +117,9 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
     auth,
     devices,
     tokens,
+    profiles,
+    catalog,
+    plans,
     logger,
     health: async () => ({
       database: await prisma.$queryRaw`SELECT 1`.then(
@@ -118,7 +135,13 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   await once(http, "listening");
   const httpPort = (http.address() as AddressInfo).port;
 
-  const grpc = createGrpcServer({ enrollment, logger: logger.child({ component: "grpc" }) });
+  const grpc = createGrpcServer({
+    enrollment,
+    auth,
+    profiles,
+    plans,
+    logger: logger.child({ component: "grpc" }),
+  });
   const grpcPort = await bindGrpc(grpc, config.grpcHost, config.grpcPort);
 
   logger.info({ http: httpPort, grpc: grpcPort }, "control plane listening");

@@ -22,6 +22,8 @@ export interface NewVariant {
   latencyB1Ms?: number | null;
   latencyB64Ms?: number | null;
   kernels?: string[];
+  /** Planner cost (FLOPs by kernel type, op count, activation bytes). */
+  cost?: Prisma.InputJsonValue;
   artifactDigest?: string | null;
 }
 

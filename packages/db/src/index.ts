@@ -1,5 +1,6 @@
 export * from "./api-token-repo";
 export * from "./audit-repo";
+export * from "./catalog-import";
 export * from "./catalog-repo";
 export {
   type CreatePrismaOptions,

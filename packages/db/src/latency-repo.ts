@@ -16,6 +16,8 @@ export interface LatencyRepo {
   add(observations: NewLatencyObservation[]): Promise<number>;
   /** Newest first. */
   recent(deviceId: string, variantId: string, limit?: number): Promise<LatencyObservation[]>;
+  /** Newest first, across the given variants (one model's catalogue), capped at `limit`. */
+  forVariants(variantIds: string[], since: Date, limit?: number): Promise<LatencyObservation[]>;
 }
 
 export class PrismaLatencyRepo implements LatencyRepo {
@@ -31,6 +33,16 @@ export class PrismaLatencyRepo implements LatencyRepo {
     if (!isUuid(deviceId) || !isUuid(variantId)) return Promise.resolve([]);
     return this.db.latencyObservation.findMany({
       where: { deviceId, variantId },
+      orderBy: { measuredAt: "desc" },
+      take: limit,
+    });
+  }
+
+  forVariants(variantIds: string[], since: Date, limit = 50_000): Promise<LatencyObservation[]> {
+    const ids = variantIds.filter(isUuid);
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.db.latencyObservation.findMany({
+      where: { variantId: { in: ids }, measuredAt: { gte: since } },
       orderBy: { measuredAt: "desc" },
       take: limit,
     });

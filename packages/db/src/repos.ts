@@ -1,5 +1,6 @@
 import { type ApiTokenRepo, PrismaApiTokenRepo } from "./api-token-repo";
 import { type AuditRepo, PrismaAuditRepo } from "./audit-repo";
+import { importCatalogue } from "./catalog-import";
 import { type CatalogRepo, PrismaCatalogRepo } from "./catalog-repo";
 import { type DeviceRepo, PrismaDeviceRepo } from "./device-repo";
 import { type EnrollDeviceInput, type EnrollDeviceResult, enrollDevice } from "./enrollment";
@@ -20,6 +21,7 @@ export interface Repos {
   plans: PlanRepo;
   latency: LatencyRepo;
   enrollDevice(input: EnrollDeviceInput): Promise<EnrollDeviceResult>;
+  importCatalogue(input: Parameters<typeof importCatalogue>[1]): ReturnType<typeof importCatalogue>;
 }
 
 export function createRepos(prisma: PrismaClient): Repos {
@@ -33,5 +35,6 @@ export function createRepos(prisma: PrismaClient): Repos {
     plans: new PrismaPlanRepo(prisma),
     latency: new PrismaLatencyRepo(prisma),
     enrollDevice: (input) => enrollDevice(prisma, input),
+    importCatalogue: (input) => importCatalogue(prisma, input),
   };
 }

@@ -6,5 +6,19 @@ export {
   EnrollRequest,
   EnrollResponse,
 } from "./gen/edgefleet/v1/enrollment";
+export {
+  CreatePlanRequest,
+  CreatePlanResponse,
+  FleetServiceClient,
+  type FleetServiceServer,
+  FleetServiceService,
+  GetDeviceProfileRequest,
+  GetDeviceProfileResponse,
+  PlanDecision,
+  PlanPolicy,
+  PlanSelector,
+  ReprofileDeviceRequest,
+  ReprofileDeviceResponse,
+} from "./gen/edgefleet/v1/fleet";
 export * from "./messages";
 export * from "./subjects";

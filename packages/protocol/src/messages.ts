@@ -16,6 +16,49 @@ export const hardwareFactsSchema = z.object({
 });
 export type HardwareFactsJson = z.infer<typeof hardwareFactsSchema>;
 
+const measureSchema = z.object({
+  best: z.number().nonnegative(),
+  median: z.number().nonnegative(),
+});
+const kernelFigureSchema = z.object({
+  status: z.enum(["native", "slow", "unsupported"]),
+  opsPerSecond: measureSchema,
+  detail: z.string().max(500).optional(),
+});
+export const profileFiguresSchema = z.object({
+  kernels: z.object({
+    fp32: kernelFigureSchema,
+    fp16: kernelFigureSchema,
+    int8: kernelFigureSchema,
+    int4: kernelFigureSchema,
+  }),
+  memoryBandwidthBytesPerSecond: measureSchema,
+  cacheBandwidthBytesPerSecond: measureSchema.optional(),
+  cacheBytes: z.number().nonnegative().optional(),
+  runOverheadMs: measureSchema,
+  perOpOverheadMs: measureSchema,
+  modelLoadMs: measureSchema,
+  memoryBudgetBytes: z.number().nonnegative(),
+});
+
+/** A device profile as the agent reports it (see @edgefleet/runtime `measureProfile`). */
+export const deviceProfileSchema = z.object({
+  version: z.literal(1),
+  measuredAt: z.string(),
+  threads: z.number().int().positive(),
+  simulated: z.boolean(),
+  deviceClass: z.string().max(64),
+  facts: hardwareFactsSchema,
+  /** What the planner plans with: derived for a simulated class. */
+  figures: profileFiguresSchema,
+  /** What this host really measured. */
+  measured: profileFiguresSchema,
+  simulation: z.record(z.string(), z.unknown()).optional(),
+  benchmarks: z.array(z.record(z.string(), z.unknown())).max(100),
+  durationMs: z.number().nonnegative(),
+});
+export type DeviceProfileJson = z.infer<typeof deviceProfileSchema>;
+
 /** Core-NATS liveness beat: `ef.v1.dev.<id>.heartbeat`. */
 export const heartbeatSchema = z.object({
   seq: z.number().int().nonnegative(),
@@ -39,6 +82,14 @@ export const deviceEventSchema = z.discriminatedUnion("type", [
     agentVersion: z.string().max(64),
   }),
   z.object({
+    type: z.literal("profile"),
+    sentAt: z.number().int().positive(),
+    agentVersion: z.string().max(64),
+    /** Why it was measured: first start, new agent version, or an operator's request. */
+    trigger: z.enum(["start", "version", "request"]),
+    profile: deviceProfileSchema,
+  }),
+  z.object({
     type: z.literal("stopping"),
     sentAt: z.number().int().positive(),
     reason: z.string().max(200),
@@ -46,9 +97,49 @@ export const deviceEventSchema = z.discriminatedUnion("type", [
 ]);
 export type DeviceEvent = z.infer<typeof deviceEventSchema>;
 
+/** Reply of `ef.v1.rpc.<id>.profile`: the agent accepted and will publish a profile event. */
+export const reprofileReplySchema = z.object({
+  accepted: z.boolean(),
+  reason: z.string().optional(),
+});
+
+/**
+ * `ef.v1.rpc.<id>.measure-latency`: the model rides in the payload (ONNX bytes, or the packed
+ * form); these fields ride in headers.
+ */
+export const measureLatencyHeadersSchema = z.object({
+  variantId: z.string().uuid(),
+  batch: z.coerce.number().int().min(1).max(1024),
+});
+
+const latencyFiguresSchema = z.object({
+  bestMs: z.number().nonnegative(),
+  medianMs: z.number().nonnegative(),
+  p90Ms: z.number().nonnegative(),
+});
+export const measureLatencyReplySchema = z.discriminatedUnion("ok", [
+  z.object({
+    ok: z.literal(true),
+    variantId: z.string(),
+    threads: z.number().int().positive(),
+    simulated: z.boolean(),
+    deviceClass: z.string(),
+    batch1: latencyFiguresSchema,
+    batchN: latencyFiguresSchema.extend({ batch: z.number().int().positive() }),
+  }),
+  z.object({ ok: z.literal(false), error: z.string() }),
+]);
+export type MeasureLatencyReply = z.infer<typeof measureLatencyReplySchema>;
+
 /** What the control plane pushes to WebSocket clients. */
 export const fleetEventSchema = z.object({
-  type: z.enum(["device.enrolled", "device.online", "device.offline", "device.updated"]),
+  type: z.enum([
+    "device.enrolled",
+    "device.online",
+    "device.offline",
+    "device.updated",
+    "device.profiled",
+  ]),
   deviceId: z.string(),
   at: z.string(),
   device: z.record(z.string(), z.unknown()).optional(),

@@ -6,21 +6,16 @@ import {
   EnrollmentServiceService,
   type EnrollRequest,
   type EnrollResponse,
+  FleetServiceService,
 } from "@edgefleet/protocol";
-import {
-  type handleUnaryCall,
-  Server,
-  ServerCredentials,
-  type ServiceError,
-  status,
-} from "@grpc/grpc-js";
+import { type handleUnaryCall, Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { toPublicError } from "../errors";
 import type { EnrollmentService } from "../services/enrollment-service";
+import { toServiceError } from "./errors";
+import { type FleetServiceDeps, fleetServiceImpl } from "./fleet-service";
 
-export interface GrpcDeps {
+export interface GrpcDeps extends FleetServiceDeps {
   enrollment: EnrollmentService;
-  logger: Logger;
 }
 
 export function createGrpcServer(deps: GrpcDeps): Server {
@@ -41,13 +36,8 @@ export function createGrpcServer(deps: GrpcDeps): Server {
   };
   const impl: EnrollmentServiceServer = { enroll };
   server.addService(EnrollmentServiceService, impl);
+  server.addService(FleetServiceService, fleetServiceImpl(deps));
   return server;
-}
-
-function toServiceError(err: unknown, logger: Logger, method: string): Partial<ServiceError> {
-  const pub = toPublicError(err);
-  if (pub.grpcCode === status.INTERNAL) logger.error({ err, method }, "grpc call failed");
-  return { code: pub.grpcCode, details: pub.body.error.message };
 }
 
 export function bindGrpc(server: Server, host: string, port: number): Promise<number> {

@@ -3,13 +3,19 @@ import express, { type NextFunction, type Request, type Response } from "express
 import type { Logger } from "pino";
 import { toPublicError } from "../errors";
 import type { AuthService, Principal } from "../services/auth-service";
+import type { CatalogService } from "../services/catalog-service";
 import type { DeviceService } from "../services/device-service";
+import type { PlanService } from "../services/plan-service";
+import type { ProfileService } from "../services/profile-service";
 import type { TokenService } from "../services/token-service";
 
 export interface HttpDeps {
   auth: AuthService;
   devices: DeviceService;
   tokens: TokenService;
+  profiles: ProfileService;
+  catalog: CatalogService;
+  plans: PlanService;
   health: () => Promise<Record<string, boolean>>;
   logger: Logger;
 }
@@ -49,6 +55,30 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.get(
     "/api/v1/devices/:id",
     route((req) => deps.devices.get(String(req.params.id))),
+  );
+  app.get(
+    "/api/v1/devices/:id/profile",
+    route((req) => deps.profiles.latest(String(req.params.id))),
+  );
+  app.post(
+    "/api/v1/devices/:id/reprofile",
+    route((req, p) => deps.profiles.requestReprofile(p, String(req.params.id)), 202),
+  );
+  app.post(
+    "/api/v1/models",
+    route((req, p) => deps.catalog.importModel(p, req.body), 201),
+  );
+  app.get(
+    "/api/v1/models",
+    route(() => deps.catalog.listModels()),
+  );
+  app.get(
+    "/api/v1/models/:id",
+    route((req) => deps.catalog.getModel(String(req.params.id))),
+  );
+  app.post(
+    "/api/v1/plans",
+    route((req, p) => deps.plans.createPlan(p, req.body), 201),
   );
 
   app.use((_req: Request, res: Response) => {

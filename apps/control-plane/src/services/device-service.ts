@@ -6,6 +6,7 @@ import { z } from "zod";
 import { NotFoundError } from "../errors";
 import type { FleetEvents } from "../fleet-events";
 import { factColumns } from "./enrollment-service";
+import type { ProfileService } from "./profile-service";
 import { parseInput } from "./validation";
 import { type DeviceView, deviceView } from "./views";
 
@@ -23,6 +24,8 @@ export interface DevicePageView {
 
 export interface DeviceServiceDeps {
   repos: Pick<Repos, "devices">;
+  /** Where reported profiles go. */
+  profiles: Pick<ProfileService, "record">;
   events: FleetEvents;
   heartbeatTimeoutMs: number;
   now?: () => Date;
@@ -60,6 +63,8 @@ export class DeviceService {
         factColumns(event.facts, event.agentVersion),
       );
       if (updated) this.emit("device.updated", deviceId, deviceView(updated));
+    } else if (event.type === "profile") {
+      await this.deps.profiles.record(deviceId, event.agentVersion, event.profile);
     }
   }
 

@@ -1,0 +1,61 @@
+// Control-plane requests to this device (`ef.v1.rpc.<id>.<op>`). Each handler validates its input
+// and always replies, with an error in the reply rather than silence.
+import {
+  describeZodError,
+  encodeJson,
+  type MeasureLatencyReply,
+  measureLatencyHeadersSchema,
+  subjects,
+} from "@edgefleet/protocol";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+
+export interface RpcHandlers {
+  /** Starts a profile measurement (reported as an event); false when one is already running. */
+  reprofile(): boolean;
+  measureLatency(
+    model: Uint8Array,
+    variantId: string,
+    batch: number,
+  ): Promise<Extract<MeasureLatencyReply, { ok: true }>>;
+}
+
+export function serveRpc(
+  nc: NatsConnection,
+  deviceId: string,
+  handlers: RpcHandlers,
+  log: Logger,
+): Subscription[] {
+  const profile = nc.subscribe(subjects.rpc(deviceId, "profile"), {
+    callback: (_err, msg) => {
+      const started = handlers.reprofile();
+      msg.respond(
+        encodeJson(started ? { accepted: true } : { accepted: true, reason: "already running" }),
+      );
+    },
+  });
+  const measure = nc.subscribe(subjects.rpc(deviceId, "measure-latency"), {
+    callback: (_err, msg) => {
+      void answerMeasure(msg, handlers).catch((err) => log.warn({ err }, "measure reply failed"));
+    },
+  });
+  return [profile, measure];
+}
+
+async function answerMeasure(msg: Msg, handlers: RpcHandlers) {
+  const parsed = measureLatencyHeadersSchema.safeParse({
+    variantId: msg.headers?.get("variantId"),
+    batch: msg.headers?.get("batch"),
+  });
+  let reply: MeasureLatencyReply;
+  if (!parsed.success) {
+    reply = { ok: false, error: describeZodError(parsed.error) };
+  } else {
+    try {
+      reply = await handlers.measureLatency(msg.data, parsed.data.variantId, parsed.data.batch);
+    } catch (err) {
+      reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+  }
+  msg.respond(encodeJson(reply));
+}

@@ -1,0 +1,188 @@
+// Plans: for each device a selector matches, the planner's choice of variant with its reasons.
+// Stored with every decision; a dry run stops there (rollouts act on a plan later).
+import type { Device, Repos } from "@edgefleet/db";
+import { type DeviceCapabilities, fitCorrection, Planner } from "@edgefleet/planner";
+import { z } from "zod";
+import { NotFoundError } from "../errors";
+import { type Principal, requireRole } from "./auth-service";
+import {
+  capabilitiesFromStoredProfile,
+  plannerObservations,
+  variantCostFromRow,
+} from "./plan-inputs";
+import { parseInput } from "./validation";
+
+const MAX_DEVICES = 100_000;
+const CORRECTION_WINDOW_MS = 7 * 86_400_000;
+
+export const createPlanSchema = z.object({
+  modelId: z.string().uuid("must be a model id (uuid)"),
+  selector: z
+    .object({
+      deviceIds: z.array(z.string().uuid()).max(10_000).optional(),
+      labels: z.record(z.string().max(64), z.string().max(256)).optional(),
+      status: z.enum(["enrolled", "online", "offline"]).optional(),
+      deviceClass: z.string().max(64).optional(),
+    })
+    .default({}),
+  policy: z.object({
+    latencySloMs: z.number().positive().max(600_000),
+    batch: z.number().int().min(1).max(1024).default(1),
+    accuracyFloor: z.number().min(0).max(1).default(0),
+    objective: z.enum(["max-accuracy", "min-latency", "min-bytes"]).default("max-accuracy"),
+  }),
+  dryRun: z.boolean().default(true),
+});
+
+export interface PlanDecisionView {
+  deviceId: string;
+  deviceName: string;
+  deviceClass: string | null;
+  ok: boolean;
+  variantId: string | null;
+  variantName: string | null;
+  predictedLatencyMs: number | null;
+  predictedMemoryBytes: number | null;
+  reasons: string[];
+}
+
+export class PlanService {
+  constructor(
+    private readonly deps: {
+      repos: Pick<Repos, "catalog" | "devices" | "profiles" | "plans" | "latency" | "audit">;
+    },
+  ) {}
+
+  async createPlan(principal: Principal, body: unknown) {
+    requireRole(principal, "operator");
+    const input = parseInput(createPlanSchema, body);
+    const model = await this.deps.repos.catalog.findModel(input.modelId);
+    if (!model) throw new NotFoundError(`model ${input.modelId} not found`);
+    const rows = await this.deps.repos.catalog.listVariants(model.id);
+    const variants = rows.map(variantCostFromRow);
+    const devices = await this.selectDevices(input.selector);
+    const profiles = await this.deps.repos.profiles.latestMany(devices.map((d) => d.id));
+
+    const caps = new Map<string, DeviceCapabilities>();
+    for (const [deviceId, p] of profiles)
+      caps.set(deviceId, capabilitiesFromStoredProfile(deviceId, p.raw));
+    const observations = await this.deps.repos.latency.forVariants(
+      rows.map((r) => r.id),
+      new Date(Date.now() - CORRECTION_WINDOW_MS),
+    );
+    const correction = fitCorrection(
+      plannerObservations(observations, caps, new Map(variants.map((v) => [v.id, v]))),
+    );
+    const planner = new Planner(variants, { correction });
+    const names = new Map(variants.map((v) => [v.id, v.name ?? v.id]));
+
+    const decisions: PlanDecisionView[] = devices.map((d) => {
+      const cap = caps.get(d.id);
+      if (!cap)
+        return unplannable(
+          d,
+          "no profile reported yet: the device must connect and profile itself first",
+        );
+      const decision = planner.plan(cap, input.policy);
+      const chosen = decision.chosen;
+      return {
+        deviceId: d.id,
+        deviceName: d.name,
+        deviceClass: d.deviceClass,
+        ok: decision.variantId !== null,
+        variantId: decision.variantId,
+        variantName: decision.variantId ? (names.get(decision.variantId) ?? null) : null,
+        predictedLatencyMs: chosen ? round(chosen.predictedMs) : null,
+        predictedMemoryBytes: chosen ? Math.round(chosen.memoryBytes) : null,
+        reasons: decision.reasons,
+      };
+    });
+
+    const plan = await this.deps.repos.plans.create({
+      modelId: model.id,
+      selector: input.selector,
+      policy: input.policy,
+      dryRun: input.dryRun,
+      decisions: decisions.map((d) => ({
+        deviceId: d.deviceId,
+        variantId: d.variantId,
+        ok: d.ok,
+        reasons: d.reasons,
+        predictedLatencyMs: d.predictedLatencyMs,
+        predictedMemoryBytes: d.predictedMemoryBytes,
+      })),
+    });
+    await this.deps.repos.audit.append({
+      actor: `apitoken:${principal.tokenId}`,
+      action: "plan.created",
+      subjectType: "plan",
+      subjectId: plan.id,
+      data: { modelId: model.id, devices: decisions.length, dryRun: input.dryRun },
+    });
+    return {
+      planId: plan.id,
+      modelId: model.id,
+      dryRun: input.dryRun,
+      policy: input.policy,
+      correction: { observations: observations.length },
+      summary: summarize(decisions),
+      decisions,
+    };
+  }
+
+  private async selectDevices(selector: z.output<typeof createPlanSchema>["selector"]) {
+    const ids = selector.deviceIds ? new Set(selector.deviceIds) : undefined;
+    const out: Device[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await this.deps.repos.devices.list({
+        limit: 500,
+        cursor,
+        status: selector.status,
+      });
+      for (const d of page.items) {
+        if (ids && !ids.has(d.id)) continue;
+        if (selector.deviceClass !== undefined && d.deviceClass !== selector.deviceClass) continue;
+        if (selector.labels && !matchesLabels(d.labels, selector.labels)) continue;
+        out.push(d);
+      }
+      cursor = page.nextCursor;
+    } while (cursor && out.length < MAX_DEVICES);
+    return out;
+  }
+}
+
+export function matchesLabels(labels: unknown, wanted: Record<string, string>): boolean {
+  const have = (labels ?? {}) as Record<string, unknown>;
+  return Object.entries(wanted).every(([k, v]) => have[k] === v);
+}
+
+function unplannable(d: Device, reason: string): PlanDecisionView {
+  return {
+    deviceId: d.id,
+    deviceName: d.name,
+    deviceClass: d.deviceClass,
+    ok: false,
+    variantId: null,
+    variantName: null,
+    predictedLatencyMs: null,
+    predictedMemoryBytes: null,
+    reasons: [reason],
+  };
+}
+
+function summarize(decisions: PlanDecisionView[]) {
+  const byVariant: Record<string, number> = {};
+  for (const d of decisions)
+    if (d.variantName) byVariant[d.variantName] = (byVariant[d.variantName] ?? 0) + 1;
+  return {
+    devices: decisions.length,
+    planned: decisions.filter((d) => d.ok).length,
+    unplannable: decisions.filter((d) => !d.ok).length,
+    byVariant,
+  };
+}
+
+function round(ms: number) {
+  return Math.round(ms * 1000) / 1000;
+}

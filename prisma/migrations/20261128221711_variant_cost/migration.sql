@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Variant" ADD COLUMN     "cost" JSONB NOT NULL DEFAULT '{}';
