@@ -5,7 +5,8 @@
  * only on the OTHER variants' measurements (leave-one-variant-out), and a second protocol fits
  * on one thread count and scores the other.
  *
- * Run: npx tsx packages/planner/bench/prediction-accuracy.ts <catalogue dir> [rounds]
+ * Measured latency: median of `rounds` rounds (each a median of 25 runs), rounds in shuffled
+ * order. Run: npx tsx packages/planner/bench/prediction-accuracy.ts <catalogue dir> [rounds]
  * The catalogue comes from: node apps/cli/bin/edgefleet.mjs compress --model builtin:mnist-mlp \
  *   --data mnist --out <dir>
  */
@@ -135,24 +136,34 @@ async function main() {
         `load ${profile.figures.modelLoadMs.best.toFixed(1)} ms (best of interleaved rounds, used for planning)`,
     );
   }
-  // Interleave rounds so a burst of load from other processes hits every variant alike.
+  // Interleave rounds, each in a different order, so a burst of load from other processes
+  // hits different variants each time and the median over rounds discards it.
   const samples = new Map<string, number[]>();
+  let seed = 7;
+  const shuffled = <T>(xs: T[]): T[] => {
+    const out = [...xs];
+    for (let i = out.length - 1; i > 0; i--) {
+      seed = (seed * 1664525 + 1013904223) >>> 0;
+      const j = seed % (i + 1);
+      [out[i], out[j]] = [out[j], out[i]];
+    }
+    return out;
+  };
   for (let r = 0; r < rounds; r++) {
-    for (const threads of THREADS) {
-      for (const v of variants) {
-        const l = await measureVariantLatency(v.onnx, {
-          threads,
-          batch: 64,
-          iterations: 25,
-          disableQuantQdq: v.disableQuantQdq,
-        });
-        for (const [batch, ms] of [
-          [1, l.batch1.medianMs],
-          [64, l.batchN.medianMs],
-        ]) {
-          const key = `${v.cost.id}|${threads}|${batch}`;
-          samples.set(key, [...(samples.get(key) ?? []), ms]);
-        }
+    const jobs = shuffled(THREADS.flatMap((threads) => variants.map((v) => ({ threads, v }))));
+    for (const { threads, v } of jobs) {
+      const l = await measureVariantLatency(v.onnx, {
+        threads,
+        batch: 64,
+        iterations: 25,
+        disableQuantQdq: v.disableQuantQdq,
+      });
+      for (const [batch, ms] of [
+        [1, l.batch1.medianMs],
+        [64, l.batchN.medianMs],
+      ]) {
+        const key = `${v.cost.id}|${threads}|${batch}`;
+        samples.set(key, [...(samples.get(key) ?? []), ms]);
       }
     }
   }
