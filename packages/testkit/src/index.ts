@@ -1,2 +1,2 @@
-export * from "./postgres";
 export * from "./nats-server";
+export * from "./postgres";

@@ -9,7 +9,6 @@ import {
   FleetServiceService,
 } from "@edgefleet/protocol";
 import { type handleUnaryCall, Server, ServerCredentials } from "@grpc/grpc-js";
-import type { Logger } from "pino";
 import type { EnrollmentService } from "../services/enrollment-service";
 import { toServiceError } from "./errors";
 import { type FleetServiceDeps, fleetServiceImpl } from "./fleet-service";
