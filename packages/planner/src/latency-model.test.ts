@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { predictLatency } from "./latency-model";
-import { estimateMemory } from "./memory-model";
+import { DEFAULT_MEMORY_MODEL, estimateMemory } from "./memory-model";
 import type { DeviceCapabilities, VariantCost } from "./types";
 
 const device: DeviceCapabilities = {
@@ -98,19 +98,19 @@ describe("memory model", () => {
       case: "weights twice + runtime",
       v: { artifactBytes: 10e6 },
       batch: 1,
-      total: 20e6 + 16 * 2 ** 20,
+      total: 20e6 + DEFAULT_MEMORY_MODEL.runtimeBaseBytes,
     },
     {
       case: "activations per sample",
       v: { artifactBytes: 0, activationBytes: 1e6 },
       batch: 4,
-      total: 8e6 + 16 * 2 ** 20,
+      total: 8e6 + DEFAULT_MEMORY_MODEL.runtimeBaseBytes,
     },
     {
       case: "fp16 folded to fp32",
       v: { artifactBytes: 5e6, runtimeWeightBytes: 10e6 },
       batch: 1,
-      total: 20e6 + 16 * 2 ** 20,
+      total: 20e6 + DEFAULT_MEMORY_MODEL.runtimeBaseBytes,
     },
   ] as { case: string; v: Partial<VariantCost>; batch: number; total: number }[])(
     "$case",
