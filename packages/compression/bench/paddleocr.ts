@@ -6,7 +6,8 @@
  *
  * Inputs: seeded synthetic "text line" images (dark glyph-like strokes on a light, slightly
  * noisy background), normalized like PaddleOCR ((x/255 - 0.5) / 0.5). 8 images calibrate the
- * int8 static variant; 8 other images (another seed) measure fidelity.
+ * int8 static variants (the first one also drives the sensitivity scan); 8 other images
+ * (another seed) measure fidelity.
  *
  *   npx tsx packages/compression/bench/paddleocr.ts [--rounds 4] [--threads 1] [--only det]
  */
@@ -50,6 +51,19 @@ const SPECS: { id: string; spec: QuantizeSpec }[] = [
   { id: "fp16-weights", spec: { kind: "fp16", compute: false } },
   { id: "fp16", spec: { kind: "fp16", compute: true } },
   { id: "int8-static-mse", spec: { kind: "int8-static", calibration: "mse", perChannel: true } },
+  {
+    id: "int8-static-percentile",
+    spec: { kind: "int8-static", calibration: "percentile", perChannel: true },
+  },
+  {
+    id: "int8-static-pct-mixed5",
+    spec: {
+      kind: "int8-static",
+      calibration: "percentile",
+      perChannel: true,
+      keepFloatFraction: 0.05,
+    },
+  },
   { id: "int8-dynamic", spec: { kind: "int8-dynamic" } },
 ];
 

@@ -5,6 +5,7 @@ import { quantizeDynamic } from "./dynamic";
 import { toFp16Full, toFp16Weights } from "./fp16";
 import { quantizeInt4 } from "./int4";
 import { prepareForQuantization } from "./prepare";
+import { staticSensitivity } from "./sensitivity";
 import { quantizeStatic, staticCalibrationTargets } from "./static";
 import { quantizeWeightsFp8, quantizeWeightsInt8 } from "./weight-only";
 
@@ -15,6 +16,7 @@ export * from "./histogram";
 export * from "./int4";
 export * from "./prepare";
 export * from "./qmath";
+export * from "./sensitivity";
 export * from "./static";
 export * from "./weight-only";
 export { constantsToInitializers, weightedNodes } from "./weights";
@@ -28,6 +30,8 @@ export type QuantizeSpec =
       calibration: CalibrationMethod;
       perChannel: boolean;
       percentile?: number;
+      /** share of weighted nodes left float, the most sensitive first (mixed precision) */
+      keepFloatFraction?: number;
     }
   | { kind: "int8-dynamic" }
   | { kind: "int4"; blockSize: number };
@@ -43,6 +47,8 @@ export interface QuantizeResult {
   runtime: RuntimeHints;
   /** ops kept in float32 by the fp16 conversion (no fp16 kernel in this ORT build) */
   float32Ops?: string[];
+  /** nodes left unquantized by mixed-precision static int8 */
+  float32Nodes?: string[];
 }
 
 export interface QuantizeContext {
@@ -80,8 +86,13 @@ export async function quantizeModel(
         threads: ctx.threads,
         onProgress: ctx.onCalibrationProgress,
       });
-      const q = quantizeStatic(prepared, ranges, { perChannel: spec.perChannel });
-      return { model: q, runtime: plain };
+      let exclude: string[] = [];
+      if (spec.keepFloatFraction) {
+        const scan = await staticSensitivity(prepared, ranges, ctx.calibration[0]);
+        exclude = scan.slice(0, Math.ceil(spec.keepFloatFraction * scan.length)).map((s) => s.node);
+      }
+      const q = quantizeStatic(prepared, ranges, { perChannel: spec.perChannel, exclude });
+      return { model: q, runtime: plain, float32Nodes: exclude };
     }
   }
 }
@@ -120,7 +131,7 @@ export function describeSpec(spec: QuantizeSpec): string {
     case "fp8-weights":
       return "fp8-e4m3-weights";
     case "int8-static":
-      return `int8-static-${spec.calibration}`;
+      return `int8-static-${spec.calibration}${spec.keepFloatFraction ? `-keep${spec.keepFloatFraction * 100}pct` : ""}`;
     case "int8-dynamic":
       return "int8-dynamic";
     case "int4":

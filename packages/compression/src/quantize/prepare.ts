@@ -13,7 +13,7 @@ import {
   tensorToFloat32,
   uniqueNamer,
 } from "@edgefleet/onnx";
-import { constantsToInitializers } from "./weights";
+import { constantsToInitializers, dropUnreadInitializers } from "./weights";
 
 /**
  * A copy ready for quantization: Constant weights become initializers, and 2-D
@@ -71,6 +71,7 @@ export function foldBatchNorm(model: ModelProto): number {
     drop.add(bn);
   }
   g.node = (g.node ?? []).filter((n) => !drop.has(n));
+  if (drop.size) dropUnreadInitializers(g);
   return drop.size;
 }
 

@@ -62,6 +62,18 @@ describe("quantizeStatic", () => {
     expect(t.has("layer0.weight")).toBe(false);
   });
 
+  it("leaves excluded nodes in float (mixed precision)", () => {
+    const gemms = (prepared.graph?.node ?? [])
+      .filter((n) => n.opType === "Gemm")
+      .map((n) => n.name ?? "");
+    const q = quantizeStatic(prepared, ranges, { exclude: [gemms[2]] });
+    const last = q.graph?.node?.find((n) => n.name === gemms[2]);
+    expect(last?.input?.[1]).toBe("layer2.weight");
+    expect(staticCalibrationTargets(prepared, { only: [gemms[0]] }).sort()).toEqual(
+      ["input", targets[1]].sort(),
+    );
+  });
+
   it("refuses to quantize without a range", () => {
     expect(() => quantizeStatic(prepared, new Map())).toThrow(/no calibrated range/);
   });

@@ -25,6 +25,18 @@ export interface StaticQuantOptions {
   /** also quantize op outputs (after a following Relu), so ORT can chain integer kernels */
   quantizeOutputs?: boolean;
   ops?: string[];
+  /** names of weighted nodes to leave in float (mixed precision) */
+  exclude?: readonly string[];
+  /** quantize only these weighted nodes (sensitivity scans) */
+  only?: readonly string[];
+}
+
+function selectedNodes(g: GraphProto, options: StaticQuantOptions) {
+  const ex = new Set(options.exclude ?? []);
+  const only = options.only ? new Set(options.only) : undefined;
+  return weightedNodes(g, options.ops ?? DEFAULT_OPS).filter(
+    (w) => !ex.has(w.node.name ?? "") && (!only || only.has(w.node.name ?? "")),
+  );
 }
 
 const DEFAULT_OPS = ["MatMul", "Gemm", "Conv"];
@@ -35,7 +47,7 @@ export function staticCalibrationTargets(model: ModelProto, options: StaticQuant
   const targets = new Set<string>();
   const graphOutputs = new Set((g.output ?? []).map((o) => o.name ?? ""));
   const consumers = consumerMap(g);
-  for (const { node } of weightedNodes(g, options.ops ?? DEFAULT_OPS)) {
+  for (const { node } of selectedNodes(g, options)) {
     targets.add(node.input?.[0] ?? "");
     if (options.quantizeOutputs ?? true) {
       const out = outputAfterActivation(node, consumers);
@@ -77,7 +89,7 @@ export function quantizeStatic(
     actScale.set(target, p.scale);
     dqName.set(target, quantDequant(w, target, p.scale, p.zeroPoint, actType));
   }
-  for (const { node, weight, channelAxis } of weightedNodes(g, options.ops ?? DEFAULT_OPS)) {
+  for (const { node, weight, channelAxis } of selectedNodes(g, options)) {
     const dims = tensorDims(weight);
     const axis = perChannel ? channelAxis : undefined;
     const cq = quantizeTensor(tensorToFloat32(weight), dims, axis, INT8, true);
