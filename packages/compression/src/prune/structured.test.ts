@@ -52,6 +52,23 @@ describe("removeUnits preserves outputs exactly when removed units are dead", ()
     expect(macsPerExample(small)).toBeLessThan(macsPerExample(model));
   });
 
+  it("CNN: channel removal into the next conv (dead channel, zero bias)", () => {
+    const model = createCnn({ channels: [3, 4], hidden: [], kernel: 3 }, 6);
+    const conv = model.layers[0];
+    if (conv.kind !== "conv2d") throw new Error("expected conv");
+    conv.weight.fill(0, 2 * 9, 3 * 9);
+    conv.bias[2] = -0.5; // relu(-0.5) = 0: the channel is all zeros
+    const small = removeUnits(model, [[0, 1]]);
+    const next = small.layers[2];
+    expect(next.kind === "conv2d" && next.inChannels).toBe(2);
+    const x = inputs(2, 784);
+    const before = predict(model, x, 2);
+    const after = predict(small, x, 2);
+    after.forEach((v, i) => {
+      expect(v).toBeCloseTo(before[i], 4);
+    });
+  });
+
   it("removing live units changes outputs (the test can fail)", () => {
     const model = createMlp([6, 5, 10], 4);
     const small = removeUnits(model, [[0, 1]]);
@@ -73,6 +90,25 @@ describe("removeUnits preserves outputs exactly when removed units are dead", ()
 });
 
 describe("pruneUnits", () => {
+  it("thins every conv and hidden dense layer of a CNN", () => {
+    const small = pruneUnits(createCnn({ channels: [8, 16], hidden: [32] }, 1), {
+      keepFraction: 0.5,
+    });
+    const widths = small.layers.flatMap((l) =>
+      l.kind === "conv2d"
+        ? [[l.inChannels, l.outChannels]]
+        : l.kind === "dense"
+          ? [[l.inputs, l.outputs]]
+          : [],
+    );
+    expect(widths).toEqual([
+      [1, 4],
+      [4, 8],
+      [8 * 49, 16],
+      [16, 10],
+    ]);
+  });
+
   it("keeps the requested fraction of each hidden layer and leaves the output alone", () => {
     const small = pruneUnits(createMlp([784, 300, 100, 10], 1), { keepFraction: 0.5 });
     expect(small.layers.map((l) => (l.kind === "dense" ? [l.inputs, l.outputs] : []))).toEqual([
