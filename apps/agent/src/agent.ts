@@ -7,22 +7,16 @@ import {
   DEFAULT_BACKOFF,
   formatCreds,
 } from "@edgefleet/bus";
-import {
-  type DeviceEvent,
-  type DeviceProfileJson,
-  encodeJson,
-  type HardwareFactsJson,
-  type Heartbeat,
-  subjects,
-} from "@edgefleet/protocol";
+import { type DeviceEvent, encodeJson, type Heartbeat, subjects } from "@edgefleet/protocol";
 import { jetstream } from "@nats-io/jetstream";
 import { createUser, fromSeed } from "@nats-io/nkeys";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import type { DeviceRuntime } from "./device-runtime";
 import { enrollWithRetry } from "./enroll-client";
 import { type DeviceIdentity, IdentityStore } from "./identity-store";
 import { ProfileStamp, type ProfileTrigger, SingleFlight, startTrigger } from "./profiling";
-import { type RpcHandlers, serveRpc } from "./rpc-handlers";
+import { serveRpc } from "./rpc-handlers";
 
 export interface AgentConfig {
   dataDir: string;
@@ -33,11 +27,8 @@ export interface AgentConfig {
   name: string;
   labels: Record<string, string>;
   agentVersion: string;
-  readFacts: () => Promise<HardwareFactsJson>;
-  /** Measures this device (hardware facts + ONNX Runtime microbenchmarks). */
-  measureProfile: () => Promise<DeviceProfileJson>;
-  /** Measures one model's latency at batch 1 and `batch` on this device. */
-  measureLatency: RpcHandlers["measureLatency"];
+  /** Facts, profile and latency measurement of this device (or the class it simulates). */
+  runtime: DeviceRuntime;
   logger: Logger;
 }
 
@@ -73,7 +64,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     type: "facts",
     sentAt: Date.now(),
     agentVersion: config.agentVersion,
-    facts: await config.readFacts(),
+    facts: await config.runtime.readFacts(),
   });
 
   const profiles = new SingleFlight<void>();
@@ -81,7 +72,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const reportProfile = (trigger: ProfileTrigger) =>
     profiles.run(async () => {
       try {
-        const profile = await config.measureProfile();
+        const profile = await config.runtime.measureProfile();
         await publishEvent({
           type: "profile",
           sentAt: Date.now(),
@@ -89,7 +80,12 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
           trigger,
           profile,
         });
-        await stamp.write(config.agentVersion, profile.measuredAt);
+        await stamp.write({
+          agentVersion: config.agentVersion,
+          threads: profile.threads,
+          deviceClass: profile.deviceClass,
+          measuredAt: profile.measuredAt,
+        });
         log.info({ trigger, ms: Math.round(profile.durationMs) }, "profile reported");
       } catch (err) {
         log.warn({ err, trigger }, "profiling failed");
@@ -104,11 +100,16 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         void reportProfile("request");
         return idle;
       },
-      measureLatency: config.measureLatency,
+      measureLatency: config.runtime.measureLatency,
     },
     log,
   );
-  const trigger = startTrigger(await stamp.read(), config.agentVersion);
+  const trigger = startTrigger(await stamp.read(), {
+    agentVersion: config.agentVersion,
+    threads: config.runtime.threads,
+    simulatedClass: config.runtime.simulatedClass,
+    now: Date.now(),
+  });
   if (trigger) void reportProfile(trigger);
 
   let seq = 0;
@@ -167,7 +168,7 @@ async function enroll(config: AgentConfig, store: IdentityStore, seed: string) {
       publicKey,
       name: config.name,
       agentVersion: config.agentVersion,
-      facts: await config.readFacts(),
+      facts: await config.runtime.readFacts(),
       labels: config.labels,
     },
     {

@@ -22,6 +22,9 @@ export interface DeviceRuntimeOptions {
 }
 
 export interface DeviceRuntime {
+  threads: number;
+  /** "" for the real machine. */
+  simulatedClass: string;
   readFacts(): Promise<HardwareFactsJson>;
   measureProfile(): Promise<DeviceProfileJson>;
   measureLatency: RpcHandlers["measureLatency"];
@@ -34,6 +37,8 @@ export function deviceRuntime(options: DeviceRuntimeOptions): DeviceRuntime {
     : undefined;
   const simulatedClass = spec?.name as DeviceClassName | undefined;
   return {
+    threads: options.threads,
+    simulatedClass: spec?.name ?? "",
     async readFacts() {
       const host = await readHardwareFacts();
       return spec ? simulateFacts(host, spec) : host;

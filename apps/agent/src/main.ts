@@ -26,9 +26,7 @@ try {
     name: env.DEVICE_NAME,
     labels: parseLabels(env.LABELS),
     agentVersion: pkg.version,
-    readFacts: runtime.readFacts,
-    measureProfile: runtime.measureProfile,
-    measureLatency: runtime.measureLatency,
+    runtime,
     logger,
   });
   let stopping = false;

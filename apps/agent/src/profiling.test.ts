@@ -2,13 +2,25 @@ import { describe, expect, it } from "vitest";
 import { SingleFlight, startTrigger } from "./profiling";
 
 describe("startTrigger", () => {
+  const stored = {
+    agentVersion: "1.0.0",
+    threads: 2,
+    deviceClass: "",
+    measuredAt: "2026-01-01T00:00:00Z",
+  };
+  const now = Date.parse("2026-01-02T00:00:00Z");
   it.each([
-    [undefined, "1.0.0", "start"],
-    [{ agentVersion: "1.0.0" }, "1.0.0", undefined],
-    [{ agentVersion: "0.9.0" }, "1.0.0", "version"],
-  ])("stamp %j at agent %s -> %s", (stamp, version, expected) => {
-    expect(startTrigger(stamp, version)).toBe(expected);
-  });
+    [undefined, "1.0.0", 2, "", "start"],
+    [stored, "1.0.0", 2, "", undefined],
+    [stored, "1.1.0", 2, "", "version"],
+    [stored, "1.0.0", 4, "", "stale"],
+    [stored, "1.0.0", 2, "rpi4", "stale"],
+  ])(
+    "stored %j, agent %s, %i threads, class %j -> %s",
+    (s, agentVersion, threads, cls, expected) => {
+      expect(startTrigger(s, { agentVersion, threads, simulatedClass: cls, now })).toBe(expected);
+    },
+  );
 });
 
 describe("SingleFlight", () => {

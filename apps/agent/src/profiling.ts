@@ -3,32 +3,41 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DeviceProfileJson } from "@edgefleet/protocol";
+import { type DeviceProfile, profileStaleness } from "@edgefleet/runtime";
 
-export type ProfileTrigger = "start" | "version" | "request";
+export type ProfileTrigger = "start" | "version" | "stale" | "request";
 
-/** Pure: does this start need a fresh profile? */
+/** Pure: why this start needs a fresh profile, in the words of the profile event. */
 export function startTrigger(
-  stamp: { agentVersion: string } | undefined,
-  agentVersion: string,
+  stored: StoredProfileKey | undefined,
+  current: { agentVersion: string; threads: number; simulatedClass: string; now: number },
 ): ProfileTrigger | undefined {
-  if (!stamp) return "start";
-  return stamp.agentVersion === agentVersion ? undefined : "version";
+  const reason = profileStaleness(stored, current);
+  if (reason === undefined) return undefined;
+  if (reason === "missing") return "start";
+  return reason === "agent-version" ? "version" : "stale";
 }
+
+/** What identifies the conditions a profile was measured under. */
+export type StoredProfileKey = Pick<
+  DeviceProfile,
+  "agentVersion" | "threads" | "deviceClass" | "measuredAt"
+>;
 
 export class ProfileStamp {
   constructor(private readonly dir: string) {}
   private get path() {
     return join(this.dir, "profile-stamp.json");
   }
-  async read(): Promise<{ agentVersion: string; measuredAt: string } | undefined> {
+  async read(): Promise<StoredProfileKey | undefined> {
     try {
       return JSON.parse(await readFile(this.path, "utf8"));
     } catch {
       return undefined;
     }
   }
-  async write(agentVersion: string, measuredAt: string): Promise<void> {
-    await writeFile(this.path, JSON.stringify({ agentVersion, measuredAt }), { mode: 0o600 });
+  async write(key: StoredProfileKey): Promise<void> {
+    await writeFile(this.path, JSON.stringify(key), { mode: 0o600 });
   }
 }
 

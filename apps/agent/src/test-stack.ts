@@ -106,9 +106,7 @@ export async function startTestStack(): Promise<TestStack> {
         name: "pi-1",
         labels: { site: "lab" },
         agentVersion: "0.1.0-test",
-        readFacts: async () => rpiFacts,
-        measureProfile: runtime.measureProfile,
-        measureLatency: runtime.measureLatency,
+        runtime: { ...runtime, readFacts: async () => rpiFacts },
         logger: silentLogger,
       };
     },

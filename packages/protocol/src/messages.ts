@@ -86,7 +86,7 @@ export const deviceEventSchema = z.discriminatedUnion("type", [
     sentAt: z.number().int().positive(),
     agentVersion: z.string().max(64),
     /** Why it was measured: first start, new agent version, or an operator's request. */
-    trigger: z.enum(["start", "version", "request"]),
+    trigger: z.enum(["start", "version", "stale", "request"]),
     profile: deviceProfileSchema,
   }),
   z.object({
