@@ -221,6 +221,7 @@ const RULES: Record<string, Rule> = {
   ":BatchNormalization": same,
   ":Cast": cast,
   ":Conv": conv,
+  ":ConvInteger": (c) => [{ dtype: DataType.INT32, dims: conv(c)[0].dims }],
   ":ConvTranspose": unknownSameType,
   ":MaxPool": pool,
   ":AveragePool": pool,
@@ -275,10 +276,12 @@ function valueInfoDims(v: {
 /**
  * Static shapes of every tensor, given the graph's declared input shapes (override them with
  * `inputDims`, e.g. to fix the batch). Data-dependent shapes come back as undefined or "?".
+ * Unknown ops throw UnsupportedOpError unless `lenient`.
  */
 export function inferShapes(
   graph: GraphProto,
   inputDims: Record<string, Dim[]> = {},
+  options: { lenient?: boolean } = {},
 ): Map<string, TensorInfo> {
   const info = new Map<string, TensorInfo>();
   const inits = initializerMap(graph);
@@ -294,7 +297,11 @@ export function inferShapes(
   }
   for (const node of topoSort(graph)) {
     const rule = RULES[`${node.domain === "ai.onnx" ? "" : (node.domain ?? "")}:${node.opType}`];
-    if (!rule) throw new UnsupportedOpError(node.opType ?? "", node.name ?? "");
+    if (!rule) {
+      // lenient: outputs of unknown ops stay unknown instead of failing the whole graph
+      if (options.lenient) continue;
+      throw new UnsupportedOpError(node.opType ?? "", node.name ?? "");
+    }
     if (node.opType === "Constant") {
       const t = node.attribute?.find((a) => a.name === "value")?.t;
       if (t) {

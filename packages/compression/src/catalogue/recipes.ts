@@ -110,6 +110,20 @@ export const QUANT_RECIPES: Recipe[] = [
     steps: [q({ kind: "int8-static", calibration: "mse", perChannel: true })],
   },
   {
+    id: "int8-static-mixed5",
+    description: "int8 static QDQ (percentile), the 5 % most sensitive nodes left float",
+    requires: "onnx",
+    steps: [
+      q({
+        kind: "int8-static",
+        calibration: "percentile",
+        perChannel: true,
+        percentile: 99.99,
+        keepFloatFraction: 0.05,
+      }),
+    ],
+  },
+  {
     id: "int8-dynamic",
     description: "int8 dynamic (DynamicQuantizeMatMul / ConvInteger)",
     requires: "onnx",
@@ -225,6 +239,7 @@ export async function buildRecipe(recipe: Recipe, ctx: RecipeContext): Promise<B
         model = r.model;
         runtime = r.runtime;
         if (r.float32Ops?.length) notes.push(`kept fp32: ${r.float32Ops.join(", ")}`);
+        if (r.float32Nodes?.length) notes.push(`left float: ${r.float32Nodes.join(", ")}`);
         break;
       }
       case "pack":

@@ -1,5 +1,6 @@
 import { decodeModel } from "@edgefleet/onnx";
 import type { LatencyStats } from "@edgefleet/runtime";
+import { constantsToInitializers } from "../quantize/weights";
 import {
   accuracyOfLogits,
   countParameters,
@@ -63,6 +64,8 @@ export async function evaluateVariant(
   options: EvaluateOptions = {},
 ): Promise<VariantMetrics> {
   const model = decodeModel(onnx);
+  // paddle2onnx-style graphs keep weights in Constant nodes: count them as initializers.
+  constantsToInitializers(model);
   const graph = model.graph ?? {};
   const session = await openVariant(onnx, runtime, options.threads ?? 1);
   const [b1, b64] = options.batchSizes ?? [1, 64];

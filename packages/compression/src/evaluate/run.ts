@@ -82,16 +82,12 @@ export async function probeShapes(
 ): Promise<Map<string, number[]>> {
   const m = cloneModel(model);
   const g = m.graph ?? {};
-  let types = new Map<string, { dtype: number }>();
-  try {
-    types = inferShapes(g);
-  } catch {
-    // unknown ops: their outputs are assumed float
-  }
+  // Only tensors of known type are exposed: ORT refuses an output declared with the wrong type.
+  const types = inferShapes(g, {}, { lenient: true });
   const existing = new Set((g.output ?? []).map((o) => o.name));
   const extra = (g.node ?? [])
     .flatMap((n) => n.output ?? [])
-    .filter((o) => o && !existing.has(o))
+    .filter((o) => o && !existing.has(o) && types.has(o))
     .map((o) => valueInfo(o, types.get(o)?.dtype ?? DataType.FLOAT));
   g.output = [...(g.output ?? []), ...extra];
   const session = await createSession(encodeModel(m), { threads: 1 });
