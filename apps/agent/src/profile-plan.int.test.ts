@@ -2,7 +2,6 @@
 // rpi4), the profile lands in Postgres, an operator re-profiles it over NATS rpc, imports a
 // catalogue and plans it over REST and gRPC; the agent measures a real model's latency on request.
 
-import { dirname } from "node:path";
 import { formatCreds, loadOrCreateFleetAuth } from "@edgefleet/bus";
 import { createMlp, exportOnnx } from "@edgefleet/compression";
 import {
@@ -228,7 +227,7 @@ describe("catalogue and plans", () => {
 
 describe("latency on request", () => {
   it("measures a real model on the device and says it is simulated", async () => {
-    const auth = await loadOrCreateFleetAuth(dirname(stack.cp.adminTokenPath));
+    const auth = await loadOrCreateFleetAuth(stack.stateDir);
     const nc = await connect({
       servers: stack.nats.url,
       authenticator: (await import("@nats-io/transport-node")).credsAuthenticator(

@@ -1,22 +1,16 @@
-// Test fixture: a control plane on a fresh Postgres database and its own operator-mode
-// nats-server, all real, on loopback ports. For *.int.test.ts files only.
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+// Test fixture: the control plane fixture plus what agents need (tokens, data dirs, a real but
+// brief device runtime simulating an rpi4). For *.int.test.ts files only.
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadOrCreateFleetAuth, writeServerConfig } from "@edgefleet/bus";
-import { type ControlPlane, startControlPlane } from "@edgefleet/control-plane";
-import type { HardwareFactsJson } from "@edgefleet/protocol";
 import {
-  createTestDatabase,
-  type NatsServerHandle,
-  startNatsServerWithConfig,
-  type TestDatabase,
-} from "@edgefleet/testkit";
-import { pino } from "pino";
+  silentLogger,
+  startTestControlPlane,
+  type TestControlPlane,
+} from "@edgefleet/control-plane/testing";
+import type { HardwareFactsJson } from "@edgefleet/protocol";
 import type { AgentConfig } from "./agent";
 import { deviceRuntime } from "./device-runtime";
-
-export const silentLogger = pino({ level: "silent" });
 
 export const rpiFacts: HardwareFactsJson = {
   arch: "arm64",
@@ -31,67 +25,25 @@ export const rpiFacts: HardwareFactsJson = {
   deviceClass: "rpi4",
 };
 
-export interface TestStack {
-  cp: ControlPlane;
-  db: TestDatabase;
-  nats: NatsServerHandle;
-  adminToken: string;
-  api(
-    path: string,
-    init?: RequestInit & { token?: string },
-  ): Promise<{ status: number; body: Record<string, unknown> }>;
+export interface TestStack extends TestControlPlane {
   newEnrollmentToken(maxUses?: number): Promise<string>;
   agentConfig(dataDir: string, token?: string): AgentConfig;
   newDataDir(): Promise<string>;
-  stop(): Promise<void>;
 }
 
 export async function startTestStack(): Promise<TestStack> {
-  const db = await createTestDatabase();
-  const stateDir = await mkdtemp(join(tmpdir(), "ef-cp-"));
-  const dirs = [stateDir];
-  const auth = await loadOrCreateFleetAuth(stateDir);
-  const nats = await startNatsServerWithConfig((ctx) => writeServerConfig(auth, ctx));
-  const cp = await startControlPlane({
-    databaseUrl: db.url,
-    natsUrl: nats.url,
-    natsAuth: true,
-    stateDir,
-    httpHost: "127.0.0.1",
-    httpPort: 0,
-    grpcHost: "127.0.0.1",
-    grpcPort: 0,
-    heartbeatIntervalMs: 200,
-    heartbeatTimeoutMs: 1000,
-    logger: silentLogger,
-  });
-  const adminToken = (await readFile(cp.adminTokenPath, "utf8")).trim();
+  const base = await startTestControlPlane();
+  const dirs: string[] = [];
   // One thread and short rounds: real measurements, kept brief on a shared test machine.
   const runtime = deviceRuntime({
     threads: 1,
     simulatedClass: "rpi4",
     microbench: { rounds: 2, runsPerRound: 2, dramBytes: 16 * 2 ** 20 },
   });
-
-  const api: TestStack["api"] = async (path, init = {}) => {
-    const res = await fetch(`${cp.httpUrl}${path}`, {
-      ...init,
-      headers: {
-        "content-type": "application/json",
-        ...(init.token !== "" ? { authorization: `Bearer ${init.token ?? adminToken}` } : {}),
-      },
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
-
   return {
-    cp,
-    db,
-    nats,
-    adminToken,
-    api,
+    ...base,
     async newEnrollmentToken(maxUses = 1) {
-      const res = await api("/api/v1/enrollment-tokens", {
+      const res = await base.api("/api/v1/enrollment-tokens", {
         method: "POST",
         body: JSON.stringify({ label: "test", maxUses, expiresInSeconds: 600 }),
       });
@@ -101,7 +53,7 @@ export async function startTestStack(): Promise<TestStack> {
     agentConfig(dataDir, token) {
       return {
         dataDir,
-        controlPlaneGrpc: cp.grpcAddress,
+        controlPlaneGrpc: base.cp.grpcAddress,
         enrollmentToken: token,
         name: "pi-1",
         labels: { site: "lab" },
@@ -116,9 +68,7 @@ export async function startTestStack(): Promise<TestStack> {
       return dir;
     },
     async stop() {
-      await cp.stop();
-      await nats.stop();
-      await db.drop();
+      await base.stop();
       await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
     },
   };

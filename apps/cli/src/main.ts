@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from "commander";
 import { type CompressOptions, compress } from "./compress";
+import { addFleetCommands } from "./fleet-commands";
 import { createProgress } from "./progress";
 import { formatTable } from "./table";
 import { unpack } from "./unpack";
@@ -125,6 +126,7 @@ export function buildProgram(): Command {
         fail(err);
       }
     });
+  addFleetCommands(program, fail);
   return program;
 }
 

@@ -2,7 +2,8 @@ import type { CandidateEvaluation, Violation } from "./types";
 
 export function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return "∞ ms";
-  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  // Three significant digits below 1 ms, so a 20 µs SLO does not read as "0.00 ms".
+  if (ms < 1) return `${Number(ms.toPrecision(3))} ms`;
   return `${ms.toFixed(1)} ms`;
 }
 

@@ -1,0 +1,98 @@
+// `edgefleet models import <dir>`: registers a catalogue written by `edgefleet compress` with the
+// control plane. Each variant's planner cost is read off the graph ONNX Runtime really runs.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type Catalogue, isPackedModel, unpackModel } from "@edgefleet/compression";
+import { analyzeVariant } from "@edgefleet/runtime";
+import { type ApiTarget, callApi } from "./api-client";
+import { CliInputError } from "./inputs";
+import type { Progress } from "./progress";
+
+export interface ImportOptions {
+  dir: string;
+  name: string;
+  version: string;
+  /** Also register variants that broke the catalogue's constraints (e.g. max accuracy drop). */
+  all?: boolean;
+}
+
+export async function readCatalogue(dir: string): Promise<Catalogue> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, "catalogue.json"), "utf8");
+  } catch {
+    throw new CliInputError(`${dir} holds no catalogue.json (write one with edgefleet compress)`);
+  }
+  const catalogue = JSON.parse(text) as Catalogue;
+  if (catalogue.schemaVersion !== 1) {
+    throw new CliInputError(
+      `${dir}/catalogue.json: schemaVersion ${catalogue.schemaVersion} is not 1`,
+    );
+  }
+  return catalogue;
+}
+
+/** The request body of POST /api/v1/models for a catalogue's successful variants. */
+export async function importRequest(catalogue: Catalogue, o: ImportOptions, progress: Progress) {
+  const entries = catalogue.variants.filter(
+    (v) => v.status === "ok" && v.artifact && (o.all || v.withinConstraints),
+  );
+  if (entries.length === 0) {
+    throw new CliInputError("the catalogue has no successful variant within its constraints");
+  }
+  const variants = [];
+  for (const [i, v] of entries.entries()) {
+    progress.update("analysing variants", i, entries.length);
+    const artifact = v.artifact!;
+    const shipped = new Uint8Array(await readFile(join(o.dir, artifact.file)));
+    const onnx = isPackedModel(shipped) ? unpackModel(shipped) : shipped;
+    const cost = await analyzeVariant(onnx, { disableQuantQdq: v.runtime?.disableQuantQdq });
+    variants.push({
+      name: v.id,
+      technique: techniqueOf(v.recipe),
+      recipe: v.recipe,
+      artifact: { sha256: artifact.sha256, bytes: artifact.bytes, format: artifact.format },
+      onnxBytes: v.onnxBytes ?? onnx.length,
+      params: v.parameters ?? 0,
+      flopsByOp: v.flops?.byOp ?? {},
+      // Unlabelled catalogues rank variants by agreement with the base model instead.
+      accuracy: v.accuracy ?? v.fidelity?.top1Agreement ?? 0,
+      ...(v.fidelity ? { fidelity: v.fidelity } : {}),
+      ...(v.latencyMs
+        ? { latencyMs: { batch1: v.latencyMs.batch1.median, batch64: v.latencyMs.batch64.median } }
+        : {}),
+      kernels: Object.keys(v.kernels?.optimizedOps ?? {}),
+      cost: {
+        flops: cost.flops,
+        opCount: cost.opCount,
+        activationBytes: cost.activationBytes,
+        runtimeWeightBytes: cost.runtimeWeightBytes,
+      },
+    });
+  }
+  progress.update("analysing variants", entries.length, entries.length);
+  return {
+    name: o.name,
+    version: o.version,
+    input: { name: catalogue.base.input.name, sampleDims: catalogue.base.input.sampleDims },
+    metric: catalogue.data.metric,
+    variants,
+  };
+}
+
+export async function importModel(target: ApiTarget, o: ImportOptions, progress: Progress) {
+  const body = await importRequest(await readCatalogue(o.dir), o, progress);
+  progress.stop();
+  return callApi<{ model: { id: string }; variants: { name: string; id: string }[] }>(
+    target,
+    "POST",
+    "/api/v1/models",
+    body,
+  );
+}
+
+/** "prune+pack", "int8-static", "distill+int8-static": the recipe's steps in a few words. */
+export function techniqueOf(recipe: Catalogue["variants"][number]["recipe"]): string {
+  if (recipe.length === 0) return "base";
+  return recipe.map((step) => (step.op === "quantize" ? step.kind : step.op)).join("+");
+}

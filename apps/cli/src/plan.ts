@@ -1,0 +1,60 @@
+// `edgefleet plan`: a dry-run plan of a model over the fleet, shown as a table with reasons.
+import { type ApiTarget, callApi } from "./api-client";
+
+export interface PlanOptions {
+  model: string;
+  slo: number;
+  batch?: number;
+  accuracyFloor?: number;
+  objective?: string;
+  labels?: Record<string, string>;
+  deviceClass?: string;
+}
+
+export interface PlanResponse {
+  planId: string;
+  summary: {
+    devices: number;
+    planned: number;
+    unplannable: number;
+    byVariant: Record<string, number>;
+  };
+  decisions: {
+    deviceName: string;
+    deviceClass: string | null;
+    ok: boolean;
+    variantName: string | null;
+    predictedLatencyMs: number | null;
+    reasons: string[];
+  }[];
+}
+
+export function createPlan(target: ApiTarget, o: PlanOptions): Promise<PlanResponse> {
+  return callApi<PlanResponse>(target, "POST", "/api/v1/plans", {
+    modelId: o.model,
+    selector: {
+      ...(o.labels ? { labels: o.labels } : {}),
+      ...(o.deviceClass ? { deviceClass: o.deviceClass } : {}),
+    },
+    policy: {
+      latencySloMs: o.slo,
+      ...(o.batch ? { batch: o.batch } : {}),
+      ...(o.accuracyFloor !== undefined ? { accuracyFloor: o.accuracyFloor } : {}),
+      ...(o.objective ? { objective: o.objective } : {}),
+    },
+    dryRun: true,
+  });
+}
+
+export function formatPlan(plan: PlanResponse): string {
+  const lines = [
+    `plan ${plan.planId}: ${plan.summary.planned}/${plan.summary.devices} devices planned`,
+    "",
+  ];
+  for (const d of plan.decisions) {
+    const what = d.ok ? `${d.variantName} (${d.predictedLatencyMs?.toFixed(3)} ms)` : "no variant";
+    lines.push(`${d.deviceName.padEnd(16)} ${(d.deviceClass ?? "real").padEnd(12)} ${what}`);
+    for (const r of d.reasons) lines.push(`    ${r}`);
+  }
+  return lines.join("\n");
+}
