@@ -2,6 +2,7 @@
 // rpi4), the profile lands in Postgres, an operator re-profiles it over NATS rpc, imports a
 // catalogue and plans it over REST and gRPC; the agent measures a real model's latency on request.
 
+import { createHash } from "node:crypto";
 import { formatCreds, loadOrCreateFleetAuth } from "@edgefleet/bus";
 import { createMlp, exportOnnx } from "@edgefleet/compression";
 import {
@@ -257,4 +258,63 @@ describe("latency on request", () => {
     expect(decodeJson(measureLatencyReplySchema, bad.data)).toMatchObject({ ok: false });
     await nc.close();
   }, 30_000);
+});
+
+describe("latency measured through the control plane", () => {
+  const model = exportOnnx(createMlp([784, 64, 10], 7));
+  const sha256 = createHash("sha256").update(model).digest("hex");
+  let variantId: string;
+  let measuredModelId: string;
+
+  beforeAll(async () => {
+    const res = await stack.api("/api/v1/models", {
+      method: "POST",
+      body: JSON.stringify({
+        ...catalogue,
+        name: "tiny-mlp",
+        variants: [
+          {
+            ...catalogue.variants[0],
+            artifact: { sha256, bytes: model.length, format: "onnx" },
+            onnxBytes: model.length,
+          },
+        ],
+      }),
+    });
+    measuredModelId = (res.body.model as { id: string }).id;
+    variantId = (res.body.variants as { id: string }[])[0].id;
+  });
+
+  it("measures on the device, stores the figures and feeds them to the planner", async () => {
+    const res = await stack.api(`/api/v1/devices/${agent.deviceId}/latency-measurements`, {
+      method: "POST",
+      body: JSON.stringify({
+        variantId,
+        batch: 8,
+        artifactBase64: Buffer.from(model).toString("base64"),
+      }),
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body).toMatchObject({ ok: true, simulated: true, deviceClass: "rpi4" });
+    const plan = await stack.api("/api/v1/plans", {
+      method: "POST",
+      body: JSON.stringify({ modelId: measuredModelId, policy: { latencySloMs: 60_000 } }),
+    });
+    expect(plan.body.correction).toEqual({ observations: 2 });
+  }, 30_000);
+
+  it("refuses an artifact that is not the variant's, and stores nothing", async () => {
+    const other = exportOnnx(createMlp([784, 32, 10], 8));
+    const res = await stack.api(`/api/v1/devices/${agent.deviceId}/latency-measurements`, {
+      method: "POST",
+      body: JSON.stringify({ variantId, artifactBase64: Buffer.from(other).toString("base64") }),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ field: "artifactBase64" });
+    const plan = await stack.api("/api/v1/plans", {
+      method: "POST",
+      body: JSON.stringify({ modelId: measuredModelId, policy: { latencySloMs: 60_000 } }),
+    });
+    expect(plan.body.correction).toEqual({ observations: 2 });
+  });
 });

@@ -13,6 +13,7 @@ import {
   mintDeviceCredentials,
 } from "@edgefleet/bus";
 import { createPrisma, createRepos, migrate } from "@edgefleet/db";
+import { headers } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { FleetEvents } from "./fleet-events";
 import { bindGrpc, createGrpcServer } from "./grpc/server";
@@ -22,8 +23,9 @@ import { AuthService } from "./services/auth-service";
 import { CatalogService } from "./services/catalog-service";
 import { DeviceService } from "./services/device-service";
 import { EnrollmentService } from "./services/enrollment-service";
+import { LatencyService } from "./services/latency-service";
 import { PlanService } from "./services/plan-service";
-import { ProfileService } from "./services/profile-service";
+import { type DeviceRpc, ProfileService } from "./services/profile-service";
 import { TokenService } from "./services/token-service";
 import { attachFleetStream } from "./ws/fleet-stream";
 
@@ -73,14 +75,15 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
 
   const events = new FleetEvents();
   const auth = new AuthService(repos.apiTokens);
-  const profiles = new ProfileService({
-    repos,
-    events,
-    rpc: {
-      request: async (subject, payload, timeout) =>
-        (await nc.request(subject, payload, { timeout })).data,
+  const rpc: DeviceRpc = {
+    async request(subject, payload, timeout, fields) {
+      const h = fields ? headers() : undefined;
+      for (const [k, v] of Object.entries(fields ?? {})) h?.set(k, v);
+      return (await nc.request(subject, payload, { timeout, headers: h })).data;
     },
-  });
+  };
+  const profiles = new ProfileService({ repos, events, rpc });
+  const latency = new LatencyService({ repos, rpc });
   const catalog = new CatalogService({ repos });
   const plans = new PlanService({ repos });
   const devices = new DeviceService({
@@ -120,6 +123,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
     profiles,
     catalog,
     plans,
+    latency,
     logger,
     health: async () => ({
       database: await prisma.$queryRaw`SELECT 1`.then(

@@ -10,6 +10,8 @@ export interface ServerConfigOptions {
   /** Required for JetStream clustering; defaults to nothing (the server picks its id). */
   serverName?: string;
   cluster?: { name: string; host?: string; port: number; routes: string[] };
+  /** Largest message the server accepts (default 8 MiB: a small model travels in one request). */
+  maxPayloadBytes?: number;
   /** Extra verbatim lines appended at the end (logging, limits). */
   extra?: string;
 }
@@ -22,6 +24,7 @@ export function writeServerConfig(auth: FleetAuth, opts: ServerConfigOptions): s
     `port: ${opts.port}`,
     ...(opts.httpPort !== undefined ? [`http_port: ${opts.httpPort}`] : []),
     ...(opts.serverName ? [`server_name: ${quote(opts.serverName)}`] : []),
+    `max_payload: ${opts.maxPayloadBytes ?? 8 * 1024 * 1024}`,
     `operator: ${quote(auth.operator.jwt)}`,
     `system_account: ${quote(auth.systemAccount.publicKey)}`,
     // Accounts are preloaded; the MEMORY resolver never fetches, so changing an account

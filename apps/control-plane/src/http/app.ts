@@ -5,6 +5,7 @@ import { toPublicError } from "../errors";
 import type { AuthService, Principal } from "../services/auth-service";
 import type { CatalogService } from "../services/catalog-service";
 import type { DeviceService } from "../services/device-service";
+import type { LatencyService } from "../services/latency-service";
 import type { PlanService } from "../services/plan-service";
 import type { ProfileService } from "../services/profile-service";
 import type { TokenService } from "../services/token-service";
@@ -16,6 +17,7 @@ export interface HttpDeps {
   profiles: ProfileService;
   catalog: CatalogService;
   plans: PlanService;
+  latency: LatencyService;
   health: () => Promise<Record<string, boolean>>;
   logger: Logger;
 }
@@ -25,6 +27,8 @@ type Handler = (req: Request, principal: Principal) => Promise<unknown>;
 export function createHttpApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
+  // Latency measurements carry a model (base64); everything else is small.
+  app.use("/api/v1/devices/:id/latency-measurements", express.json({ limit: "10mb" }));
   app.use(express.json({ limit: "1mb" }));
 
   app.get("/healthz", async (_req, res) => {
@@ -63,6 +67,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.post(
     "/api/v1/devices/:id/reprofile",
     route((req, p) => deps.profiles.requestReprofile(p, String(req.params.id)), 202),
+  );
+  app.post(
+    "/api/v1/devices/:id/latency-measurements",
+    route((req, p) => deps.latency.measure(p, String(req.params.id), req.body), 201),
   );
   app.post(
     "/api/v1/models",

@@ -14,7 +14,12 @@ import { type Principal, requireRole } from "./auth-service";
 
 /** How the control plane reaches a device: NATS request/reply in production and tests. */
 export interface DeviceRpc {
-  request(subject: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  request(
+    subject: string,
+    payload: Uint8Array,
+    timeoutMs: number,
+    headers?: Record<string, string>,
+  ): Promise<Uint8Array>;
 }
 
 export interface ProfileView {
