@@ -1,5 +1,5 @@
 import { DataType, GraphBuilder } from "@edgefleet/onnx";
-import { layerShapes, type Sequential } from "./model";
+import { layerShapes, ModelShapeError, type Sequential } from "./model";
 
 export const ONNX_INPUT = "input";
 export const ONNX_OUTPUT = "logits";
@@ -11,6 +11,7 @@ export const ONNX_OUTPUT = "logits";
  */
 export function exportOnnx(model: Sequential): Uint8Array {
   const shapes = layerShapes(model);
+  if (model.layers.length === 0) throw new ModelShapeError("cannot export a model with no layers");
   const g = new GraphBuilder();
   let cur = g.input(ONNX_INPUT, DataType.FLOAT, ["N", ...model.inputShape]);
   model.layers.forEach((layer, i) => {
