@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { Dense, Sequential } from "../nn/model";
+import { createMlp, type Dense, type Sequential } from "../nn/model";
+import { createRng } from "../nn/rng";
 import {
   applyMasks,
+  iterativePrune,
   keepLargest,
   magnitudeMasks,
   PruneOptionsError,
@@ -72,5 +74,25 @@ describe("magnitudeMasks", () => {
     expect(s.overall).toBe(0.5);
     expect(s.nonZero).toBe(4);
     expect(s.layers).toEqual([0.5, undefined, 0.5]);
+  });
+});
+
+describe("iterativePrune", () => {
+  it("reaches each scheduled sparsity and keeps it through fine-tuning", () => {
+    const rng = createRng(2);
+    const n = 64;
+    const data = {
+      x: Float32Array.from({ length: n * 12 }, () => rng.next()),
+      y: Uint8Array.from({ length: n }, () => rng.int(10)),
+      n,
+    };
+    const m = createMlp([12, 8, 10], 1);
+    const seen: number[] = [];
+    iterativePrune(m, data, {
+      schedule: [0.5, 0.75],
+      fineTune: { optimizer: "sgd", lr: 0.05, epochs: 1, batchSize: 16, seed: 3 },
+      onStep: () => seen.push(sparsityOf(m).overall),
+    });
+    expect(seen).toEqual([0.5, 0.75]);
   });
 });
