@@ -132,4 +132,12 @@ describe("corrupt packed input is refused with a typed error", () => {
     view.setUint32(16, crc32(b.subarray(20), crc32(b.subarray(0, 16))) >>> 0, true);
     expect(() => unpackModel(b)).toThrow(PackedModelError);
   });
+
+  it("refuses a header that claims a huge payload, before inflating anything", () => {
+    const b = packModel(tinyModel());
+    const view = new DataView(b.buffer);
+    view.setUint32(12, 0xffffffff, true);
+    view.setUint32(16, crc32(b.subarray(20), crc32(b.subarray(0, 16))) >>> 0, true);
+    expect(() => unpackModel(b)).toThrow(/limit/);
+  });
 });

@@ -43,6 +43,8 @@ export interface PackOptions {
 /** Float initializers below this size stay inside the skeleton: coding them costs more than it saves. */
 const MIN_PACKED_ELEMENTS = 16;
 const MAX_TENSORS = 65535;
+/** Refuse to inflate more than this: a damaged or hostile header must not exhaust memory. */
+const MAX_RAW_BYTES = 1 << 30;
 
 /**
  * Packs an ONNX model into the shipped form (see pack-format.ts): sparse/codebook coding of the
@@ -181,7 +183,11 @@ function readPacked(packed: Uint8Array): { onnx: Uint8Array; tensors: PackedTens
     throw new PackedModelError("corrupt", "the model skeleton is not ONNX", { cause });
   }
   const byName = new Map((model.graph?.initializer ?? []).map((t) => [t.name ?? "", t]));
-  for (const h of heads) fillInitializer(byName.get(h.name), h.name, decodeTensor(h.enc, h.name));
+  for (const h of heads) {
+    // Check against the skeleton BEFORE decoding so a lying count cannot force a huge allocation.
+    const t = checkedInitializer(byName.get(h.name), h.name, h.enc.count);
+    t.rawData = toBytes(decodeTensor(h.enc, h.name));
+  }
   const names = ["dense-f32", "dense-codebook", "sparse-f32", "sparse-codebook"] as const;
   return {
     onnx: encodeModel(model),
@@ -211,6 +217,12 @@ function openEnvelope(packed: Uint8Array): Uint8Array {
   const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
   const storedLength = view.getUint32(8, true);
   const rawLength = view.getUint32(12, true);
+  if (rawLength > MAX_RAW_BYTES) {
+    throw new PackedModelError(
+      "corrupt",
+      `payload claims ${rawLength} bytes (limit ${MAX_RAW_BYTES})`,
+    );
+  }
   if (PACK_HEADER_BYTES + storedLength !== packed.length) {
     throw new PackedModelError(
       "truncated",
@@ -272,12 +284,16 @@ function readTensorHead(r: ByteReader): TensorHead {
   return { name, enc, indexLength, valueLength };
 }
 
-function fillInitializer(t: TensorProto | undefined, name: string, values: Float32Array): void {
+function checkedInitializer(t: TensorProto | undefined, name: string, count: number): TensorProto {
   if (!t || t.dataType !== DataType.FLOAT) {
     throw new PackedModelError("corrupt", `no float initializer "${name}" in the skeleton`);
   }
-  if (elementCount(tensorDims(t)) !== values.length || (t.rawData?.length ?? 0) !== 0) {
+  if (elementCount(tensorDims(t)) !== count || (t.rawData?.length ?? 0) !== 0) {
     throw new PackedModelError("corrupt", `initializer "${name}" does not fit its packed data`);
   }
-  t.rawData = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  return t;
+}
+
+function toBytes(values: Float32Array): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 }
