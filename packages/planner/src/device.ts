@@ -1,34 +1,7 @@
-import type { DeviceCapabilities, KernelSupport, KernelType } from "./types";
+import type { KernelFigure, Measure, ProfileFigures } from "@edgefleet/protocol";
+import type { DeviceCapabilities, KernelType } from "./types";
 
-/** Best and median of repeated measurements; the median is what a served request sees. */
-export interface Measure {
-  best: number;
-  median: number;
-}
-
-export interface KernelFigure {
-  status: KernelSupport;
-  /** FLOP/s for float kernels, OP/s for integer kernels; zero when unsupported. */
-  opsPerSecond: Measure;
-  /** Why a kernel is "slow" or "unsupported", in words. */
-  detail?: string;
-}
-
-/**
- * The measured (or, for simulated classes, derived) figures of a device profile. The agent's
- * `@edgefleet/runtime` produces these; the planner only reads them.
- */
-export interface ProfileFigures {
-  kernels: Record<KernelType, KernelFigure>;
-  memoryBandwidthBytesPerSecond: Measure;
-  cacheBandwidthBytesPerSecond?: Measure;
-  /** Largest cache level's size: working sets below it stream at cache bandwidth. */
-  cacheBytes?: number;
-  runOverheadMs: Measure;
-  perOpOverheadMs: Measure;
-  modelLoadMs: Measure;
-  memoryBudgetBytes: number;
-}
+export type { KernelFigure, Measure, ProfileFigures };
 
 /** The part of a stored device profile the planner reads. */
 export interface DeviceProfileLike {

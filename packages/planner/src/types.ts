@@ -1,13 +1,10 @@
-/** The arithmetic a kernel runs in. FLOPs are labelled by the kernel that executes them. */
-export type KernelType = "fp32" | "fp16" | "int8" | "int4";
+// Kernel types and their support levels are the wire schema's (@edgefleet/protocol); the
+// planner imports them as types only and stays free of IO.
+import type { KernelSupport, KernelType } from "@edgefleet/protocol";
+
+export type { KernelSupport, KernelType };
 
 export const KERNEL_TYPES: readonly KernelType[] = ["fp32", "fp16", "int8", "int4"];
-
-/**
- * What a device does with a kernel type: `native` runs at least as fast as fp32, `slow` runs but
- * slower than fp32 (emulated or unfused), `unsupported` failed to load or run.
- */
-export type KernelSupport = "native" | "slow" | "unsupported";
 
 /** A variant as the planner sees it: cost at batch 1 plus the measured facts that matter. */
 export interface VariantCost {

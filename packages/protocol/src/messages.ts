@@ -16,6 +16,11 @@ export const hardwareFactsSchema = z.object({
 });
 export type HardwareFactsJson = z.infer<typeof hardwareFactsSchema>;
 
+/** The arithmetic a kernel runs in; FLOPs are labelled by the kernel that executes them. */
+export type KernelType = "fp32" | "fp16" | "int8" | "int4";
+/** native: at least as fast as fp32; slow: runs, but slower than fp32; unsupported: fails. */
+export type KernelSupport = "native" | "slow" | "unsupported";
+
 const measureSchema = z.object({
   best: z.number().nonnegative(),
   median: z.number().nonnegative(),
@@ -40,6 +45,12 @@ export const profileFiguresSchema = z.object({
   modelLoadMs: measureSchema,
   memoryBudgetBytes: z.number().nonnegative(),
 });
+
+/** Best and median of repeated measurements. */
+export type Measure = z.infer<typeof measureSchema>;
+export type KernelFigure = z.infer<typeof kernelFigureSchema>;
+/** What a profile says a device can do: the planner plans with these, the runtime measures them. */
+export type ProfileFigures = z.infer<typeof profileFiguresSchema>;
 
 /** A device profile as the agent reports it (see @edgefleet/runtime `measureProfile`). */
 export const deviceProfileSchema = z.object({

@@ -1,3 +1,5 @@
+// The profile's shape is the wire schema's (@edgefleet/protocol), which the planner reads too.
+import type { KernelType, Measure } from "@edgefleet/protocol";
 import * as ort from "onnxruntime-node";
 import {
   addChainModel,
@@ -10,29 +12,13 @@ import {
 } from "./microbench-graphs";
 import { createSession, type Feeds, type Session, summarizeLatency } from "./session";
 
-// These mirror @edgefleet/planner's ProfileFigures so profiles feed the planner as they are;
-// the runtime does not import the planner (the planner's benchmarks import the runtime).
-export type KernelType = "fp32" | "fp16" | "int8" | "int4";
-export type KernelSupport = "native" | "slow" | "unsupported";
-export interface Measure {
-  best: number;
-  median: number;
-}
-export interface KernelFigure {
-  status: KernelSupport;
-  opsPerSecond: Measure;
-  detail?: string;
-}
-export interface ProfileFigures {
-  kernels: Record<KernelType, KernelFigure>;
-  memoryBandwidthBytesPerSecond: Measure;
-  cacheBandwidthBytesPerSecond?: Measure;
-  cacheBytes?: number;
-  runOverheadMs: Measure;
-  perOpOverheadMs: Measure;
-  modelLoadMs: Measure;
-  memoryBudgetBytes: number;
-}
+export type {
+  KernelFigure,
+  KernelSupport,
+  KernelType,
+  Measure,
+  ProfileFigures,
+} from "@edgefleet/protocol";
 
 /** One microbenchmark as it ran: what it measured, how often, and whether it ran at all. */
 export interface BenchResult {
