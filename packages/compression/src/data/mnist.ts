@@ -22,7 +22,7 @@ export const MNIST_CLASSES = 10;
  * ships 10,000 real digits (863 to 1,127 per class). Per class, with a seeded shuffle
  * (SPLIT_SEED): 20 % (rounded) goes to the held-out test split, the rest to train; calibration is
  * 12.5 % (rounded) of each class's train images, so it is a SUBSET of train (quantizers calibrate
- * on data the model has seen, never on test). Result: train 8,000, calibration 1,000,
+ * on data the model has seen, never on test). Result: train 8,000, calibration 999 (rounding),
  * test 2,000, all stratified. Train and calibration are interleaved by one more seeded shuffle
  * so that a prefix is still balanced.
  */
