@@ -80,7 +80,11 @@ async function outputs(session: Session, x: Float32Array, n: number, dims: numbe
     parts.push(t.data as Float32Array);
   }
   const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  parts.forEach((p, i) => all.set(p, i * p.length));
+  let offset = 0;
+  for (const p of parts) {
+    all.set(p, offset);
+    offset += p.length;
+  }
   return { all, rowSize: outDims[outDims.length - 1], outDims };
 }
 
