@@ -47,7 +47,10 @@ export async function startEmbeddedPostgres(
   // cut short the caller's ordered shutdown (agents, control plane, NATS, then this server).
   // The caller stops us; the hooks for a plain process exit stay.
   const { default: exitHook } = await import("async-exit-hook");
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) exitHook.unhookEvent(signal);
+  const hooked = exitHook.hookedEvents();
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+    if (hooked.includes(signal)) exitHook.unhookEvent(signal);
+  }
   const asRoot = process.getuid?.() === 0;
   const pg = new EmbeddedPostgresServer({
     databaseDir: dataDir,
