@@ -106,6 +106,23 @@ describe("edgefleet models import / plan", () => {
     expect(r.stderr).toMatch(message);
   });
 
+  it("measure names a variant the catalogue lacks", async () => {
+    const r = await cli(
+      env,
+      "measure",
+      "--device",
+      "d",
+      "--model",
+      modelId,
+      "--variant",
+      "nope",
+      "--catalogue",
+      join(dir, "cat"),
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no variant nope with an artifact/);
+  });
+
   it("refuses a wrong token without a stack trace", async () => {
     const r = await cli({ ...env, EDGEFLEET_TOKEN: "wrong" }, "plan", "--model", "x", "--slo", "1");
     expect(r.code).toBe(1);

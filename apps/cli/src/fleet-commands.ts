@@ -1,6 +1,7 @@
 // Commands that talk to a running control plane: register a catalogue, plan a model.
 import { type Command, InvalidArgumentError } from "commander";
 import { resolveTarget } from "./api-client";
+import { formatMeasure, measure } from "./measure";
 import { importModel } from "./models";
 import { createPlan, formatPlan } from "./plan";
 import { createProgress } from "./progress";
@@ -83,6 +84,26 @@ export function addFleetCommands(program: Command, fail: (err: unknown) => never
         deviceClass: o.deviceClass,
       });
       process.stdout.write(`${o.json ? JSON.stringify(plan, null, 2) : formatPlan(plan)}\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  connection(
+    program
+      .command("measure")
+      .description(
+        "Run one catalogue variant on one device; the latency feeds the planner's correction",
+      )
+      .requiredOption("--device <id>", "device id")
+      .requiredOption("--model <id>", "model id")
+      .requiredOption("--variant <name>", "variant name, e.g. int8-static-minmax")
+      .requiredOption("--catalogue <dir>", "the edgefleet compress output holding the artifact")
+      .option("--batch <n>", "also measure at this batch", positive("--batch")),
+  ).action(async (o) => {
+    try {
+      const r = await measure(await resolveTarget(o), o);
+      process.stdout.write(`${formatMeasure(o, r)}\n`);
     } catch (err) {
       fail(err);
     }
