@@ -39,6 +39,11 @@ export interface RunningAgent {
   nc: NatsConnection;
   /** Resolves when the profile measurement in progress (if any) has been reported. */
   profiled(): Promise<void>;
+  /**
+   * Resolves if the connection ends for good without `stop()` (nats.js gives up after repeated
+   * authorization errors, e.g. a revoked credential): the process should exit and be restarted.
+   */
+  lost: Promise<Error | undefined>;
   stop(reason?: string): Promise<void>;
 }
 
@@ -131,12 +136,22 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const timer = setInterval(beat, identity.heartbeatIntervalMs);
   beat();
 
+  let stopping = false;
+  const lost = nc.closed().then((err) => {
+    if (stopping) return new Promise<never>(() => {});
+    clearInterval(timer);
+    log.error({ err }, "connection closed for good");
+    return err ?? undefined;
+  });
+
   return {
     deviceId: identity.deviceId,
     enrolled: !stored,
     nc,
     profiled: () => profiles.run(async () => {}),
+    lost,
     async stop(reason = "shutdown") {
+      stopping = true;
       clearInterval(timer);
       for (const sub of rpc) sub.unsubscribe();
       // Best effort and brief: a stop must not hang on a server that is already gone.

@@ -29,6 +29,7 @@ try {
     runtime,
     logger,
   });
+  void agent.lost.then(() => process.exit(1));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

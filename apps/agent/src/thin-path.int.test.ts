@@ -62,6 +62,8 @@ describe("thin path", () => {
 
     // A crash: the connection drops with no goodbye. The heartbeat timeout notices.
     await first.nc.close();
+    // The agent notices its connection is gone for good (main.ts exits to be restarted).
+    expect(await first.lost).toBeUndefined();
     await until("device offline", async () => {
       const res = await api(`/api/v1/devices/${first.deviceId}`);
       return res.body.status === "offline" ? res : undefined;
