@@ -60,86 +60,28 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   log.info({ enrolled: !stored }, stored ? "reusing stored identity" : "enrolled");
 
   const nc = await connectWithRetry(identity, seed, log);
-  const startedAt = Date.now();
   const publishEvent = async (event: DeviceEvent, timeout = 5_000) => {
     await jetstream(nc).publish(subjects.events(identity.deviceId), encodeJson(event), { timeout });
   };
-  await publishEvent({ type: "started", sentAt: Date.now(), agentVersion: config.agentVersion });
-  await publishEvent({
-    type: "facts",
-    sentAt: Date.now(),
-    agentVersion: config.agentVersion,
-    facts: await config.runtime.readFacts(),
-  });
+  const version = config.agentVersion;
+  await publishEvent({ type: "started", sentAt: Date.now(), agentVersion: version });
+  const facts = await config.runtime.readFacts();
+  await publishEvent({ type: "facts", sentAt: Date.now(), agentVersion: version, facts });
 
-  const profiles = new SingleFlight<void>();
-  const stamp = new ProfileStamp(config.dataDir);
-  const reportProfile = (trigger: ProfileTrigger) =>
-    profiles.run(async () => {
-      try {
-        const profile = await config.runtime.measureProfile();
-        await publishEvent({
-          type: "profile",
-          sentAt: Date.now(),
-          agentVersion: config.agentVersion,
-          trigger,
-          profile,
-        });
-        await stamp.write({
-          agentVersion: config.agentVersion,
-          threads: profile.threads,
-          deviceClass: profile.deviceClass,
-          measuredAt: profile.measuredAt,
-        });
-        log.info({ trigger, ms: Math.round(profile.durationMs) }, "profile reported");
-      } catch (err) {
-        log.warn({ err, trigger }, "profiling failed");
-      }
-    });
+  const profiler = new Profiler(config, publishEvent, log);
   const rpc = serveRpc(
     nc,
     identity.deviceId,
-    {
-      reprofile: () => {
-        const idle = !profiles.busy;
-        void reportProfile("request");
-        return idle;
-      },
-      measureLatency: config.runtime.measureLatency,
-    },
+    { reprofile: () => profiler.request(), measureLatency: config.runtime.measureLatency },
     log,
   );
-  const trigger = startTrigger(await stamp.read(), {
-    agentVersion: config.agentVersion,
-    threads: config.runtime.threads,
-    simulatedClass: config.runtime.simulatedClass,
-    now: Date.now(),
-  });
-  if (trigger) void reportProfile(trigger);
-
-  let seq = 0;
-  const beat = () => {
-    const hb: Heartbeat = {
-      seq: seq++,
-      sentAt: Date.now(),
-      agentVersion: config.agentVersion,
-      uptimeS: (Date.now() - startedAt) / 1000,
-    };
-    // Core publish: while disconnected nats.js buffers it and sends on reconnect. A closed
-    // connection (we are stopping) simply ends the beats.
-    if (nc.isClosed()) {
-      clearInterval(timer);
-      return;
-    }
-    nc.publish(subjects.heartbeat(identity.deviceId), encodeJson(hb));
-  };
-  const timer = setInterval(beat, identity.heartbeatIntervalMs);
-  beat();
+  await profiler.onStart();
+  const stopBeats = startHeartbeats(nc, identity, version);
 
   let stopping = false;
   const lost = nc.closed().then((err) => {
     if (stopping) return new Promise<never>(() => {});
-    clearInterval(timer);
+    stopBeats();
     log.error({ err }, "connection closed for good");
     return err ?? undefined;
   });
@@ -148,11 +90,11 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     deviceId: identity.deviceId,
     enrolled: !stored,
     nc,
-    profiled: () => profiles.run(async () => {}),
+    profiled: () => profiler.settled(),
     lost,
     async stop(reason = "shutdown") {
       stopping = true;
-      clearInterval(timer);
+      stopBeats();
       for (const sub of rpc) sub.unsubscribe();
       // Best effort and brief: a stop must not hang on a server that is already gone.
       await publishEvent({ type: "stopping", sentAt: Date.now(), reason }, 1_000).catch(() => {});
@@ -160,6 +102,77 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       log.info("agent stopped");
     },
   };
+}
+
+/** Measures and reports profiles, one at a time, and stamps what the last one was measured on. */
+class Profiler {
+  private readonly flight = new SingleFlight<void>();
+  private readonly stamp: ProfileStamp;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly publish: (event: DeviceEvent) => Promise<void>,
+    private readonly log: Logger,
+  ) {
+    this.stamp = new ProfileStamp(config.dataDir);
+  }
+
+  /** Re-profiles at start when the stored profile no longer describes this agent. */
+  async onStart(): Promise<void> {
+    const trigger = startTrigger(await this.stamp.read(), {
+      agentVersion: this.config.agentVersion,
+      threads: this.config.runtime.threads,
+      simulatedClass: this.config.runtime.simulatedClass,
+      now: Date.now(),
+    });
+    if (trigger) void this.report(trigger);
+  }
+
+  /** An operator's request; false when it joined a measurement already running. */
+  request(): boolean {
+    const idle = !this.flight.busy;
+    void this.report("request");
+    return idle;
+  }
+
+  settled(): Promise<void> {
+    return this.flight.run(async () => {});
+  }
+
+  private report(trigger: ProfileTrigger): Promise<void> {
+    return this.flight.run(async () => {
+      try {
+        const profile = await this.config.runtime.measureProfile();
+        const agentVersion = this.config.agentVersion;
+        await this.publish({ type: "profile", sentAt: Date.now(), agentVersion, trigger, profile });
+        const { threads, deviceClass, measuredAt } = profile;
+        await this.stamp.write({ agentVersion, threads, deviceClass, measuredAt });
+        this.log.info({ trigger, ms: Math.round(profile.durationMs) }, "profile reported");
+      } catch (err) {
+        this.log.warn({ err, trigger }, "profiling failed");
+      }
+    });
+  }
+}
+
+/** Core-NATS beats: while disconnected nats.js buffers them and sends on reconnect. */
+function startHeartbeats(nc: NatsConnection, identity: DeviceIdentity, agentVersion: string) {
+  const startedAt = Date.now();
+  let seq = 0;
+  const beat = () => {
+    if (nc.isClosed()) return stop();
+    const hb: Heartbeat = {
+      seq: seq++,
+      sentAt: Date.now(),
+      agentVersion,
+      uptimeS: (Date.now() - startedAt) / 1000,
+    };
+    nc.publish(subjects.heartbeat(identity.deviceId), encodeJson(hb));
+  };
+  const timer = setInterval(beat, identity.heartbeatIntervalMs);
+  const stop = () => clearInterval(timer);
+  beat();
+  return stop;
 }
 
 async function loadOrCreateSeed(store: IdentityStore): Promise<string> {
