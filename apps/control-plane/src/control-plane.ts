@@ -8,12 +8,13 @@ import {
   closeBus,
   connectBus,
   ensureStreams,
+  type FleetAuth,
   formatCreds,
   loadOrCreateFleetAuth,
   mintDeviceCredentials,
 } from "@edgefleet/bus";
-import { createPrisma, createRepos, migrate } from "@edgefleet/db";
-import { headers } from "@nats-io/transport-node";
+import { createPrisma, createRepos, migrate, type Repos } from "@edgefleet/db";
+import { headers, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { FleetEvents } from "./fleet-events";
 import { bindGrpc, createGrpcServer } from "./grpc/server";
@@ -73,33 +74,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   });
   await ensureStreams(nc);
 
-  const events = new FleetEvents();
-  const auth = new AuthService(repos.apiTokens);
-  const rpc: DeviceRpc = {
-    async request(subject, payload, timeout, fields) {
-      const h = fields ? headers() : undefined;
-      for (const [k, v] of Object.entries(fields ?? {})) h?.set(k, v);
-      return (await nc.request(subject, payload, { timeout, headers: h })).data;
-    },
-  };
-  const profiles = new ProfileService({ repos, events, rpc });
-  const latency = new LatencyService({ repos, rpc });
-  const catalog = new CatalogService({ repos });
-  const plans = new PlanService({ repos });
-  const devices = new DeviceService({
-    repos,
-    profiles,
-    events,
-    heartbeatTimeoutMs: config.heartbeatTimeoutMs,
-  });
-  const tokens = new TokenService({ repos });
-  const enrollment = new EnrollmentService({
-    repos,
-    events,
-    natsUrls: config.natsPublicUrls ?? [config.natsUrl],
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    mintUserJwt: async (d) => (await mintDeviceCredentials(fleetAuth, d)).jwt,
-  });
+  const services = buildServices(config, repos, nc, fleetAuth);
+  const { auth, devices, tokens, events } = services;
 
   const adminTokenPath = join(config.stateDir, "admin-token");
   if ((await tokens.ensureAdminToken(adminTokenPath)).created) {
@@ -117,13 +93,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   }, sweepEveryMs);
 
   const app = createHttpApp({
-    auth,
-    devices,
-    tokens,
-    profiles,
-    catalog,
-    plans,
-    latency,
+    ...services,
     logger,
     health: async () => ({
       database: await prisma.$queryRaw`SELECT 1`.then(
@@ -139,13 +109,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   await once(http, "listening");
   const httpPort = (http.address() as AddressInfo).port;
 
-  const grpc = createGrpcServer({
-    enrollment,
-    auth,
-    profiles,
-    plans,
-    logger: logger.child({ component: "grpc" }),
-  });
+  const grpc = createGrpcServer({ ...services, logger: logger.child({ component: "grpc" }) });
   const grpcPort = await bindGrpc(grpc, config.grpcHost, config.grpcPort);
 
   logger.info({ http: httpPort, grpc: grpcPort }, "control plane listening");
@@ -165,5 +129,45 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
       await prisma.$disconnect();
       logger.info("control plane stopped");
     },
+  };
+}
+
+/** Every service, built once; transports (REST, gRPC, ws, NATS) share them. */
+function buildServices(
+  config: ControlPlaneConfig,
+  repos: Repos,
+  nc: NatsConnection,
+  fleetAuth: FleetAuth,
+) {
+  const events = new FleetEvents();
+  const rpc: DeviceRpc = {
+    async request(subject, payload, timeout, fields) {
+      const h = fields ? headers() : undefined;
+      for (const [k, v] of Object.entries(fields ?? {})) h?.set(k, v);
+      return (await nc.request(subject, payload, { timeout, headers: h })).data;
+    },
+  };
+  const profiles = new ProfileService({ repos, events, rpc });
+  return {
+    events,
+    auth: new AuthService(repos.apiTokens),
+    profiles,
+    latency: new LatencyService({ repos, rpc }),
+    catalog: new CatalogService({ repos }),
+    plans: new PlanService({ repos }),
+    devices: new DeviceService({
+      repos,
+      profiles,
+      events,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    }),
+    tokens: new TokenService({ repos }),
+    enrollment: new EnrollmentService({
+      repos,
+      events,
+      natsUrls: config.natsPublicUrls ?? [config.natsUrl],
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      mintUserJwt: async (d) => (await mintDeviceCredentials(fleetAuth, d)).jwt,
+    }),
   };
 }
