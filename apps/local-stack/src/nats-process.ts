@@ -19,8 +19,11 @@ export const NATS_INSTALL_HINT = [
   "                  or set NATS_SERVER_BIN=/path/to/nats-server",
 ].join("\n");
 
-export function findNatsServer(bin: string): string {
-  for (const candidate of [bin, "/usr/sbin/nats-server", "/usr/local/bin/nats-server"]) {
+export function findNatsServer(
+  bin: string,
+  fallbacks: readonly string[] = ["/usr/sbin/nats-server", "/usr/local/bin/nats-server"],
+): string {
+  for (const candidate of [bin, ...fallbacks]) {
     if (candidate.includes("/") ? existsSync(candidate) : onPath(candidate)) return candidate;
   }
   throw new NatsServerMissingError(NATS_INSTALL_HINT);
