@@ -31,7 +31,6 @@ export interface NewArtifact {
   /** sha256 hex of the bytes. */
   digest: string;
   sizeBytes: bigint | number;
-  signature: string;
   mediaType: string;
 }
 

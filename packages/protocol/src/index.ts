@@ -20,5 +20,7 @@ export {
   ReprofileDeviceRequest,
   ReprofileDeviceResponse,
 } from "./gen/edgefleet/v1/fleet";
+export * from "./dispatch";
 export * from "./messages";
 export * from "./subjects";
+export * from "./telemetry";

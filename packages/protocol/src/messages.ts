@@ -1,6 +1,7 @@
 // JSON messages carried over NATS and the WebSocket stream. Every consumer parses with these
 // schemas, so a malformed message is refused at the edge with a message naming the field.
 import { z } from "zod";
+import { stateReportSchema } from "./dispatch";
 
 export const hardwareFactsSchema = z.object({
   arch: z.string().min(1).max(32),
@@ -105,6 +106,7 @@ export const deviceEventSchema = z.discriminatedUnion("type", [
     sentAt: z.number().int().positive(),
     reason: z.string().max(200),
   }),
+  stateReportSchema,
 ]);
 export type DeviceEvent = z.infer<typeof deviceEventSchema>;
 
@@ -150,10 +152,17 @@ export const fleetEventSchema = z.object({
     "device.offline",
     "device.updated",
     "device.profiled",
+    /** Desired state written: `data` holds generation, variant and model. */
+    "device.assigned",
+    /** A state report arrived: `data` holds desired vs reported. */
+    "device.state",
+    /** A telemetry message was folded: `data` holds its window's figures. */
+    "device.telemetry",
   ]),
   deviceId: z.string(),
   at: z.string(),
   device: z.record(z.string(), z.unknown()).optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
 });
 export type FleetEvent = z.infer<typeof fleetEventSchema>;
 

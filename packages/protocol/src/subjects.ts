@@ -31,6 +31,11 @@ export const subjects = {
     `${SUBJECT_PREFIX}.rpc.${assertSubjectToken(deviceId)}.${assertSubjectToken(op, "op")}`,
   rpcAll: (deviceId: string) => `${SUBJECT_PREFIX}.rpc.${assertSubjectToken(deviceId)}.>`,
   inboxPrefix: (deviceId: string) => `_INBOX.${assertSubjectToken(deviceId)}`,
+  /**
+   * Fleet events fanned out between control-plane replicas (each one's WebSocket clients see
+   * every replica's events). Core NATS; devices can neither publish nor subscribe here.
+   */
+  fleetEvents: `${SUBJECT_PREFIX}.fleet.events`,
   /** Wildcards the control plane subscribes to. */
   anyTelemetry: `${SUBJECT_PREFIX}.dev.*.telemetry`,
   anyEvents: `${SUBJECT_PREFIX}.dev.*.events`,
@@ -47,3 +52,23 @@ export const STREAMS = {
   telemetry: { name: "TELEMETRY", subjects: [`${SUBJECT_PREFIX}.dev.*.telemetry`] },
   events: { name: "EVENTS", subjects: [`${SUBJECT_PREFIX}.dev.*.events`] },
 } as const;
+
+/** JetStream key-value buckets. */
+export const KV_BUCKETS = {
+  /** key `<deviceId>`: the device's DesiredState (history 1). */
+  desired: "desired",
+} as const;
+
+/** Object stores. */
+export const OBJECT_STORES = {
+  /** object name: sha256 hex of the artifact bytes. */
+  artifacts: "artifacts",
+} as const;
+
+/** The stream subject holding one key of a KV bucket (what a direct get names). */
+export function kvSubject(bucket: string, key: string): string {
+  return `$KV.${bucket}.${assertSubjectToken(key, "key")}`;
+}
+
+/** The rpc op that tells a device its desired state changed. */
+export const DESIRED_NOTICE_OP = "desired";

@@ -100,8 +100,6 @@ export class CatalogService {
         {
           digest: v.artifact.sha256,
           sizeBytes: v.artifact.bytes,
-          // Signing arrives with dispatch; until then the digest is the artifact's only check.
-          signature: "",
           mediaType:
             v.artifact.format === "onnx" ? "application/onnx" : "application/vnd.edgefleet.packed",
         },
