@@ -8,7 +8,9 @@ export const MEDIA_TYPES = {
 } as const;
 export type ArtifactMediaType = (typeof MEDIA_TYPES)[keyof typeof MEDIA_TYPES];
 
-export const sha256HexSchema = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits");
+export const sha256HexSchema = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits");
 
 const kernelTypeSchema = z.enum(["fp32", "fp16", "int8", "int4"]);
 

@@ -1,3 +1,4 @@
+export * from "./dispatch";
 export { HardwareFacts } from "./gen/edgefleet/v1/device";
 export {
   EnrollmentServiceClient,
@@ -20,7 +21,6 @@ export {
   ReprofileDeviceRequest,
   ReprofileDeviceResponse,
 } from "./gen/edgefleet/v1/fleet";
-export * from "./dispatch";
 export * from "./messages";
 export * from "./subjects";
 export * from "./telemetry";
