@@ -1,7 +1,7 @@
 // Decentralized NATS identity for the fleet: one operator, a system account, and the fleet
 // account whose scoped signing key mints device users. Pure: no file or network IO here.
 
-import { assertSubjectToken, SUBJECT_PREFIX } from "@edgefleet/protocol";
+import { assertSubjectToken, KV_BUCKETS, OBJECT_STORES, SUBJECT_PREFIX } from "@edgefleet/protocol";
 import {
   Algorithms,
   decode,
@@ -21,6 +21,7 @@ import {
   type KeyPair,
 } from "@nats-io/nkeys";
 import { keyPairFromSeed } from "./fast-nkey";
+import { kvStreamName, objStreamName } from "./stores";
 
 /** A key pair kept as text so it can be persisted; `seed` is the secret. */
 export interface NkeyText {
@@ -82,15 +83,24 @@ export const CONTROL_PLANE_USER_NAME = "control-plane";
 export function deviceTemplate(): Partial<UserPermissionsLimits> {
   const self = "{{name()}}";
   return {
-    pub: { allow: [`${SUBJECT_PREFIX}.dev.${self}.>`], deny: [] },
+    pub: {
+      allow: [
+        `${SUBJECT_PREFIX}.dev.${self}.>`,
+        // Its own desired state, by direct get of its one KV key: the subject names the key, so
+        // no other device's key can be asked for, and no consumer is left on the server.
+        `$JS.API.DIRECT.GET.${kvStreamName(KV_BUCKETS.desired)}.$KV.${KV_BUCKETS.desired}.${self}`,
+        // Artifacts, read by direct get (object info by its meta subject, then chunks by
+        // next_by_subj). Read-only: no consumer can be created, so a device cannot make the
+        // server deliver stream messages onto another device's subjects either.
+        `$JS.API.DIRECT.GET.${objStreamName(OBJECT_STORES.artifacts)}`,
+        `$JS.API.DIRECT.GET.${objStreamName(OBJECT_STORES.artifacts)}.>`,
+      ],
+      deny: [],
+    },
     sub: { allow: [`${SUBJECT_PREFIX}.rpc.${self}.>`, `_INBOX.${self}.>`], deny: [] },
     // One reply per rpc request, so a device can answer the control plane without a
     // general publish right on the requester's inbox.
     resp: { max: 1, ttl: 0 },
-    // Issue 5 (dispatch) adds read-only access here: KV `desired.<own id>`
-    // ($JS.API.DIRECT.GET.KV_desired.$KV.desired.{{name()}} and a consumer on
-    // $KV.desired.{{name()}}) and the `artifacts` object store (read-only JS API calls).
-    // Keep them narrow: never `$JS.API.>` wholesale.
   };
 }
 

@@ -5,4 +5,5 @@ export * from "./creds";
 export * from "./fleet-auth";
 export * from "./fleet-auth-store";
 export * from "./server-config";
+export * from "./stores";
 export * from "./streams";

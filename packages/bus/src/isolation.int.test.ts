@@ -1,5 +1,5 @@
 // Device isolation against a real nats-server running the fleet's operator/JWT config.
-import { STREAMS, subjects } from "@edgefleet/protocol";
+import { KV_BUCKETS, OBJECT_STORES, STREAMS, subjects } from "@edgefleet/protocol";
 import { type NatsServerHandle, startNatsServerWithConfig } from "@edgefleet/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { createUser, type KeyPair } from "@nats-io/nkeys";
@@ -16,6 +16,15 @@ import { BusConnectError, closeBus, connectBus, connectDevice } from "./connect"
 import { formatCreds } from "./creds";
 import { createFleetAuth, type FleetAuth, mintDeviceCredentials } from "./fleet-auth";
 import { writeServerConfig } from "./server-config";
+import {
+  DirectGetError,
+  directGetLast,
+  ensureStores,
+  kvStreamName,
+  objStreamName,
+  readObject,
+  readObjectMeta,
+} from "./stores";
 import { ensureStreams } from "./streams";
 
 interface Device {
@@ -205,6 +214,76 @@ describe("device isolation", () => {
     expect(got.filter((m) => m.string() === "forged")).toEqual([]);
     expect(statusErrors[before]).toBeInstanceOf(PermissionViolationError);
     expect(statusErrors[before]).toMatchObject({ operation: "publish", subject });
+  });
+});
+
+describe("desired state and artifacts", () => {
+  const artifact = new Uint8Array(300 * 1024).map((_, i) => (i * 7) % 251);
+  const name = "ab".repeat(32);
+  const desiredSubject = (id: string) => `$KV.${KV_BUCKETS.desired}.${id}`;
+
+  beforeAll(async () => {
+    const { desired, artifacts } = await ensureStores(cp);
+    await ensureStores(cp); // idempotent
+    await desired.put(a.id, "desired-of-a");
+    await desired.put(b.id, "desired-of-b");
+    await artifacts.putBlob({ name }, artifact);
+  });
+
+  it("reads its own desired state by direct get, and nothing when there is none", async () => {
+    const got = await directGetLast(ncA, kvStreamName(KV_BUCKETS.desired), desiredSubject(a.id));
+    expect(got && new TextDecoder().decode(got.data)).toBe("desired-of-a");
+    expect(got?.seq).toBeGreaterThan(0);
+    const fresh = await enroll("dev-c");
+    const ncC = await device(fresh);
+    expect(
+      await directGetLast(ncC, kvStreamName(KV_BUCKETS.desired), desiredSubject(fresh.id)),
+    ).toBeNull();
+  });
+
+  it("reads an artifact chunk by chunk, byte for byte", async () => {
+    const parts: Uint8Array[] = [];
+    const meta = await readObject(ncA, name, { onChunk: (c) => void parts.push(c) });
+    expect(meta.chunks).toBe(3); // 128 KiB chunks
+    expect(Buffer.concat(parts)).toEqual(Buffer.from(artifact));
+    expect(await readObjectMeta(ncA, "cd".repeat(32))).toBeNull();
+    await expect(readObject(ncA, "cd".repeat(32), { onChunk() {} })).rejects.toThrow(
+      DirectGetError,
+    );
+  });
+
+  it.each([
+    ["B's desired state", `$JS.API.DIRECT.GET.KV_desired.$KV.desired.dev-b`, ""],
+    ["any key by payload", "$JS.API.DIRECT.GET.KV_desired", '{"last_by_subj":"$KV.desired.dev-b"}'],
+    ["B's desired state via the stream API", "$JS.API.STREAM.MSG.GET.KV_desired", "{}"],
+    ["a consumer on artifacts", "$JS.API.CONSUMER.CREATE.OBJ_artifacts", "{}"],
+    ["the artifacts stream info", "$JS.API.STREAM.INFO.OBJ_artifacts", ""],
+  ])("cannot read %s", async (_what, subject, payload) => {
+    const err = await ncA.request(subject, payload, { timeout: 1_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(JSON.stringify(err) + String((err as Error).cause)).toMatch(/[Pp]ermission/);
+  });
+
+  it.each([
+    ["its own desired state", desiredSubject("dev-a")],
+    ["B's desired state", desiredSubject("dev-b")],
+    ["an artifact chunk", `$O.${OBJECT_STORES.artifacts}.C.forged`],
+    ["artifact meta", `$O.${OBJECT_STORES.artifacts}.M.forged`],
+    ["a purge of the artifacts", `$JS.API.STREAM.PURGE.${objStreamName("artifacts")}`],
+    ["a delete of an artifact chunk", `$JS.API.STREAM.MSG.DELETE.${objStreamName("artifacts")}`],
+    ["a delete of the desired bucket", `$JS.API.STREAM.DELETE.${kvStreamName("desired")}`],
+  ])("cannot write or delete %s", async (_what, subject) => {
+    const before = statusErrors.length;
+    const jsm = await jetstreamManager(cp);
+    const infoBefore = await jsm.streams.info(objStreamName("artifacts"));
+    ncA.publish(subject, "forged");
+    await waitFor(() => statusErrors.length > before);
+    expect(statusErrors[before]).toBeInstanceOf(PermissionViolationError);
+    expect(statusErrors[before]).toMatchObject({ operation: "publish", subject });
+    const infoAfter = await jsm.streams.info(objStreamName("artifacts"));
+    expect(infoAfter.state.messages).toBe(infoBefore.state.messages);
+    const own = await directGetLast(cp, kvStreamName("desired"), desiredSubject("dev-a"));
+    expect(new TextDecoder().decode(own?.data)).toBe("desired-of-a");
   });
 });
 
