@@ -9,6 +9,8 @@ export interface NewModel {
 }
 
 export interface NewVariant {
+  /** Chosen by the caller when the variant's signed manifest must name it before the insert. */
+  id?: string;
   modelId: string;
   name: string;
   recipe: Prisma.InputJsonValue;
@@ -24,6 +26,10 @@ export interface NewVariant {
   kernels?: string[];
   /** Planner cost (FLOPs by kernel type, op count, activation bytes). */
   cost?: Prisma.InputJsonValue;
+  /** How a device opens the model, e.g. {disableQuantQdq: true}. */
+  runtime?: Prisma.InputJsonValue;
+  manifest?: Prisma.InputJsonValue;
+  manifestSignature?: string;
   artifactDigest?: string | null;
 }
 

@@ -11,6 +11,7 @@ export {
   isUuid,
 } from "./client";
 export * from "./device-repo";
+export * from "./dispatch-repo";
 export * from "./embedded";
 export * from "./enrollment";
 export * from "./enrollment-token-repo";
@@ -20,7 +21,9 @@ export {
   type Artifact,
   type AuditEvent,
   type Device,
+  type DeviceAssignment,
   type DeviceProfile,
+  type DeviceReportedState,
   DeviceStatus,
   type EnrollmentToken,
   type LatencyObservation,
@@ -30,6 +33,7 @@ export {
   type PlanDecision,
   Prisma,
   PrismaClient,
+  type TelemetryRollup,
   type Variant,
 } from "./generated/prisma/client";
 export * from "./latency-repo";
@@ -38,3 +42,4 @@ export * from "./plan-repo";
 export * from "./profile-repo";
 export * from "./repos";
 export { generateSecret, hashSecret } from "./secrets";
+export * from "./telemetry-repo";

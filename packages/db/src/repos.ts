@@ -3,12 +3,14 @@ import { type AuditRepo, PrismaAuditRepo } from "./audit-repo";
 import { importCatalogue } from "./catalog-import";
 import { type CatalogRepo, PrismaCatalogRepo } from "./catalog-repo";
 import { type DeviceRepo, PrismaDeviceRepo } from "./device-repo";
+import { type DispatchRepo, PrismaDispatchRepo } from "./dispatch-repo";
 import { type EnrollDeviceInput, type EnrollDeviceResult, enrollDevice } from "./enrollment";
 import { type EnrollmentTokenRepo, PrismaEnrollmentTokenRepo } from "./enrollment-token-repo";
 import type { PrismaClient } from "./generated/prisma/client";
 import { type LatencyRepo, PrismaLatencyRepo } from "./latency-repo";
 import { type PlanRepo, PrismaPlanRepo } from "./plan-repo";
 import { PrismaProfileRepo, type ProfileRepo } from "./profile-repo";
+import { PrismaTelemetryRepo, type TelemetryRepo } from "./telemetry-repo";
 
 /** Everything services need from the database, as interfaces. */
 export interface Repos {
@@ -20,6 +22,8 @@ export interface Repos {
   catalog: CatalogRepo;
   plans: PlanRepo;
   latency: LatencyRepo;
+  dispatch: DispatchRepo;
+  telemetry: TelemetryRepo;
   enrollDevice(input: EnrollDeviceInput): Promise<EnrollDeviceResult>;
   importCatalogue(input: Parameters<typeof importCatalogue>[1]): ReturnType<typeof importCatalogue>;
 }
@@ -34,6 +38,8 @@ export function createRepos(prisma: PrismaClient): Repos {
     catalog: new PrismaCatalogRepo(prisma),
     plans: new PrismaPlanRepo(prisma),
     latency: new PrismaLatencyRepo(prisma),
+    dispatch: new PrismaDispatchRepo(prisma),
+    telemetry: new PrismaTelemetryRepo(prisma),
     enrollDevice: (input) => enrollDevice(prisma, input),
     importCatalogue: (input) => importCatalogue(prisma, input),
   };

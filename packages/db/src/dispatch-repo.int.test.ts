@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { PrismaDeviceRepo } from "./device-repo";
+import { PrismaDispatchRepo } from "./dispatch-repo";
+import { newDevice, usePrisma } from "./test-fixtures";
+
+const ctx = usePrisma();
+const repo = () => new PrismaDispatchRepo(ctx.prisma);
+const device = () => new PrismaDeviceRepo(ctx.prisma).create(newDevice());
+
+describe("desired state", () => {
+  it("stores each generation only when publishing it succeeded", async () => {
+    const d = await device();
+    const write = (publish: (stored: number) => Promise<number>) =>
+      repo().writeAssignment(
+        { deviceId: d.id, variantId: null, assignedBy: "test" },
+        async (stored) => {
+          const generation = await publish(stored);
+          return { generation, desired: { generation } };
+        },
+      );
+    expect((await write(async (g) => g + 1)).generation).toBe(1);
+    await expect(
+      write(async () => {
+        throw new Error("KV unreachable");
+      }),
+    ).rejects.toThrow("KV unreachable");
+    expect((await repo().assignment(d.id))?.generation).toBe(1);
+    // The publisher may know a newer generation than the database (say, a write whose commit
+    // was lost): it decides, and the database follows.
+    expect((await write(async (g) => Math.max(g, 7) + 1)).generation).toBe(8);
+    expect((await repo().assignment(d.id))?.desired).toEqual({ generation: 8 });
+  });
+
+  it("serialises concurrent writers of one device", async () => {
+    const d = await device();
+    const seen: number[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, () =>
+        repo().writeAssignment({ deviceId: d.id, variantId: null, assignedBy: "t" }, async (g) => {
+          seen.push(g);
+          await new Promise((r) => setTimeout(r, 5));
+          return { generation: g + 1, desired: {} };
+        }),
+      ),
+    );
+    expect(seen.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect((await repo().assignment(d.id))?.generation).toBe(8);
+  });
+});
+
+describe("reported state", () => {
+  const report = (generation: number, sentAt: number, phase = "applied") => ({
+    generation,
+    phase,
+    sentAt: new Date(sentAt),
+    receivedAt: new Date(),
+  });
+
+  it.each([
+    ["a newer generation", report(2, 1000), true],
+    ["the same generation, sent later", report(1, 2000), true],
+    ["the same generation, sent earlier", report(1, 500), false],
+    ["an older generation, sent later", report(0, 9000), false],
+  ])("after gen 1 at t=1000, %s is %s", async (_what, next, stored) => {
+    const d = await device();
+    expect(await repo().recordReport(d.id, report(1, 1000, "applying"))).not.toBeNull();
+    const res = await repo().recordReport(d.id, { ...next, phase: "failed" });
+    expect(res !== null).toBe(stored);
+    expect((await repo().reported(d.id))?.phase).toBe(stored ? "failed" : "applying");
+  });
+
+  it("drops a report of a device that does not exist", async () => {
+    expect(
+      await repo().recordReport("00000000-0000-4000-8000-000000000000", report(1, 1)),
+    ).toBeNull();
+    expect(await repo().recordReport("not-a-uuid", report(1, 1))).toBeNull();
+  });
+});

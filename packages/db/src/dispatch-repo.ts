@@ -1,0 +1,141 @@
+// Desired and reported state per device. Desired state is written by the control plane (and
+// mirrored into the KV bucket devices read); reported state arrives from devices, newest wins.
+import { isUuid } from "./client";
+import type {
+  DeviceAssignment,
+  DeviceReportedState,
+  Prisma,
+  PrismaClient,
+} from "./generated/prisma/client";
+
+export interface NewAssignment {
+  deviceId: string;
+  variantId: string | null;
+  /** The DesiredState as devices read it, generation included. */
+  desired: Prisma.InputJsonObject;
+  /** `apitoken:<id>`, `rollout:<id>`, `system`. */
+  assignedBy: string;
+}
+
+export interface ReportedStateInput {
+  generation: number;
+  phase: string;
+  step?: string | null;
+  servingGeneration?: number | null;
+  servingVariantId?: string | null;
+  servingDigest?: string | null;
+  error?: string | null;
+  sentAt: Date;
+  receivedAt: Date;
+}
+
+export interface DispatchRepo {
+  assignment(deviceId: string): Promise<DeviceAssignment | null>;
+  /**
+   * Writes the next generation of a device's desired state, serialised per device: inside one
+   * transaction holding the device's assignment row locked, `publish(storedGeneration)` (0 when
+   * none) writes the new desired state where devices read it and returns it; only if that
+   * succeeds is it stored here.
+   */
+  writeAssignment(
+    input: Omit<NewAssignment, "desired">,
+    publish: (
+      storedGeneration: number,
+    ) => Promise<{ generation: number; desired: Prisma.InputJsonObject }>,
+  ): Promise<DeviceAssignment>;
+  reported(deviceId: string): Promise<DeviceReportedState | null>;
+  /**
+   * Stores a state report unless a newer one is stored: newer means a higher generation, or the
+   * same generation sent later. Returns the stored row, or null when the report was stale or the
+   * device does not exist.
+   */
+  recordReport(deviceId: string, report: ReportedStateInput): Promise<DeviceReportedState | null>;
+  /** Desired and reported rows of many devices (for device lists). */
+  statesOf(deviceIds: string[]): Promise<{
+    assignments: Map<string, DeviceAssignment>;
+    reported: Map<string, DeviceReportedState>;
+  }>;
+}
+
+export class PrismaDispatchRepo implements DispatchRepo {
+  constructor(private readonly db: PrismaClient) {}
+
+  assignment(deviceId: string): Promise<DeviceAssignment | null> {
+    if (!isUuid(deviceId)) return Promise.resolve(null);
+    return this.db.deviceAssignment.findUnique({ where: { deviceId } });
+  }
+
+  writeAssignment(
+    input: Omit<NewAssignment, "desired">,
+    publish: Parameters<DispatchRepo["writeAssignment"]>[1],
+  ): Promise<DeviceAssignment> {
+    return this.db.$transaction(
+      async (tx) => {
+        // The row exists from the first assignment on; create it (generation 0) so that two
+        // first assignments racing each other still queue on one row lock.
+        await tx.$executeRaw`
+          INSERT INTO "DeviceAssignment" ("deviceId", "generation", "desired", "assignedBy", "updatedAt")
+          VALUES (${input.deviceId}::uuid, 0, '{}'::jsonb, ${input.assignedBy}, now())
+          ON CONFLICT ("deviceId") DO NOTHING`;
+        const [row] = await tx.$queryRaw<{ generation: number }[]>`
+          SELECT "generation" FROM "DeviceAssignment" WHERE "deviceId" = ${input.deviceId}::uuid
+          FOR UPDATE`;
+        const { generation, desired } = await publish(row?.generation ?? 0);
+        return tx.deviceAssignment.update({
+          where: { deviceId: input.deviceId },
+          data: {
+            generation,
+            variantId: input.variantId,
+            desired,
+            assignedBy: input.assignedBy,
+            updatedAt: new Date(),
+          },
+        });
+      },
+      { timeout: 15_000 },
+    );
+  }
+
+  reported(deviceId: string): Promise<DeviceReportedState | null> {
+    if (!isUuid(deviceId)) return Promise.resolve(null);
+    return this.db.deviceReportedState.findUnique({ where: { deviceId } });
+  }
+
+  async recordReport(deviceId: string, r: ReportedStateInput): Promise<DeviceReportedState | null> {
+    if (!isUuid(deviceId)) return null;
+    const servingVariantId =
+      r.servingVariantId && isUuid(r.servingVariantId) ? r.servingVariantId : null;
+    // One statement: insert, or overwrite only an older report; a stale one changes nothing.
+    const rows = await this.db.$queryRaw<DeviceReportedState[]>`
+      INSERT INTO "DeviceReportedState" AS s
+        ("deviceId", "generation", "phase", "step", "servingGeneration", "servingVariantId",
+         "servingDigest", "error", "sentAt", "receivedAt")
+      SELECT ${deviceId}::uuid, ${r.generation}, ${r.phase}, ${r.step ?? null},
+             ${r.servingGeneration ?? null}::int, ${servingVariantId}::uuid, ${r.servingDigest ?? null},
+             ${r.error ?? null}, ${r.sentAt}, ${r.receivedAt}
+      WHERE EXISTS (SELECT 1 FROM "Device" WHERE "id" = ${deviceId}::uuid)
+      ON CONFLICT ("deviceId") DO UPDATE SET
+        "generation" = EXCLUDED."generation", "phase" = EXCLUDED."phase", "step" = EXCLUDED."step",
+        "servingGeneration" = EXCLUDED."servingGeneration",
+        "servingVariantId" = EXCLUDED."servingVariantId",
+        "servingDigest" = EXCLUDED."servingDigest", "error" = EXCLUDED."error",
+        "sentAt" = EXCLUDED."sentAt", "receivedAt" = EXCLUDED."receivedAt"
+      WHERE (s."generation", s."sentAt") <= (EXCLUDED."generation", EXCLUDED."sentAt")
+      RETURNING *`;
+    return rows[0] ?? null;
+  }
+
+  async statesOf(deviceIds: string[]) {
+    const ids = deviceIds.filter(isUuid);
+    const [assignments, reported] = await Promise.all([
+      this.db.deviceAssignment.findMany({
+        where: { deviceId: { in: ids }, generation: { gt: 0 } },
+      }),
+      this.db.deviceReportedState.findMany({ where: { deviceId: { in: ids } } }),
+    ]);
+    return {
+      assignments: new Map(assignments.map((a) => [a.deviceId, a])),
+      reported: new Map(reported.map((r) => [r.deviceId, r])),
+    };
+  }
+}

@@ -1,0 +1,189 @@
+// Telemetry rollups (device x variant x minute, sketches kept for merging on read) and the
+// per-device cursor that makes folding exactly-once. Folding itself is pure
+// (@edgefleet/telemetry); this is its storage, in one transaction per batch.
+import { isUuid } from "./client";
+import { Prisma, type PrismaClient, type TelemetryRollup } from "./generated/prisma/client";
+import { type NewLatencyObservation, PrismaLatencyRepo } from "./latency-repo";
+
+export interface TelemetryCursorValue {
+  epoch: number;
+  seq: number;
+}
+
+/** A rollup as stored; sketches are DDSketch protobuf bytes. */
+export interface RollupRecord {
+  deviceId: string;
+  variantId: string;
+  minute: Date;
+  messages: number;
+  requests: number;
+  errors: number;
+  rejected: number;
+  runs: number;
+  samples: number;
+  latencySketch: Uint8Array | null;
+  latencyCount: number;
+  latencySumMs: number;
+  latencyMinMs: number | null;
+  latencyMaxMs: number | null;
+  runSketch: Uint8Array | null;
+  runCount: number;
+  runSumMs: number;
+  queueDepthMax: number;
+  cpuPercentMax: number;
+  rssBytesMax: number;
+}
+
+export interface RollupKey {
+  deviceId: string;
+  variantId: string;
+  minute: Date;
+}
+
+/** What a fold sees inside its transaction. Rows it reads stay locked until it commits. */
+export interface TelemetryFoldTx {
+  /** Devices of the list that exist (telemetry of a deleted device is dropped). */
+  existingDevices(deviceIds: string[]): Promise<Set<string>>;
+  cursors(deviceIds: string[]): Promise<Map<string, TelemetryCursorValue>>;
+  rollups(keys: RollupKey[]): Promise<RollupRecord[]>;
+  writeRollups(rows: RollupRecord[]): Promise<void>;
+  writeCursors(cursors: ReadonlyMap<string, TelemetryCursorValue>): Promise<void>;
+  /** Field latency for the planner's correction, written with the fold that measured it. */
+  addObservations(rows: NewLatencyObservation[]): Promise<void>;
+}
+
+export interface RollupQuery {
+  deviceId?: string;
+  variantIds?: string[];
+  from: Date;
+  to: Date;
+  limit?: number;
+}
+
+export interface TelemetryRepo {
+  fold<T>(work: (tx: TelemetryFoldTx) => Promise<T>): Promise<T>;
+  /** Oldest first. */
+  rollups(query: RollupQuery): Promise<RollupRecord[]>;
+}
+
+export class PrismaTelemetryRepo implements TelemetryRepo {
+  constructor(private readonly db: PrismaClient) {}
+
+  fold<T>(work: (tx: TelemetryFoldTx) => Promise<T>): Promise<T> {
+    return this.db.$transaction((tx) => work(foldTx(tx)), { timeout: 30_000 });
+  }
+
+  async rollups(q: RollupQuery): Promise<RollupRecord[]> {
+    if (q.deviceId !== undefined && !isUuid(q.deviceId)) return [];
+    const rows = await this.db.telemetryRollup.findMany({
+      where: {
+        ...(q.deviceId ? { deviceId: q.deviceId } : {}),
+        ...(q.variantIds ? { variantId: { in: q.variantIds.filter(isUuid) } } : {}),
+        minute: { gte: q.from, lt: q.to },
+      },
+      orderBy: [{ minute: "asc" }],
+      take: Math.min(q.limit ?? 10_000, 100_000),
+    });
+    return rows.map(toRecord);
+  }
+}
+
+function foldTx(tx: Prisma.TransactionClient): TelemetryFoldTx {
+  return {
+    async existingDevices(deviceIds) {
+      const ids = deviceIds.filter(isUuid);
+      if (ids.length === 0) return new Set();
+      const rows = await tx.device.findMany({ where: { id: { in: ids } }, select: { id: true } });
+      return new Set(rows.map((r) => r.id));
+    },
+    async cursors(deviceIds) {
+      const ids = deviceIds.filter(isUuid);
+      if (ids.length === 0) return new Map();
+      // Replicas fold in parallel: the lock makes the second wait and then see the first's
+      // cursor, so a message delivered to both is folded once.
+      const rows = await tx.$queryRaw<{ deviceId: string; epoch: number; seq: number }[]>`
+        SELECT "deviceId"::text AS "deviceId", "epoch", "seq" FROM "TelemetryCursor"
+        WHERE "deviceId" IN (${Prisma.join(ids.map((id) => Prisma.sql`${id}::uuid`))})
+        ORDER BY "deviceId" FOR UPDATE`;
+      return new Map(rows.map((r) => [r.deviceId, { epoch: r.epoch, seq: r.seq }]));
+    },
+    async rollups(keys) {
+      if (keys.length === 0) return [];
+      const tuples = keys.map(
+        (k) => Prisma.sql`(${k.deviceId}::uuid, ${k.variantId}::uuid, ${k.minute}::timestamptz)`,
+      );
+      const rows = await tx.$queryRaw<TelemetryRollup[]>`
+        SELECT * FROM "TelemetryRollup"
+        WHERE ("deviceId", "variantId", "minute") IN (${Prisma.join(tuples)})
+        ORDER BY "deviceId", "variantId", "minute" FOR UPDATE`;
+      return rows.map(toRecord);
+    },
+    async writeRollups(rows) {
+      if (rows.length === 0) return;
+      const values = rows.map(
+        (r) => Prisma.sql`(${r.deviceId}::uuid, ${r.variantId}::uuid, ${r.minute}::timestamptz,
+          ${r.messages}, ${r.requests}, ${r.errors}, ${r.rejected}, ${r.runs}, ${r.samples},
+          ${bytes(r.latencySketch)}, ${r.latencyCount}, ${r.latencySumMs}, ${r.latencyMinMs}::float8,
+          ${r.latencyMaxMs}::float8, ${bytes(r.runSketch)}, ${r.runCount}, ${r.runSumMs},
+          ${r.queueDepthMax}, ${r.cpuPercentMax}, ${BigInt(Math.round(r.rssBytesMax))}, now())`,
+      );
+      await tx.$executeRaw`
+        INSERT INTO "TelemetryRollup" ("deviceId", "variantId", "minute", "messages", "requests",
+          "errors", "rejected", "runs", "samples", "latencySketch", "latencyCount", "latencySumMs",
+          "latencyMinMs", "latencyMaxMs", "runSketch", "runCount", "runSumMs", "queueDepthMax",
+          "cpuPercentMax", "rssBytesMax", "updatedAt")
+        VALUES ${Prisma.join(values)}
+        ON CONFLICT ("deviceId", "variantId", "minute") DO UPDATE SET
+          "messages" = EXCLUDED."messages", "requests" = EXCLUDED."requests",
+          "errors" = EXCLUDED."errors", "rejected" = EXCLUDED."rejected",
+          "runs" = EXCLUDED."runs", "samples" = EXCLUDED."samples",
+          "latencySketch" = EXCLUDED."latencySketch", "latencyCount" = EXCLUDED."latencyCount",
+          "latencySumMs" = EXCLUDED."latencySumMs", "latencyMinMs" = EXCLUDED."latencyMinMs",
+          "latencyMaxMs" = EXCLUDED."latencyMaxMs", "runSketch" = EXCLUDED."runSketch",
+          "runCount" = EXCLUDED."runCount", "runSumMs" = EXCLUDED."runSumMs",
+          "queueDepthMax" = EXCLUDED."queueDepthMax", "cpuPercentMax" = EXCLUDED."cpuPercentMax",
+          "rssBytesMax" = EXCLUDED."rssBytesMax", "updatedAt" = now()`;
+    },
+    async writeCursors(cursors) {
+      if (cursors.size === 0) return;
+      const values = [...cursors].map(
+        ([deviceId, c]) => Prisma.sql`(${deviceId}::uuid, ${c.epoch}, ${c.seq})`,
+      );
+      await tx.$executeRaw`
+        INSERT INTO "TelemetryCursor" ("deviceId", "epoch", "seq") VALUES ${Prisma.join(values)}
+        ON CONFLICT ("deviceId") DO UPDATE SET "epoch" = EXCLUDED."epoch", "seq" = EXCLUDED."seq"`;
+    },
+    async addObservations(rows) {
+      await new PrismaLatencyRepo(tx).add(rows);
+    },
+  };
+}
+
+function bytes(b: Uint8Array | null): Uint8Array<ArrayBuffer> | null {
+  return b ? (Buffer.from(b.buffer, b.byteOffset, b.byteLength) as Uint8Array<ArrayBuffer>) : null;
+}
+
+function toRecord(r: TelemetryRollup): RollupRecord {
+  return {
+    deviceId: r.deviceId,
+    variantId: r.variantId,
+    minute: r.minute,
+    messages: r.messages,
+    requests: r.requests,
+    errors: r.errors,
+    rejected: r.rejected,
+    runs: r.runs,
+    samples: r.samples,
+    latencySketch: r.latencySketch ? new Uint8Array(r.latencySketch) : null,
+    latencyCount: r.latencyCount,
+    latencySumMs: r.latencySumMs,
+    latencyMinMs: r.latencyMinMs,
+    latencyMaxMs: r.latencyMaxMs,
+    runSketch: r.runSketch ? new Uint8Array(r.runSketch) : null,
+    runCount: r.runCount,
+    runSumMs: r.runSumMs,
+    queueDepthMax: r.queueDepthMax,
+    cpuPercentMax: r.cpuPercentMax,
+    rssBytesMax: Number(r.rssBytesMax),
+  };
+}
