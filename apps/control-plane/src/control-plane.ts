@@ -7,6 +7,7 @@ import { join } from "node:path";
 import {
   closeBus,
   connectBus,
+  ensureStores,
   ensureStreams,
   type FleetAuth,
   formatCreds,
@@ -14,20 +15,29 @@ import {
   mintDeviceCredentials,
 } from "@edgefleet/bus";
 import { createPrisma, createRepos, migrate, type Repos } from "@edgefleet/db";
+import { subjects } from "@edgefleet/protocol";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { FleetEvents } from "./fleet-events";
 import { bindGrpc, createGrpcServer } from "./grpc/server";
 import { createHttpApp } from "./http/app";
+import { ControlPlaneMetrics } from "./metrics";
 import { startDeviceListener } from "./nats/device-listener";
+import { natsArtifactStore, natsDesiredStore, natsNotifier } from "./nats/dispatch-stores";
+import { startTelemetryConsumer } from "./nats/telemetry-consumer";
+import { ArtifactService } from "./services/artifact-service";
+import { AssignmentService } from "./services/assignment-service";
 import { AuthService } from "./services/auth-service";
 import { CatalogService } from "./services/catalog-service";
 import { DeviceService } from "./services/device-service";
+import type { ManifestSigner } from "./services/dispatch-ports";
 import { EnrollmentService } from "./services/enrollment-service";
 import { LatencyService } from "./services/latency-service";
 import { PlanService } from "./services/plan-service";
 import { type DeviceRpc, ProfileService } from "./services/profile-service";
+import { TelemetryService } from "./services/telemetry-service";
 import { TokenService } from "./services/token-service";
+import { loadOrCreateSigner } from "./signing-key";
 import { attachFleetStream } from "./ws/fleet-stream";
 
 export interface ControlPlaneConfig {
@@ -46,6 +56,10 @@ export interface ControlPlaneConfig {
   heartbeatTimeoutMs: number;
   /** Write a many-use enrollment token here at first start (unattended stacks). */
   bootstrapEnrollmentTokenFile?: string;
+  /** Largest artifact an upload may carry (default 512 MiB). */
+  maxArtifactBytes?: number;
+  /** Telemetry batching (default 500 messages or 100 ms). */
+  telemetryBatch?: { maxBatch?: number; maxWaitMs?: number };
   logger: Logger;
 }
 
@@ -73,9 +87,14 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
     logger: logger.child({ component: "nats" }),
   });
   await ensureStreams(nc);
+  const stores = await ensureStores(nc);
+  const signer = await loadOrCreateSigner(config.stateDir);
 
-  const services = buildServices(config, repos, nc, fleetAuth);
-  const { auth, devices, tokens, events } = services;
+  const services = buildServices(config, { repos, nc, fleetAuth, stores, signer });
+  const { auth, devices, tokens, events, metrics } = services;
+  events.attach(nc, subjects.fleetEvents, (err) =>
+    logger.warn({ err: String(err) }, "malformed fleet event dropped"),
+  );
 
   const adminTokenPath = join(config.stateDir, "admin-token");
   if ((await tokens.ensureAdminToken(adminTokenPath)).created) {
@@ -86,7 +105,19 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
     await tokens.ensureBootstrapEnrollmentToken(config.bootstrapEnrollmentTokenFile);
   }
 
-  const listener = await startDeviceListener(nc, devices, logger.child({ component: "devices" }));
+  const listener = await startDeviceListener(
+    nc,
+    devices,
+    logger.child({ component: "devices" }),
+    metrics,
+  );
+  const telemetryConsumer = await startTelemetryConsumer(
+    nc,
+    services.telemetry,
+    logger.child({ component: "telemetry" }),
+    metrics,
+    config.telemetryBatch,
+  );
   const sweepEveryMs = Math.max(100, Math.min(config.heartbeatTimeoutMs / 4, 5_000));
   const sweeper = setInterval(() => {
     devices.sweepOffline().catch((err) => logger.warn({ err }, "offline sweep failed"));
@@ -125,6 +156,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await listener.stop();
+      await telemetryConsumer.stop();
+      events.detach();
       await closeBus(nc);
       await prisma.$disconnect();
       logger.info("control plane stopped");
@@ -135,11 +168,20 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
 /** Every service, built once; transports (REST, gRPC, ws, NATS) share them. */
 function buildServices(
   config: ControlPlaneConfig,
-  repos: Repos,
-  nc: NatsConnection,
-  fleetAuth: FleetAuth,
+  io: {
+    repos: Repos;
+    nc: NatsConnection;
+    fleetAuth: FleetAuth;
+    stores: Awaited<ReturnType<typeof ensureStores>>;
+    signer: ManifestSigner;
+  },
 ) {
+  const { repos, nc, fleetAuth, stores, signer } = io;
   const events = new FleetEvents();
+  const metrics = new ControlPlaneMetrics({
+    devicesByStatus: () => repos.devices.countByStatus(),
+    deploymentsByPhase: () => repos.dispatch.countByPhase(),
+  });
   const rpc: DeviceRpc = {
     async request(subject, payload, timeout, fields) {
       const h = fields ? headers() : undefined;
@@ -148,16 +190,31 @@ function buildServices(
     },
   };
   const profiles = new ProfileService({ repos, events, rpc });
+  const assignments = new AssignmentService({
+    repos,
+    desired: natsDesiredStore(nc, stores.desired),
+    notifier: natsNotifier(nc),
+    events,
+  });
   return {
     events,
+    metrics,
+    assignments,
+    artifacts: new ArtifactService({
+      repos,
+      store: natsArtifactStore(stores.artifacts),
+      maxBytes: config.maxArtifactBytes ?? 512 * 2 ** 20,
+    }),
+    telemetry: new TelemetryService({ repos, events, metrics }),
     auth: new AuthService(repos.apiTokens),
     profiles,
     latency: new LatencyService({ repos, rpc }),
-    catalog: new CatalogService({ repos }),
+    catalog: new CatalogService({ repos, signer }),
     plans: new PlanService({ repos }),
     devices: new DeviceService({
       repos,
       profiles,
+      assignments,
       events,
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     }),
@@ -167,6 +224,7 @@ function buildServices(
       events,
       natsUrls: config.natsPublicUrls ?? [config.natsUrl],
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      artifactPublicKey: signer.publicKeyPem,
       mintUserJwt: async (d) => (await mintDeviceCredentials(fleetAuth, d)).jwt,
     }),
   };

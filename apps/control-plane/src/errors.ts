@@ -17,8 +17,9 @@ export class InvalidArgumentError extends ServiceError {
   constructor(
     readonly field: string,
     problem: string,
+    options?: ErrorOptions,
   ) {
-    super(`${field}: ${problem}`);
+    super(`${field}: ${problem}`, options);
   }
 }
 
@@ -48,6 +49,13 @@ export class ConflictError extends ServiceError {
   readonly httpStatus = 409;
   readonly grpcCode = GrpcStatus.ALREADY_EXISTS;
   readonly code = "conflict";
+}
+
+export class PayloadTooLargeError extends ServiceError {
+  override name = "PayloadTooLargeError";
+  readonly httpStatus = 413;
+  readonly grpcCode = GrpcStatus.RESOURCE_EXHAUSTED;
+  readonly code = "payload_too_large";
 }
 
 export class UnavailableError extends ServiceError {

@@ -20,6 +20,7 @@ try {
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     heartbeatTimeoutMs: env.HEARTBEAT_TIMEOUT_MS,
     bootstrapEnrollmentTokenFile: env.BOOTSTRAP_ENROLLMENT_TOKEN_FILE,
+    maxArtifactBytes: env.MAX_ARTIFACT_BYTES,
     logger,
   });
   let stopping = false;

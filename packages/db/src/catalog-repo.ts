@@ -3,6 +3,8 @@ import { isUuid } from "./client";
 import type { Artifact, Model, Prisma, Variant } from "./generated/prisma/client";
 
 export interface NewModel {
+  /** Chosen by the caller when signed manifests must name the model before the insert. */
+  id?: string;
   name: string;
   version: string;
   inputShape: Prisma.InputJsonValue;

@@ -62,6 +62,7 @@ export interface DeviceRepo {
   markSeen(id: string, at: Date): Promise<MarkSeenResult | null>;
   /** Online devices last seen before `cutoff` become offline; returns their ids. */
   markOfflineOlderThan(cutoff: Date): Promise<string[]>;
+  countByStatus(): Promise<Record<string, number>>;
 }
 
 export class PrismaDeviceRepo implements DeviceRepo {
@@ -149,6 +150,11 @@ export class PrismaDeviceRepo implements DeviceRepo {
       WHERE "status" = 'online' AND "lastSeenAt" < ${cutoff}
       RETURNING "id"::text AS "id"`;
     return rows.map((r) => r.id);
+  }
+
+  async countByStatus(): Promise<Record<string, number>> {
+    const rows = await this.db.device.groupBy({ by: ["status"], _count: { _all: true } });
+    return Object.fromEntries(rows.map((r) => [r.status, r._count._all]));
   }
 
   private async updateOrNull(id: string, data: Prisma.DeviceUpdateInput): Promise<Device | null> {

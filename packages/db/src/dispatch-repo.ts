@@ -50,6 +50,7 @@ export interface DispatchRepo {
    * device does not exist.
    */
   recordReport(deviceId: string, report: ReportedStateInput): Promise<DeviceReportedState | null>;
+  countByPhase(): Promise<Record<string, number>>;
   /** Desired and reported rows of many devices (for device lists). */
   statesOf(deviceIds: string[]): Promise<{
     assignments: Map<string, DeviceAssignment>;
@@ -123,6 +124,14 @@ export class PrismaDispatchRepo implements DispatchRepo {
       WHERE (s."generation", s."sentAt") <= (EXCLUDED."generation", EXCLUDED."sentAt")
       RETURNING *`;
     return rows[0] ?? null;
+  }
+
+  async countByPhase(): Promise<Record<string, number>> {
+    const rows = await this.db.deviceReportedState.groupBy({
+      by: ["phase"],
+      _count: { _all: true },
+    });
+    return Object.fromEntries(rows.map((r) => [r.phase, r._count._all]));
   }
 
   async statesOf(deviceIds: string[]) {

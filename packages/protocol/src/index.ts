@@ -8,18 +8,26 @@ export {
   EnrollResponse,
 } from "./gen/edgefleet/v1/enrollment";
 export {
+  AssignVariantRequest,
+  AssignVariantResponse,
   CreatePlanRequest,
   CreatePlanResponse,
+  DesiredDeployment,
+  DeviceDeployment,
   FleetServiceClient,
   type FleetServiceServer,
   FleetServiceService,
+  GetDeviceDeploymentRequest,
+  GetDeviceDeploymentResponse,
   GetDeviceProfileRequest,
   GetDeviceProfileResponse,
   PlanDecision,
   PlanPolicy,
   PlanSelector,
+  ReportedDeployment,
   ReprofileDeviceRequest,
   ReprofileDeviceResponse,
+  RuntimeOptions,
 } from "./gen/edgefleet/v1/fleet";
 export * from "./messages";
 export * from "./subjects";

@@ -1,9 +1,14 @@
 // gRPC FleetService: the operator API's profile and planning calls, over the same services as REST.
 
 import type {
+  AssignVariantRequest,
+  AssignVariantResponse,
   CreatePlanRequest,
   CreatePlanResponse,
+  DeviceDeployment,
   FleetServiceServer,
+  GetDeviceDeploymentRequest,
+  GetDeviceDeploymentResponse,
   GetDeviceProfileRequest,
   GetDeviceProfileResponse,
   ReprofileDeviceRequest,
@@ -11,6 +16,7 @@ import type {
 } from "@edgefleet/protocol";
 import type { handleUnaryCall, Metadata, ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { AssignmentService, DeploymentView } from "../services/assignment-service";
 import type { Authenticator, Principal } from "../services/auth-service";
 import type { PlanService } from "../services/plan-service";
 import type { ProfileService } from "../services/profile-service";
@@ -20,6 +26,7 @@ export interface FleetServiceDeps {
   auth: Authenticator;
   profiles: ProfileService;
   plans: PlanService;
+  assignments: AssignmentService;
   logger: Logger;
 }
 
@@ -45,6 +52,29 @@ function bearer(metadata: Metadata): string | undefined {
 
 export function fleetServiceImpl(deps: FleetServiceDeps): FleetServiceServer {
   return {
+    assignVariant: unary<AssignVariantRequest, AssignVariantResponse>(
+      deps,
+      "AssignVariant",
+      async (req, principal) => {
+        // proto3 zero values mean "not set": the REST defaults apply.
+        const o = req.options;
+        const view = await deps.assignments.assign(principal, req.deviceId, {
+          variantId: req.variantId === "" ? null : req.variantId,
+          options: {
+            ...(o?.threads ? { threads: o.threads } : {}),
+            ...(o?.maxBatch ? { maxBatch: o.maxBatch } : {}),
+            ...(o?.maxDelayMs ? { maxDelayMs: o.maxDelayMs } : {}),
+            ...(o?.queueLimit ? { queueLimit: o.queueLimit } : {}),
+          },
+        });
+        return { deployment: deploymentMessage(view) };
+      },
+    ),
+    getDeviceDeployment: unary<GetDeviceDeploymentRequest, GetDeviceDeploymentResponse>(
+      deps,
+      "GetDeviceDeployment",
+      async (req) => ({ deployment: deploymentMessage(await deps.assignments.get(req.deviceId)) }),
+    ),
     getDeviceProfile: unary<GetDeviceProfileRequest, GetDeviceProfileResponse>(
       deps,
       "GetDeviceProfile",
@@ -107,5 +137,37 @@ export function fleetServiceImpl(deps: FleetServiceDeps): FleetServiceServer {
         };
       },
     ),
+  };
+}
+
+function deploymentMessage(v: DeploymentView): DeviceDeployment {
+  const d = v.desired;
+  const r = v.reported;
+  return {
+    deviceId: v.deviceId,
+    desired: d
+      ? {
+          generation: d.generation,
+          variantId: d.variantId ?? "",
+          variantName: d.variantName ?? "",
+          modelId: d.model?.id ?? "",
+          digest: d.digest ?? "",
+          assignedBy: d.assignedBy,
+          updatedAt: d.updatedAt,
+        }
+      : undefined,
+    reported: r
+      ? {
+          generation: r.generation,
+          phase: r.phase,
+          step: r.step ?? "",
+          servingGeneration: r.serving?.generation ?? 0,
+          servingVariantId: r.serving?.variantId ?? "",
+          servingDigest: r.serving?.digest ?? "",
+          error: r.error ?? "",
+          sentAt: r.sentAt,
+        }
+      : undefined,
+    inSync: v.inSync,
   };
 }

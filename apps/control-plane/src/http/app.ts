@@ -2,12 +2,16 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { toPublicError } from "../errors";
+import type { ControlPlaneMetrics } from "../metrics";
+import type { ArtifactService } from "../services/artifact-service";
+import type { AssignmentService } from "../services/assignment-service";
 import type { AuthService, Principal } from "../services/auth-service";
 import type { CatalogService } from "../services/catalog-service";
 import type { DeviceService } from "../services/device-service";
 import type { LatencyService } from "../services/latency-service";
 import type { PlanService } from "../services/plan-service";
 import type { ProfileService } from "../services/profile-service";
+import type { TelemetryService } from "../services/telemetry-service";
 import type { TokenService } from "../services/token-service";
 
 export interface HttpDeps {
@@ -18,6 +22,10 @@ export interface HttpDeps {
   catalog: CatalogService;
   plans: PlanService;
   latency: LatencyService;
+  artifacts: ArtifactService;
+  assignments: AssignmentService;
+  telemetry: TelemetryService;
+  metrics: ControlPlaneMetrics;
   health: () => Promise<Record<string, boolean>>;
   logger: Logger;
 }
@@ -27,9 +35,28 @@ type Handler = (req: Request, principal: Principal) => Promise<unknown>;
 export function createHttpApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
+  app.use((req, res, next) => {
+    const end = deps.metrics.httpDuration.startTimer();
+    res.on("finish", () => {
+      // The route pattern, not the path: ids must not become label values.
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : "unmatched";
+      end({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  });
   // Latency measurements carry a model (base64); everything else is small.
   app.use("/api/v1/devices/:id/latency-measurements", express.json({ limit: "10mb" }));
   app.use(express.json({ limit: "1mb" }));
+
+  // Prometheus scrapes without a token, like /healthz: counts and latencies, no secrets.
+  app.get("/metrics", async (_req, res, next) => {
+    try {
+      const { contentType, body } = await deps.metrics.render();
+      res.type(contentType).send(body);
+    } catch (err) {
+      next(err);
+    }
+  });
 
   app.get("/healthz", async (_req, res) => {
     const checks = await deps.health();
@@ -71,6 +98,50 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.post(
     "/api/v1/devices/:id/latency-measurements",
     route((req, p) => deps.latency.measure(p, String(req.params.id), req.body), 201),
+  );
+  app.get(
+    "/api/v1/devices/:id/assignment",
+    route((req) => deps.assignments.get(String(req.params.id))),
+  );
+  app.put(
+    "/api/v1/devices/:id/assignment",
+    route((req, p) => deps.assignments.assign(p, String(req.params.id), req.body)),
+  );
+  app.get(
+    "/api/v1/devices/:id/telemetry",
+    route((req) => deps.telemetry.forDevice(String(req.params.id), req.query)),
+  );
+  // The body is the artifact itself, streamed (not parsed): application/octet-stream.
+  app.put("/api/v1/artifacts/:sha256", async (req, res, next) => {
+    try {
+      const principal = await deps.auth.authenticate(bearer(req));
+      if (!req.is("application/octet-stream")) {
+        res.status(415).json({
+          error: {
+            code: "unsupported_media_type",
+            message: "(body): an artifact upload must be application/octet-stream",
+          },
+        });
+        req.resume();
+        return;
+      }
+      const length = req.headers["content-length"];
+      const result = await deps.artifacts.upload(
+        principal,
+        String(req.params.sha256),
+        req,
+        length === undefined ? undefined : Number(length),
+      );
+      res.status(result.created ? 201 : 200).json(result);
+    } catch (err) {
+      // Whatever is left of the body is discarded so the connection can answer.
+      req.resume();
+      next(err);
+    }
+  });
+  app.get(
+    "/api/v1/artifacts/:sha256",
+    route((req) => deps.artifacts.get(String(req.params.sha256))),
   );
   app.post(
     "/api/v1/models",

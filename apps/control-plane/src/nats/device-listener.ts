@@ -13,6 +13,7 @@ import {
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import type { ControlPlaneMetrics } from "../metrics";
 import type { DeviceService } from "../services/device-service";
 
 const QUEUE = "control-plane";
@@ -26,7 +27,9 @@ export async function startDeviceListener(
   nc: NatsConnection,
   devices: DeviceService,
   logger: Logger,
+  metrics?: ControlPlaneMetrics,
 ): Promise<DeviceListener> {
+  const count = (kind: string, outcome: string) => metrics?.natsMessages.inc({ kind, outcome });
   const heartbeats = nc.subscribe(subjects.anyHeartbeat, { queue: QUEUE });
   const beatLoop = (async () => {
     for await (const msg of heartbeats) {
@@ -34,8 +37,10 @@ export async function startDeviceListener(
       if (!deviceId) continue;
       try {
         await devices.recordHeartbeat(deviceId, decodeJson(heartbeatSchema, msg.data));
+        count("heartbeat", "ok");
       } catch (err) {
         logger.warn({ err, deviceId }, "heartbeat dropped");
+        count("heartbeat", "dropped");
       }
     }
   })();
@@ -57,15 +62,18 @@ export async function startDeviceListener(
         event = decodeJson(deviceEventSchema, msg.data);
       } catch (err) {
         logger.warn({ err, deviceId }, "malformed device event dropped");
+        count("event", "dropped");
         msg.term();
         continue;
       }
       try {
         if (deviceId) await devices.recordEvent(deviceId, event);
         msg.ack();
+        count("event", "ok");
       } catch (err) {
         // Our side failed (database away): let JetStream redeliver it later.
         logger.warn({ err, deviceId }, "device event not recorded, will retry");
+        count("event", "retried");
         msg.nak(2_000);
       }
     }

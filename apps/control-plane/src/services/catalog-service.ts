@@ -1,8 +1,13 @@
-// Models and their variant catalogues, imported from `edgefleet compress` output.
+// Models and their variant catalogues, imported from `edgefleet compress` output. Every
+// variant's artifact must have been uploaded first; the import signs each variant's manifest.
+import { randomUUID } from "node:crypto";
 import { DuplicateModelError, type Model, type Repos, type Variant } from "@edgefleet/db";
+import { estimateMemory } from "@edgefleet/planner";
+import { type ArtifactManifest, MEDIA_TYPES } from "@edgefleet/protocol";
 import { z } from "zod";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors";
 import { type Principal, requireRole } from "./auth-service";
+import type { ManifestSigner } from "./dispatch-ports";
 import { parseInput } from "./validation";
 
 const slug = z
@@ -42,6 +47,10 @@ const variantSchema = z.object({
   latencyMs: z.object({ batch1: nonNegative, batch64: nonNegative }).optional(),
   kernels: z.array(z.string().max(64)).max(64),
   cost: variantCostSchema,
+  /** How a device opens the model (catalogue entry `runtime`). */
+  runtime: z.object({ disableQuantQdq: z.boolean() }).default({ disableQuantQdq: false }),
+  /** Highest default-domain opset the ONNX model imports. */
+  opset: z.number().int().nonnegative().max(1000).default(0),
 });
 
 export const importModelSchema = z.object({
@@ -70,6 +79,9 @@ export interface VariantView {
   kernels: string[];
   artifactDigest: string | null;
   cost: unknown;
+  runtime: unknown;
+  /** False for variants imported before manifests were signed: they cannot be assigned. */
+  signed: boolean;
 }
 
 export interface ModelView {
@@ -82,7 +94,10 @@ export interface ModelView {
 
 export class CatalogService {
   constructor(
-    private readonly deps: { repos: Pick<Repos, "catalog" | "importCatalogue" | "audit"> },
+    private readonly deps: {
+      repos: Pick<Repos, "catalog" | "importCatalogue" | "audit">;
+      signer: ManifestSigner;
+    },
   ) {}
 
   async importModel(principal: Principal, body: unknown) {
@@ -94,42 +109,49 @@ export class CatalogService {
         throw new InvalidArgumentError(`variants.${i}.name`, `${v.name} appears twice`);
       names.add(v.name);
     });
-    const artifacts = new Map(
-      input.variants.map((v) => [
-        v.artifact.sha256,
-        {
-          digest: v.artifact.sha256,
-          sizeBytes: v.artifact.bytes,
-          mediaType:
-            v.artifact.format === "onnx" ? "application/onnx" : "application/vnd.edgefleet.packed",
-        },
-      ]),
-    );
+    await this.checkArtifacts(input.variants);
+    const modelId = randomUUID();
+    const issuedAt = new Date().toISOString();
+    const variants = input.variants.map((v) => {
+      const id = randomUUID();
+      const manifest = buildManifest(
+        input,
+        v,
+        { modelId, variantId: id, issuedAt },
+        this.deps.signer,
+      );
+      return {
+        id,
+        name: v.name,
+        technique: v.technique,
+        recipe: v.recipe as never,
+        bytes: v.onnxBytes,
+        shippedBytes: v.artifact.bytes,
+        params: v.params,
+        flops: v.flopsByOp,
+        accuracy: v.accuracy,
+        fidelity: v.fidelity as never,
+        latencyB1Ms: v.latencyMs?.batch1 ?? null,
+        latencyB64Ms: v.latencyMs?.batch64 ?? null,
+        kernels: v.kernels,
+        cost: v.cost,
+        runtime: v.runtime,
+        manifest: manifest as never,
+        manifestSignature: this.deps.signer.sign(manifest),
+        artifactDigest: v.artifact.sha256,
+      };
+    });
     let result: Awaited<ReturnType<Repos["importCatalogue"]>>;
     try {
       result = await this.deps.repos.importCatalogue({
         model: {
+          id: modelId,
           name: input.name,
           version: input.version,
           inputShape: { ...input.input, metric: input.metric },
         },
-        artifacts: [...artifacts.values()],
-        variants: input.variants.map((v) => ({
-          name: v.name,
-          technique: v.technique,
-          recipe: v.recipe as never,
-          bytes: v.onnxBytes,
-          shippedBytes: v.artifact.bytes,
-          params: v.params,
-          flops: v.flopsByOp,
-          accuracy: v.accuracy,
-          fidelity: v.fidelity as never,
-          latencyB1Ms: v.latencyMs?.batch1 ?? null,
-          latencyB64Ms: v.latencyMs?.batch64 ?? null,
-          kernels: v.kernels,
-          cost: v.cost,
-          artifactDigest: v.artifact.sha256,
-        })),
+        artifacts: [],
+        variants,
       });
     } catch (err) {
       if (err instanceof DuplicateModelError) throw new ConflictError(err.message);
@@ -143,6 +165,33 @@ export class CatalogService {
       data: { name: input.name, version: input.version, variants: result.variants.length },
     });
     return { model: modelView(result.model), variants: result.variants.map(variantView) };
+  }
+
+  /** Each variant's artifact is stored, with the size and format the catalogue claims. */
+  private async checkArtifacts(variants: z.output<typeof importModelSchema>["variants"]) {
+    for (const [i, v] of variants.entries()) {
+      const field = `variants.${i}.artifact`;
+      const stored = await this.deps.repos.catalog.findArtifact(v.artifact.sha256);
+      if (!stored) {
+        throw new InvalidArgumentError(
+          `${field}.sha256`,
+          `${v.artifact.sha256.slice(0, 12)}… is not uploaded: PUT /api/v1/artifacts/<sha256> first (edgefleet models import does)`,
+        );
+      }
+      if (Number(stored.sizeBytes) !== v.artifact.bytes) {
+        throw new InvalidArgumentError(
+          `${field}.bytes`,
+          `is ${v.artifact.bytes}, the uploaded artifact has ${stored.sizeBytes}`,
+        );
+      }
+      const mediaType = v.artifact.format === "onnx" ? MEDIA_TYPES.onnx : MEDIA_TYPES.efpk;
+      if (stored.mediaType !== mediaType) {
+        throw new InvalidArgumentError(
+          `${field}.format`,
+          `is ${v.artifact.format}, the uploaded bytes are ${stored.mediaType}`,
+        );
+      }
+    }
   }
 
   async listModels() {
@@ -182,5 +231,51 @@ export function variantView(v: Variant): VariantView {
     kernels: v.kernels,
     artifactDigest: v.artifactDigest,
     cost: v.cost,
+    runtime: v.runtime,
+    signed: Boolean(v.manifestSignature),
+  };
+}
+
+type ImportInput = z.output<typeof importModelSchema>;
+
+/** The kernel type doing most of a variant's work (a simulated class slows by its factor). */
+export function dominantKernel(flops: ImportInput["variants"][number]["cost"]["flops"]) {
+  const types = ["fp32", "fp16", "int8", "int4"] as const;
+  return types.reduce((best, t) => ((flops[t] ?? 0) > (flops[best] ?? 0) ? t : best), "fp32");
+}
+
+function buildManifest(
+  model: ImportInput,
+  v: ImportInput["variants"][number],
+  ids: { modelId: string; variantId: string; issuedAt: string },
+  signer: ManifestSigner,
+): ArtifactManifest {
+  const memory = estimateMemory({
+    artifactBytes: v.onnxBytes,
+    runtimeWeightBytes: v.cost.runtimeWeightBytes,
+    activationBytes: v.cost.activationBytes,
+  });
+  return {
+    schema: 1,
+    digest: v.artifact.sha256,
+    sizeBytes: v.artifact.bytes,
+    mediaType: v.artifact.format === "onnx" ? MEDIA_TYPES.onnx : MEDIA_TYPES.efpk,
+    model: { id: ids.modelId, name: model.name, version: model.version },
+    variant: { id: ids.variantId, name: v.name, technique: v.technique, recipe: v.recipe },
+    input: model.input,
+    runtime: {
+      kernels: v.kernels,
+      kernelType: dominantKernel(v.cost.flops),
+      opset: v.opset,
+      memoryBytes: Math.round(memory.totalBytes),
+      disableQuantQdq: v.runtime.disableQuantQdq,
+    },
+    quality: {
+      metric: model.metric,
+      value: v.accuracy,
+      ...(v.fidelity ? { fidelity: v.fidelity } : {}),
+    },
+    issuedAt: ids.issuedAt,
+    keyId: signer.keyId,
   };
 }

@@ -5,6 +5,7 @@ import type { DeviceEvent, FleetEvent, Heartbeat } from "@edgefleet/protocol";
 import { z } from "zod";
 import { NotFoundError } from "../errors";
 import type { FleetEvents } from "../fleet-events";
+import { type AssignmentService, type DeploymentView, deploymentView } from "./assignment-service";
 import { factColumns } from "./enrollment-service";
 import type { ProfileService } from "./profile-service";
 import { parseInput } from "./validation";
@@ -16,16 +17,23 @@ export const listDevicesQuerySchema = z.object({
   status: z.enum(["enrolled", "online", "offline"]).optional(),
 });
 
+/** A device with what it should run and what it reports running. */
+export interface DeviceDetailView extends DeviceView {
+  deployment: DeploymentView;
+}
+
 export interface DevicePageView {
-  items: DeviceView[];
+  items: DeviceDetailView[];
   total: number;
   nextCursor: string | null;
 }
 
 export interface DeviceServiceDeps {
-  repos: Pick<Repos, "devices">;
+  repos: Pick<Repos, "devices" | "dispatch">;
   /** Where reported profiles go. */
   profiles: Pick<ProfileService, "record">;
+  /** Where state reports go. */
+  assignments: Pick<AssignmentService, "recordReport">;
   events: FleetEvents;
   heartbeatTimeoutMs: number;
   now?: () => Date;
@@ -41,13 +49,26 @@ export class DeviceService {
   async list(rawQuery: unknown): Promise<DevicePageView> {
     const query = parseInput(listDevicesQuerySchema, rawQuery);
     const page = await this.deps.repos.devices.list(query);
-    return { items: page.items.map(deviceView), total: page.total, nextCursor: page.nextCursor };
+    const states = await this.deps.repos.dispatch.statesOf(page.items.map((d) => d.id));
+    const items = page.items.map((d) => ({
+      ...deviceView(d),
+      deployment: deploymentView(
+        d.id,
+        states.assignments.get(d.id) ?? null,
+        states.reported.get(d.id) ?? null,
+      ),
+    }));
+    return { items, total: page.total, nextCursor: page.nextCursor };
   }
 
-  async get(id: string): Promise<DeviceView> {
+  async get(id: string): Promise<DeviceDetailView> {
     const device = await this.deps.repos.devices.findById(id);
     if (!device) throw new NotFoundError(`device ${id} not found`);
-    return deviceView(device);
+    const [assignment, reported] = await Promise.all([
+      this.deps.repos.dispatch.assignment(id),
+      this.deps.repos.dispatch.reported(id),
+    ]);
+    return { ...deviceView(device), deployment: deploymentView(id, assignment, reported) };
   }
 
   /** A heartbeat from an unknown device is dropped: its JWT outlived its row. */
@@ -65,6 +86,8 @@ export class DeviceService {
       if (updated) this.emit("device.updated", deviceId, deviceView(updated));
     } else if (event.type === "profile") {
       await this.deps.profiles.record(deviceId, event.agentVersion, event.profile);
+    } else if (event.type === "state") {
+      await this.deps.assignments.recordReport(deviceId, event);
     }
   }
 

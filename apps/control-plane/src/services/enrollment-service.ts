@@ -29,6 +29,7 @@ export interface EnrollResult {
   natsUrls: string[];
   userJwt: string;
   heartbeatIntervalMs: number;
+  artifactPublicKey: string;
 }
 
 export interface EnrollmentServiceDeps {
@@ -37,6 +38,8 @@ export interface EnrollmentServiceDeps {
   mintUserJwt(device: { deviceId: string; publicKey: string }): Promise<string>;
   natsUrls: string[];
   heartbeatIntervalMs: number;
+  /** SPKI PEM of the key that signs artifact manifests; the device pins it. */
+  artifactPublicKey: string;
   events: FleetEvents;
 }
 
@@ -84,6 +87,7 @@ export class EnrollmentService {
       natsUrls: this.deps.natsUrls,
       userJwt,
       heartbeatIntervalMs: this.deps.heartbeatIntervalMs,
+      artifactPublicKey: this.deps.artifactPublicKey,
     };
   }
 

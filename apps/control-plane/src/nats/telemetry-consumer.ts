@@ -1,0 +1,116 @@
+// Consumes the TELEMETRY stream with one durable pull consumer that every control-plane replica
+// shares (each message goes to one of them), in batches: up to `maxBatch` messages or `maxWaitMs`
+// after the first, folded in one database transaction, acknowledged after it commits. A failed
+// batch is redelivered; the fold's cursors make the redelivery harmless.
+import {
+  decodeJson,
+  deviceIdFromSubject,
+  STREAMS,
+  type Telemetry,
+  telemetrySchema,
+} from "@edgefleet/protocol";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { ControlPlaneMetrics } from "../metrics";
+import type { TelemetryService } from "../services/telemetry-service";
+
+export const TELEMETRY_CONSUMER = "control-plane-telemetry";
+
+export interface TelemetryConsumerOptions {
+  maxBatch?: number;
+  maxWaitMs?: number;
+}
+
+export interface TelemetryConsumer {
+  /** Resolves when everything received so far has been folded (tests, benchmarks). */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startTelemetryConsumer(
+  nc: NatsConnection,
+  telemetry: Pick<TelemetryService, "ingest">,
+  logger: Logger,
+  metrics?: ControlPlaneMetrics,
+  opts: TelemetryConsumerOptions = {},
+): Promise<TelemetryConsumer> {
+  const maxBatch = opts.maxBatch ?? 500;
+  const maxWaitMs = opts.maxWaitMs ?? 100;
+  const jsm = await jetstreamManager(nc);
+  await jsm.consumers.add(STREAMS.telemetry.name, {
+    durable_name: TELEMETRY_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: 30_000_000_000,
+    max_ack_pending: 20_000,
+  });
+  const consumer = await jetstream(nc).consumers.get(STREAMS.telemetry.name, TELEMETRY_CONSUMER);
+  const messages = await consumer.consume({ max_messages: Math.max(1000, maxBatch * 2) });
+
+  let pending: Array<{ msg: JsMsg; deviceId: string; message: Telemetry }> = [];
+  let timer: NodeJS.Timeout | undefined;
+  let chain: Promise<void> = Promise.resolve();
+
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    // One batch at a time, in arrival order: a device's messages are folded in order.
+    chain = chain.then(() => foldBatch(batch));
+  };
+
+  const foldBatch = async (batch: typeof pending) => {
+    const end = metrics?.ingestBatchSeconds.startTimer();
+    try {
+      await telemetry.ingest(batch);
+      for (const b of batch) b.msg.ack();
+      metrics?.ingestBatchMessages.observe(batch.length);
+    } catch (err) {
+      logger.warn({ err, messages: batch.length }, "telemetry batch not folded, will retry");
+      for (const b of batch) b.msg.nak(2_000);
+    } finally {
+      end?.();
+    }
+  };
+
+  const loop = (async () => {
+    for await (const msg of messages) {
+      const deviceId = deviceIdFromSubject(msg.subject);
+      let message: Telemetry;
+      try {
+        if (!deviceId) throw new Error(`no device id in ${msg.subject}`);
+        message = decodeJson(telemetrySchema, msg.data);
+      } catch (err) {
+        logger.warn({ err: String(err), subject: msg.subject }, "malformed telemetry dropped");
+        metrics?.telemetryMessages.inc({ outcome: "malformed" });
+        msg.term();
+        continue;
+      }
+      pending.push({ msg, deviceId, message });
+      if (pending.length >= maxBatch) flush();
+      else timer ??= setTimeout(flush, maxWaitMs);
+    }
+  })();
+
+  return {
+    async idle() {
+      flush();
+      await chain;
+    },
+    async stop() {
+      await messages.close();
+      await loop.catch(() => {});
+      flush();
+      await chain;
+    },
+  };
+}

@@ -1,0 +1,213 @@
+// Desired state per device: which variant it should run, with its signed manifest. Written to
+// the KV bucket devices read (then to Postgres, in that order, see DispatchRepo), announced on
+// the device's rpc subject; devices report back on their events subject. Rollouts will write
+// through `assign` too.
+import type { DeviceAssignment, DeviceReportedState, Repos } from "@edgefleet/db";
+import {
+  artifactManifestSchema,
+  type DesiredState,
+  desiredStateSchema,
+  runtimeOptionsSchema,
+  type StateReport,
+} from "@edgefleet/protocol";
+import { z } from "zod";
+import { ConflictError, NotFoundError } from "../errors";
+import type { FleetEvents } from "../fleet-events";
+import { type Principal, requireRole } from "./auth-service";
+import type { DesiredStateStore, DeviceNotifier } from "./dispatch-ports";
+import { parseInput } from "./validation";
+
+export const assignSchema = z.object({
+  /** null: run nothing (the device unloads what it serves). */
+  variantId: z.string().uuid("must be a variant id (uuid)").nullable(),
+  options: runtimeOptionsSchema.partial().default({}),
+});
+export type AssignInput = z.input<typeof assignSchema>;
+
+export interface DesiredView {
+  generation: number;
+  variantId: string | null;
+  variantName: string | null;
+  model: { id: string; name: string; version: string } | null;
+  digest: string | null;
+  options: unknown;
+  assignedBy: string;
+  updatedAt: string;
+}
+
+export interface ReportedView {
+  generation: number;
+  phase: string;
+  step: string | null;
+  serving: { generation: number; variantId: string | null; digest: string | null } | null;
+  error: string | null;
+  sentAt: string;
+  receivedAt: string;
+}
+
+export interface DeploymentView {
+  deviceId: string;
+  desired: DesiredView | null;
+  reported: ReportedView | null;
+  /** The device reports serving exactly the desired generation. */
+  inSync: boolean;
+}
+
+export interface AssignmentServiceDeps {
+  repos: Pick<Repos, "devices" | "catalog" | "dispatch" | "audit">;
+  desired: DesiredStateStore;
+  notifier: DeviceNotifier;
+  events: FleetEvents;
+  now?: () => Date;
+}
+
+export class AssignmentService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: AssignmentServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async assign(principal: Principal, deviceId: string, body: unknown): Promise<DeploymentView> {
+    requireRole(principal, "operator");
+    const input = parseInput(assignSchema, body);
+    const device = await this.deps.repos.devices.findById(deviceId);
+    if (!device) throw new NotFoundError(`device ${deviceId} not found`);
+    const assignment = input.variantId ? await this.signedAssignment(input) : null;
+    const actor = `apitoken:${principal.tokenId}`;
+    const row = await this.deps.repos.dispatch.writeAssignment(
+      { deviceId, variantId: input.variantId, assignedBy: actor },
+      async (storedGeneration) => {
+        // The KV may be ahead of Postgres (a write whose commit was lost): never reuse a
+        // generation a device may have seen.
+        const current = await this.deps.desired.get(deviceId);
+        const generation = Math.max(storedGeneration, current?.generation ?? 0) + 1;
+        const desired: DesiredState = {
+          version: 1,
+          deviceId,
+          generation,
+          updatedAt: this.now().toISOString(),
+          assignment,
+        };
+        await this.deps.desired.put(deviceId, desired);
+        return { generation, desired: desired as unknown as Record<string, never> };
+      },
+    );
+    this.deps.notifier.desiredChanged(deviceId, row.generation);
+    await this.deps.repos.audit.append({
+      actor,
+      action: "device.assigned",
+      subjectType: "device",
+      subjectId: deviceId,
+      data: { generation: row.generation, variantId: input.variantId },
+    });
+    const view = deploymentView(deviceId, row, await this.deps.repos.dispatch.reported(deviceId));
+    this.deps.events.publish({
+      type: "device.assigned",
+      deviceId,
+      at: this.now().toISOString(),
+      data: view as unknown as Record<string, unknown>,
+    });
+    return view;
+  }
+
+  async get(deviceId: string): Promise<DeploymentView> {
+    const device = await this.deps.repos.devices.findById(deviceId);
+    if (!device) throw new NotFoundError(`device ${deviceId} not found`);
+    const [assignment, reported] = await Promise.all([
+      this.deps.repos.dispatch.assignment(deviceId),
+      this.deps.repos.dispatch.reported(deviceId),
+    ]);
+    return deploymentView(deviceId, assignment, reported);
+  }
+
+  /** A device's state report, stored unless a newer one is; pushed to live clients. */
+  async recordReport(deviceId: string, report: StateReport, receivedAt = this.now()) {
+    const stored = await this.deps.repos.dispatch.recordReport(deviceId, {
+      generation: report.generation,
+      phase: report.phase,
+      step: report.step ?? null,
+      servingGeneration: report.serving?.generation ?? null,
+      servingVariantId: report.serving?.variantId ?? null,
+      servingDigest: report.serving?.digest ?? null,
+      error: report.error ?? null,
+      sentAt: new Date(report.sentAt),
+      receivedAt,
+    });
+    if (!stored) return;
+    const view = deploymentView(
+      deviceId,
+      await this.deps.repos.dispatch.assignment(deviceId),
+      stored,
+    );
+    this.deps.events.publish({
+      type: "device.state",
+      deviceId,
+      at: receivedAt.toISOString(),
+      data: view as unknown as Record<string, unknown>,
+    });
+  }
+
+  private async signedAssignment(input: z.output<typeof assignSchema>) {
+    const variant = await this.deps.repos.catalog.findVariant(input.variantId!);
+    if (!variant) throw new NotFoundError(`variant ${input.variantId} not found`);
+    const manifest = artifactManifestSchema.safeParse(variant.manifest);
+    if (!manifest.success || !variant.manifestSignature) {
+      throw new ConflictError(
+        `variant ${variant.name} has no signed manifest (imported before artifacts were uploaded?): import the model again`,
+      );
+    }
+    return {
+      manifest: manifest.data,
+      signature: variant.manifestSignature,
+      options: runtimeOptionsSchema.parse(input.options),
+    };
+  }
+}
+
+export function deploymentView(
+  deviceId: string,
+  a: DeviceAssignment | null,
+  r: DeviceReportedState | null,
+): DeploymentView {
+  const desired = a && a.generation > 0 ? desiredView(a) : null;
+  const reported: ReportedView | null = r
+    ? {
+        generation: r.generation,
+        phase: r.phase,
+        step: r.step,
+        serving:
+          r.servingGeneration === null
+            ? null
+            : {
+                generation: r.servingGeneration,
+                variantId: r.servingVariantId,
+                digest: r.servingDigest,
+              },
+        error: r.error,
+        sentAt: r.sentAt.toISOString(),
+        receivedAt: r.receivedAt.toISOString(),
+      }
+    : null;
+  const inSync =
+    desired !== null &&
+    reported !== null &&
+    reported.phase === "applied" &&
+    reported.generation === desired.generation;
+  return { deviceId, desired, reported, inSync };
+}
+
+function desiredView(a: DeviceAssignment): DesiredView {
+  const parsed = desiredStateSchema.safeParse(a.desired);
+  const m = parsed.success ? parsed.data.assignment?.manifest : undefined;
+  return {
+    generation: a.generation,
+    variantId: a.variantId,
+    variantName: m?.variant.name ?? null,
+    model: m?.model ?? null,
+    digest: m?.digest ?? null,
+    options: parsed.success ? (parsed.data.assignment?.options ?? null) : null,
+    assignedBy: a.assignedBy,
+    updatedAt: a.updatedAt.toISOString(),
+  };
+}
