@@ -3,7 +3,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DeviceProfileJson } from "@edgefleet/protocol";
-import { type DeviceProfile, profileStaleness } from "@edgefleet/runtime";
+import { type DeviceProfile, profileStaleness } from "@edgefleet/runtime/facts";
 
 export type ProfileTrigger = "start" | "version" | "stale" | "request";
 
