@@ -1,6 +1,6 @@
 // The agent's bindings to @edgefleet/runtime: facts, profile and latency measurement for the real
 // machine or a simulated device class.
-import { isPackedModel, unpackModel } from "@edgefleet/compression";
+import { isPackedModel, unpackModel } from "@edgefleet/artifact";
 import type { DeviceProfileJson, HardwareFactsJson } from "@edgefleet/protocol";
 import {
   type DeviceClassName,

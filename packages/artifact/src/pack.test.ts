@@ -1,52 +1,16 @@
 import { crc32 } from "node:zlib";
 import { DataType, GraphBuilder } from "@edgefleet/onnx";
 import { describe, expect, it } from "vitest";
-import { exportOnnx } from "../nn/export-onnx";
-import { createMlp } from "../nn/model";
-import { createRng } from "../nn/rng";
 import { inspectPacked, isPackedModel, packModel, unpackModel } from "./pack";
 import { PackedModelError } from "./pack-format";
-import { decodeTensor, encodeTensor } from "./tensor-coding";
+import { mlpOnnx, testRng } from "./test-models";
 
-const rng = createRng(5);
+const rng = testRng(7);
 const sparse = (n: number, density: number) =>
   Float32Array.from({ length: n }, () => (rng.next() < density ? rng.normal() : 0));
-const shared = (n: number, k: number, density: number) => {
-  const book = Float32Array.from({ length: k }, () => rng.normal());
-  return Float32Array.from({ length: n }, () => (rng.next() < density ? book[rng.int(k)] : 0));
-};
-const bitsOf = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
 
-describe("tensor coding round-trips bit-exactly", () => {
-  it.each([
-    { name: "dense random", values: sparse(1000, 1), encoding: 0 },
-    { name: "dense 7 shared values", values: shared(1000, 7, 1), encoding: 1 },
-    { name: "sparse random", values: sparse(5000, 0.1), encoding: 2 },
-    { name: "sparse 32 shared values", values: shared(5000, 32, 0.05), encoding: 3 },
-    { name: "all zero", values: new Float32Array(300), encoding: 3 },
-    {
-      name: "one non-zero at the end after a long gap",
-      values: Float32Array.from({ length: 2000 }, (_, i) => (i === 1999 ? 1.5 : 0)),
-      encoding: 3,
-    },
-    {
-      name: "-0, NaN and Infinity",
-      values: Float32Array.from([-0, Number.NaN, Infinity, 1, -0, 0, 2, 3]),
-      encoding: 1,
-    },
-  ])("$name", ({ values, encoding }) => {
-    const enc = encodeTensor(values);
-    expect(enc.encoding).toBe(encoding);
-    expect(bitsOf(decodeTensor(enc, "t"))).toEqual(bitsOf(values));
-  });
-});
-
-function tinyModel(): Uint8Array {
-  const model = createMlp([64, 32, 10], 9);
-  const w = model.layers[0];
-  if (w.kind === "dense") for (let i = 0; i < w.weight.length; i++) if (i % 5) w.weight[i] = 0;
-  return exportOnnx(model);
-}
+/** 80 % of the first layer's weights are zero, like a magnitude-pruned model. */
+const tinyModel = () => mlpOnnx([64, 32, 10], 9, 0.2);
 
 describe("packModel / unpackModel", () => {
   it.each(["brotli", "gzip", "none"] as const)("lossless round trip (%s)", (codec) => {
@@ -62,14 +26,16 @@ describe("packModel / unpackModel", () => {
     expect(packModel(onnx).length).toBeLessThan(onnx.length / 3);
   });
 
-  it("lossy clustering keeps at most 2^bits distinct values per tensor", () => {
-    const onnx = exportOnnx(createMlp([64, 32, 10], 3));
-    const info = inspectPacked(packModel(onnx, { clusterBits: 3, minClusterElements: 1000 }));
-    const w0 = info.find((t) => t.name === "layer0.weight")!;
-    expect(w0.encoding).toBe("dense-codebook");
-    expect(w0.codebookSize).toBeLessThanOrEqual(8);
-    // 320 entries: below minClusterElements, so kept exact
-    expect(info.find((t) => t.name === "layer1.weight")!.encoding).toBe("dense-f32");
+  it("says what it coded, tensor by tensor; tensors under 16 elements stay in the skeleton", () => {
+    const info = inspectPacked(packModel(mlpOnnx([64, 32, 10], 3, 0.2)));
+    expect(info.map((t) => [t.name, t.encoding, t.elements])).toEqual([
+      ["layer0.weight", "sparse-f32", 2048],
+      // 32 values are at most 256 distinct ones: a codebook is exact and smaller.
+      ["layer0.bias", "dense-codebook", 32],
+      ["layer1.weight", "dense-f32", 320],
+      // layer1.bias (10 elements) is not listed: it stays in the skeleton.
+    ]);
+    expect(info[0].nonZero).toBeLessThan(2048 * 0.3);
   });
 
   it("leaves non-float initializers inside the skeleton untouched", () => {
@@ -82,6 +48,11 @@ describe("packModel / unpackModel", () => {
     g.output("logits", DataType.FLOAT, ["N", 2]);
     const onnx = g.toBytes();
     expect(unpackModel(packModel(onnx))).toEqual(onnx);
+  });
+
+  it("refuses an unknown codec by name", () => {
+    // @ts-expect-error: a caller outside TypeScript (a recipe file) can pass anything
+    expect(() => packModel(tinyModel(), { codec: "zstd" })).toThrow(/unknown codec "zstd"/);
   });
 });
 
