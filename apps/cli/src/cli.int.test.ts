@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { packModel, unpackModel } from "@edgefleet/compression";
+import { packModel, unpackModel } from "@edgefleet/artifact";
 import { DataType, GraphBuilder } from "@edgefleet/onnx";
 import { beforeAll, describe, expect, it } from "vitest";
 

@@ -2,7 +2,8 @@
 // control plane. Each variant's planner cost is read off the graph ONNX Runtime really runs.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type Catalogue, isPackedModel, unpackModel } from "@edgefleet/compression";
+import { isPackedModel, unpackModel } from "@edgefleet/artifact";
+import type { Catalogue } from "@edgefleet/compression";
 import { analyzeVariant } from "@edgefleet/runtime";
 import { type ApiTarget, callApi } from "./api-client";
 import { CliInputError } from "./inputs";

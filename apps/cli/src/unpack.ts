@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { isPackedModel, unpackModel } from "@edgefleet/compression";
+import { isPackedModel, unpackModel } from "@edgefleet/artifact";
 import { decodeModel, InvalidModelError, writeFileAtomic } from "@edgefleet/onnx";
 import { CliInputError } from "./inputs";
 

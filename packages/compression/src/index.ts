@@ -11,7 +11,6 @@ export * from "./nn/rng";
 export * from "./prune/cluster";
 export * from "./prune/magnitude";
 export * from "./prune/pack";
-export * from "./prune/pack-format";
 export * from "./prune/structured";
 export * from "./quantize";
 export * from "./train/optimizer";

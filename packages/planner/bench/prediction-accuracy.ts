@@ -12,7 +12,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { unpackModel } from "@edgefleet/compression";
+import { unpackModel } from "@edgefleet/artifact";
 import {
   analyzeVariant,
   type DeviceProfile,

@@ -1,4 +1,8 @@
 /**
+ * EFPK, the packed model a device receives (media type application/vnd.edgefleet.efpk). It lives
+ * in @edgefleet/artifact so that the agent unpacks it without the compression engine; the lossy
+ * weight sharing that makes codebooks small is done before packing, in @edgefleet/compression.
+ *
  * Byte layout of a packed model (version 1). Little-endian throughout.
  *
  * Header, 20 bytes, stored uncompressed:
