@@ -1,13 +1,29 @@
-// The device agent: enroll once (or reuse the stored identity), connect to NATS with the device's
-// own JWT, report facts, and send heartbeats until stopped.
+// The device agent: enroll once (or reuse the stored identity), serve the stored variant from the
+// local cache at once (no network needed), open the local inference API, then connect to NATS
+// with the device's own JWT in the background: report facts, fetch and reconcile desired state,
+// send heartbeats, telemetry and state reports, and answer control-plane requests.
+import { totalmem } from "node:os";
 import {
   backoffDelay,
   closeBus,
   connectDevice,
   DEFAULT_BACKOFF,
+  directGetLast,
   formatCreds,
+  kvStreamName,
+  readObject,
 } from "@edgefleet/bus";
-import { type DeviceEvent, encodeJson, type Heartbeat, subjects } from "@edgefleet/protocol";
+import {
+  DESIRED_NOTICE_OP,
+  type DeviceEvent,
+  decodeJson,
+  desiredStateSchema,
+  encodeJson,
+  type Heartbeat,
+  KV_BUCKETS,
+  kvSubject,
+  subjects,
+} from "@edgefleet/protocol";
 import { jetstream } from "@nats-io/jetstream";
 import { createUser, fromSeed } from "@nats-io/nkeys";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -16,7 +32,31 @@ import type { DeviceRuntime } from "./device-runtime";
 import { enrollWithRetry } from "./enroll-client";
 import { type DeviceIdentity, IdentityStore } from "./identity-store";
 import { ProfileStamp, type ProfileTrigger, SingleFlight, startTrigger } from "./profiling";
+import { LocalStore } from "./reconcile/local-store";
+import type { DeviceLimits } from "./reconcile/plan";
+import { Reconciler } from "./reconcile/reconciler";
 import { serveRpc } from "./rpc-handlers";
+import {
+  type InferenceRuntime,
+  ModelSlot,
+  ortRuntime,
+  type RunningGrpcApi,
+  type RunningHttpApi,
+  ServingMetrics,
+  startGrpcApi,
+  startHttpApi,
+} from "./serving";
+import { StateReporter } from "./state-reporter";
+import { nextTelemetryEpoch, TelemetryPublisher } from "./telemetry-publisher";
+
+export interface LocalApiConfig {
+  /** Loopback by default: the API is for applications on the device. */
+  host: string;
+  /** 0: an ephemeral port. */
+  httpPort: number;
+  /** undefined: no gRPC API. */
+  grpcPort?: number;
+}
 
 export interface AgentConfig {
   dataDir: string;
@@ -30,13 +70,31 @@ export interface AgentConfig {
   /** Facts, profile and latency measurement of this device (or the class it simulates). */
   runtime: DeviceRuntime;
   logger: Logger;
+  localApi?: LocalApiConfig;
+  /** How often a telemetry window closes (default 5 s). */
+  telemetryIntervalMs?: number;
+  /** Bytes the local artifact cache may hold (default 1 GiB). */
+  cacheBudgetBytes?: number;
+  /** Safety net besides change notices: re-read desired state this often (default 5 min). */
+  desiredPollMs?: number;
+  /** What loads and runs models (default ONNX Runtime, imported on the first load). */
+  inference?: InferenceRuntime;
 }
 
 export interface RunningAgent {
   deviceId: string;
   /** true when this start enrolled; false when a stored identity was reused. */
   enrolled: boolean;
-  nc: NatsConnection;
+  /** Resolves with the NATS connection once the first connect succeeds (it retries forever). */
+  connected: Promise<NatsConnection>;
+  /** The connection, once there is one. */
+  readonly nc: NatsConnection | undefined;
+  /** The local HTTP inference API, e.g. http://127.0.0.1:8471 (undefined when disabled). */
+  localUrl: string | undefined;
+  /** host:port of the local gRPC inference API (undefined when disabled). */
+  localGrpc: string | undefined;
+  reconciler: Reconciler;
+  telemetry: TelemetryPublisher;
   /** Resolves when the profile measurement in progress (if any) has been reported. */
   profiled(): Promise<void>;
   /**
@@ -52,56 +110,241 @@ export class MissingEnrollmentTokenError extends Error {
 }
 
 export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
-  const store = new IdentityStore(config.dataDir);
-  const seed = await loadOrCreateSeed(store);
-  const stored = await store.loadIdentity();
-  const identity = stored ?? (await enroll(config, store, seed));
-  const log = config.logger.child({ deviceId: identity.deviceId });
+  const identityStore = new IdentityStore(config.dataDir);
+  const seed = await loadOrCreateSeed(identityStore);
+  const stored = await identityStore.loadIdentity();
+  const identity = stored ?? (await enroll(config, identityStore, seed));
+  const { deviceId } = identity;
+  const log = config.logger.child({ deviceId });
   log.info({ enrolled: !stored }, stored ? "reusing stored identity" : "enrolled");
+  if (!identity.artifactPublicKey) {
+    log.warn(
+      "no artifact signing key pinned (enrolled by an older control plane): assignments will be refused",
+    );
+  }
 
-  const nc = await connectWithRetry(identity, seed, log);
-  const publishEvent = async (event: DeviceEvent, timeout = 5_000) => {
-    await jetstream(nc).publish(subjects.events(identity.deviceId), encodeJson(event), { timeout });
+  let nc: NatsConnection | undefined;
+  const js = () => {
+    if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
+    return jetstream(nc);
   };
-  const version = config.agentVersion;
-  await publishEvent({ type: "started", sentAt: Date.now(), agentVersion: version });
-  const facts = await config.runtime.readFacts();
-  await publishEvent({ type: "facts", sentAt: Date.now(), agentVersion: version, facts });
 
-  const profiler = new Profiler(config, publishEvent, log);
-  const rpc = serveRpc(
-    nc,
-    identity.deviceId,
-    { reprofile: () => profiler.request(), measureLatency: config.runtime.measureLatency },
+  // Serving first: a device that restarts while offline answers with its last variant.
+  const spec = config.runtime.spec;
+  const epoch = await nextTelemetryEpoch(config.dataDir);
+  let reconciler: Reconciler | undefined;
+  const telemetry = new TelemetryPublisher({
+    deviceId,
+    epoch,
+    intervalMs: config.telemetryIntervalMs ?? 5_000,
+    serving: () => {
+      const s = reconciler?.serving;
+      return s ? { variantId: s.manifest.variant.id, generation: s.generation } : null;
+    },
+    simulated: spec !== undefined,
+    deviceClass: spec?.name ?? "",
+    publish: async (data, msgID) => {
+      await js().publish(subjects.telemetry(deviceId), data, { msgID, timeout: 5_000 });
+    },
     log,
+  });
+  const metrics = new ServingMetrics();
+  const slot = new ModelSlot({
+    observer: fanOut(telemetry, metrics.observer),
+    onRunFailure: (f) => reconciler?.onRunFailure(f),
+  });
+  metrics.attach?.(slot);
+  const reporter = new StateReporter(async (report) => {
+    await js().publish(subjects.events(deviceId), encodeJson(report), { timeout: 5_000 });
+  });
+  const store = new LocalStore(config.dataDir, config.cacheBudgetBytes ?? 2 ** 30);
+  const opened = await store.open();
+  if (opened.damaged)
+    log.warn({ movedTo: opened.damaged }, "local state was damaged; starting empty");
+  reconciler = new Reconciler(
+    {
+      deviceId,
+      store,
+      slot,
+      runtime: config.inference ?? ortRuntime(),
+      pinnedKey: identity.artifactPublicKey,
+      limits: deviceLimits(spec),
+      defaultThreads: config.runtime.threads,
+      slowdownFor: (kernel) =>
+        spec?.computeSlowdown[kernel as keyof typeof spec.computeSlowdown] ?? 1,
+      fetchArtifact: async (digest, onChunk) => {
+        if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
+        await readObject(nc, digest, { onChunk });
+      },
+      report: (r) => reporter.report(r),
+      log: log.child({ component: "reconcile" }),
+    },
+    opened.state,
   );
-  await profiler.onStart();
-  const stopBeats = startHeartbeats(nc, identity, version);
+  await reconciler.restore();
+  telemetry.start();
+
+  const api = config.localApi;
+  let http: RunningHttpApi | undefined;
+  let grpc: RunningGrpcApi | undefined;
+  if (api) {
+    http = await startHttpApi({ slot, host: api.host, port: api.httpPort, metrics });
+    if (api.grpcPort !== undefined) {
+      grpc = await startGrpcApi({ slot, host: api.host, port: api.grpcPort });
+    }
+  }
+
+  const version = config.agentVersion;
+  const publishEvent = async (event: DeviceEvent, timeout = 5_000) => {
+    await js().publish(subjects.events(deviceId), encodeJson(event), { timeout });
+  };
+  const profiler = new Profiler(config, publishEvent, log);
+  const desiredFetch = new SingleFlight<void>();
+  const fetchDesired = () =>
+    desiredFetch.run(async () => {
+      if (!nc || nc.isClosed()) return;
+      try {
+        const m = await directGetLast(
+          nc,
+          kvStreamName(KV_BUCKETS.desired),
+          kvSubject(KV_BUCKETS.desired, deviceId),
+        );
+        if (!m || m.data.length === 0) return;
+        const desired = decodeJson(desiredStateSchema, m.data);
+        if (await reconciler.offer(desired)) {
+          log.info({ generation: desired.generation }, "new desired state");
+        }
+      } catch (err) {
+        log.warn({ err: String(err) }, "desired state not read");
+      }
+    });
 
   let stopping = false;
-  const lost = nc.closed().then((err) => {
-    if (stopping) return new Promise<never>(() => {});
-    stopBeats();
-    log.error({ err }, "connection closed for good");
-    return err ?? undefined;
+  let stopBeats = () => {};
+  let rpc: ReturnType<typeof serveRpc> = [];
+  let poll: NodeJS.Timeout | undefined;
+  const connected = connectWithRetry(identity, seed, log, () => stopping).then(async (conn) => {
+    nc = conn;
+    rpc = serveRpc(
+      conn,
+      deviceId,
+      {
+        reprofile: () => profiler.request(),
+        measureLatency: config.runtime.measureLatency,
+        desiredChanged: () => void fetchDesired(),
+      },
+      log,
+    );
+    reporter.setConnected(true);
+    telemetry.setConnected(true);
+    void watchConnection(conn, {
+      up: () => {
+        reporter.setConnected(true);
+        telemetry.setConnected(true);
+        void fetchDesired();
+      },
+      down: () => {
+        reporter.setConnected(false);
+        telemetry.setConnected(false);
+      },
+    });
+    stopBeats = startHeartbeats(conn, identity, version);
+    const pollMs = config.desiredPollMs ?? 300_000;
+    poll = setInterval(() => void fetchDesired(), pollMs * (0.75 + Math.random() / 2));
+    poll.unref();
+    void (async () => {
+      try {
+        await publishEvent({ type: "started", sentAt: Date.now(), agentVersion: version });
+        const facts = await config.runtime.readFacts();
+        await publishEvent({ type: "facts", sentAt: Date.now(), agentVersion: version, facts });
+      } catch (err) {
+        log.warn({ err: String(err) }, "start events not published");
+      }
+      await profiler.onStart();
+    })();
+    await fetchDesired();
+    return conn;
   });
 
+  const lost = connected.then((conn) =>
+    conn.closed().then((err) => {
+      if (stopping) return new Promise<never>(() => {});
+      stopBeats();
+      log.error({ err }, "connection closed for good");
+      return err ?? undefined;
+    }),
+  );
+
   return {
-    deviceId: identity.deviceId,
+    deviceId,
     enrolled: !stored,
-    nc,
+    connected,
+    get nc() {
+      return nc;
+    },
+    localUrl: http?.url,
+    localGrpc: grpc?.address,
+    reconciler,
+    telemetry,
     profiled: () => profiler.settled(),
     lost,
     async stop(reason = "shutdown") {
       stopping = true;
+      clearInterval(poll);
       stopBeats();
+      reconciler.stop();
       for (const sub of rpc) sub.unsubscribe();
-      // Best effort and brief: a stop must not hang on a server that is already gone.
-      await publishEvent({ type: "stopping", sentAt: Date.now(), reason }, 1_000).catch(() => {});
-      await closeBus(nc);
+      await telemetry.stop();
+      if (nc && !nc.isClosed()) {
+        // Best effort and brief: a stop must not hang on a server that is already gone.
+        await publishEvent({ type: "stopping", sentAt: Date.now(), reason }, 1_000).catch(() => {});
+        await closeBus(nc);
+      }
+      await http?.stop();
+      await grpc?.stop();
+      slot.unload();
       log.info("agent stopped");
     },
   };
+}
+
+/** What this device can run: a simulated class lacks kernels and memory; a real one has its RAM. */
+function deviceLimits(spec: DeviceRuntime["spec"]): DeviceLimits {
+  if (!spec) return { unsupportedKernels: new Set(), memoryBudgetBytes: totalmem() };
+  const missing = Object.entries(spec.computeSlowdown)
+    .filter(([, factor]) => factor === null)
+    .map(([kernel]) => kernel);
+  return { unsupportedKernels: new Set(missing), memoryBudgetBytes: spec.memoryCapBytes };
+}
+
+type Observer = ConstructorParameters<typeof ModelSlot>[0] extends infer O
+  ? O extends { observer?: infer X }
+    ? NonNullable<X>
+    : never
+  : never;
+
+function fanOut(...observers: Observer[]): Observer {
+  return {
+    onRequest: (ms, outcome) => {
+      for (const o of observers) o.onRequest(ms, outcome);
+    },
+    onRun: (batch, ms) => {
+      for (const o of observers) o.onRun(batch, ms);
+    },
+    onQueueDepth: (depth) => {
+      for (const o of observers) o.onQueueDepth(depth);
+    },
+    onSwap: (current, previous) => {
+      for (const o of observers) o.onSwap?.(current, previous);
+    },
+  };
+}
+
+async function watchConnection(nc: NatsConnection, on: { up(): void; down(): void }) {
+  for await (const s of nc.status()) {
+    if (s.type === "disconnect") on.down();
+    else if (s.type === "reconnect") on.up();
+  }
 }
 
 /** Measures and reports profiles, one at a time, and stamps what the last one was measured on. */
@@ -212,13 +455,19 @@ async function enroll(config: AgentConfig, store: IdentityStore, seed: string) {
     userJwt: res.userJwt,
     heartbeatIntervalMs: res.heartbeatIntervalMs,
     enrolledAt: new Date().toISOString(),
+    ...(res.artifactPublicKey ? { artifactPublicKey: res.artifactPublicKey } : {}),
   };
   await store.saveIdentity(identity, formatCreds(res.userJwt, seed));
   return identity;
 }
 
-/** The first connect retries forever with backoff; later drops are nats.js's reconnect loop. */
-async function connectWithRetry(identity: DeviceIdentity, seed: string, log: Logger) {
+/** The first connect retries forever with backoff (until stopped); later drops are nats.js's. */
+async function connectWithRetry(
+  identity: DeviceIdentity,
+  seed: string,
+  log: Logger,
+  stopped: () => boolean,
+): Promise<NatsConnection> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await connectDevice({
@@ -229,6 +478,7 @@ async function connectWithRetry(identity: DeviceIdentity, seed: string, log: Log
         logger: log,
       });
     } catch (err) {
+      if (stopped()) throw err;
       const delayMs = backoffDelay(attempt - 1, DEFAULT_BACKOFF, Math.random());
       log.warn({ err: String(err), attempt, delayMs }, "nats connect failed, retrying");
       await new Promise((r) => setTimeout(r, delayMs));

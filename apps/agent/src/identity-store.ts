@@ -11,6 +11,11 @@ const identitySchema = z.object({
   userJwt: z.string().min(1),
   heartbeatIntervalMs: z.number().int().positive(),
   enrolledAt: z.string(),
+  /**
+   * The control plane's manifest-signing key (SPKI PEM), pinned at enrollment: the only key
+   * whose signatures this device trusts. Absent in identities enrolled before signing existed.
+   */
+  artifactPublicKey: z.string().optional(),
 });
 export type DeviceIdentity = z.infer<typeof identitySchema>;
 

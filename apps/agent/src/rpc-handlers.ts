@@ -1,6 +1,7 @@
 // Control-plane requests to this device (`ef.v1.rpc.<id>.<op>`). Each handler validates its input
 // and always replies, with an error in the reply rather than silence.
 import {
+  DESIRED_NOTICE_OP,
   describeZodError,
   encodeJson,
   type MeasureLatencyReply,
@@ -18,6 +19,8 @@ export interface RpcHandlers {
     variantId: string,
     batch: number,
   ): Promise<Extract<MeasureLatencyReply, { ok: true }>>;
+  /** The control plane wrote a new desired state: read it (the notice carries nothing to trust). */
+  desiredChanged(): void;
 }
 
 export function serveRpc(
@@ -39,7 +42,10 @@ export function serveRpc(
       void answerMeasure(msg, handlers).catch((err) => log.warn({ err }, "measure reply failed"));
     },
   });
-  return [profile, measure];
+  const desired = nc.subscribe(subjects.rpc(deviceId, DESIRED_NOTICE_OP), {
+    callback: () => handlers.desiredChanged(),
+  });
+  return [profile, measure, desired];
 }
 
 async function answerMeasure(msg: Msg, handlers: RpcHandlers) {

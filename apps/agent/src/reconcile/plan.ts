@@ -45,8 +45,6 @@ export type Step =
   | { action: "warmUp" }
   /** The loaded model replaces what serves; the new state is persisted before it is reported. */
   | { action: "swap" }
-  /** Same artifact and session options: take the new generation (and batching) in place. */
-  | { action: "adopt" }
   | { action: "unload" }
   | { action: "report"; phase: ReconcilePhase };
 
@@ -68,10 +66,10 @@ export function planSteps(state: ReconcileState, limits: DeviceLimits): Step[] {
   const refusal = refusalReason(a.manifest, limits);
   if (refusal) return [{ action: "refuse", reason: refusal }];
 
-  const s = state.serving;
-  if (s && s.manifest.digest === a.manifest.digest && s.options.threads === a.options.threads) {
-    return s.generation === generation ? converged() : [{ action: "adopt" }, ...converged()];
-  }
+  // A new generation of the same artifact (other options, or re-asserted) is loaded again from
+  // the cache: a session is cheap to open next to the one serving, and the slot then carries the
+  // generation and options it serves under. Only the download is skipped.
+  if (state.serving?.generation === generation) return converged();
   return [
     { action: "verifyManifest" },
     ...(state.cached.has(a.manifest.digest)
