@@ -1,6 +1,7 @@
 // Commands that talk to a running control plane: register a catalogue, plan a model.
 import { type Command, InvalidArgumentError } from "commander";
 import { resolveTarget } from "./api-client";
+import { assign, deviceTelemetry, formatDeployment, formatTelemetry } from "./assign";
 import { formatMeasure, measure } from "./measure";
 import { importModel } from "./models";
 import { createPlan, formatPlan } from "./plan";
@@ -104,6 +105,70 @@ export function addFleetCommands(program: Command, fail: (err: unknown) => never
     try {
       const r = await measure(await resolveTarget(o), o);
       process.stdout.write(`${formatMeasure(o, r)}\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  connection(
+    program
+      .command("assign")
+      .description(
+        "Set what one device runs (its desired state) and wait until it reports applied or failed",
+      )
+      .requiredOption("--device <id>", "device id")
+      .option("--model <id>", "model id (with a variant name)")
+      .requiredOption("--variant <name|id|none>", "variant name or id; none unloads")
+      .option(
+        "--max-batch <n>",
+        "micro-batch at most n concurrent requests (1: off)",
+        positive("--max-batch"),
+      )
+      .option(
+        "--wait <seconds>",
+        "how long to wait for the device's report",
+        positive("--wait"),
+        60,
+      )
+      .option("--json", "print the deployment as JSON"),
+  ).action(async (o) => {
+    try {
+      const tty = process.stderr.isTTY === true && !o.json;
+      const d = await assign(
+        await resolveTarget(o),
+        {
+          device: o.device,
+          model: o.model,
+          variant: o.variant,
+          maxBatch: o.maxBatch,
+          waitMs: o.wait * 1000,
+        },
+        (u) => {
+          if (tty) process.stderr.write(`\r\x1b[K${formatDeployment(u)}`);
+        },
+      );
+      if (tty) process.stderr.write("\n");
+      process.stdout.write(`${o.json ? JSON.stringify(d, null, 2) : formatDeployment(d)}\n`);
+      if (d.reported?.phase === "failed" || d.reported?.phase === "rolled-back")
+        process.exitCode = 2;
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  connection(
+    program
+      .command("telemetry")
+      .description("A device's field latency and load, from the control plane's rollups")
+      .requiredOption("--device <id>", "device id")
+      .option("--minutes <n>", "how far back", positive("--minutes"), 60)
+      .option("--json", "print as JSON"),
+  ).action(async (o) => {
+    try {
+      const t = await deviceTelemetry(await resolveTarget(o), o.device, o.minutes);
+      process.stdout.write(
+        `${o.json ? JSON.stringify(t, null, 2) : formatTelemetry(o.device, t)}\n`,
+      );
     } catch (err) {
       fail(err);
     }

@@ -1,11 +1,13 @@
-// `edgefleet models import <dir>`: registers a catalogue written by `edgefleet compress` with the
-// control plane. Each variant's planner cost is read off the graph ONNX Runtime really runs.
+// `edgefleet models import <dir>`: uploads a catalogue's artifacts (those the control plane does
+// not hold yet) and registers the catalogue written by `edgefleet compress`. Each variant's
+// planner cost is read off the graph ONNX Runtime really runs.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isPackedModel, unpackModel } from "@edgefleet/artifact";
 import type { Catalogue } from "@edgefleet/compression";
+import { decodeModel } from "@edgefleet/onnx";
 import { analyzeVariant } from "@edgefleet/runtime";
-import { type ApiTarget, callApi } from "./api-client";
+import { type ApiTarget, callApi, uploadArtifact } from "./api-client";
 import { CliInputError } from "./inputs";
 import type { Progress } from "./progress";
 
@@ -63,6 +65,8 @@ export async function importRequest(catalogue: Catalogue, o: ImportOptions, prog
         ? { latencyMs: { batch1: v.latencyMs.batch1.median, batch64: v.latencyMs.batch64.median } }
         : {}),
       kernels: Object.keys(v.kernels?.optimizedOps ?? {}),
+      runtime: { disableQuantQdq: v.runtime?.disableQuantQdq === true },
+      opset: defaultOpset(onnx),
       cost: {
         flops: cost.flops,
         opCount: cost.opCount,
@@ -82,7 +86,18 @@ export async function importRequest(catalogue: Catalogue, o: ImportOptions, prog
 }
 
 export async function importModel(target: ApiTarget, o: ImportOptions, progress: Progress) {
-  const body = await importRequest(await readCatalogue(o.dir), o, progress);
+  const catalogue = await readCatalogue(o.dir);
+  const body = await importRequest(catalogue, o, progress);
+  const files = new Map(
+    catalogue.variants.flatMap((v) => (v.artifact ? [[v.artifact.sha256, v.artifact.file]] : [])),
+  );
+  const digests = [...new Set(body.variants.map((v) => v.artifact.sha256))];
+  for (const [i, digest] of digests.entries()) {
+    const file = join(o.dir, files.get(digest)!);
+    await uploadArtifact(target, digest, file, (sent, total) =>
+      progress.update(`uploading artifacts (${i + 1}/${digests.length})`, sent, total),
+    );
+  }
   progress.stop();
   return callApi<{ model: { id: string }; variants: { name: string; id: string }[] }>(
     target,
@@ -96,4 +111,11 @@ export async function importModel(target: ApiTarget, o: ImportOptions, progress:
 export function techniqueOf(recipe: Catalogue["variants"][number]["recipe"]): string {
   if (recipe.length === 0) return "base";
   return recipe.map((step) => (step.op === "quantize" ? step.kind : step.op)).join("+");
+}
+
+/** The default-domain opset the model imports (0 when it names none). */
+function defaultOpset(onnx: Uint8Array): number {
+  const imports = decodeModel(onnx).opsetImport ?? [];
+  const op = imports.find((o) => !o.domain || o.domain === "ai.onnx");
+  return Number(op?.version ?? 0);
 }
