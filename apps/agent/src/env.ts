@@ -15,6 +15,29 @@ const envSchema = z.object({
   SIMULATED_CLASS: z.string().default(""),
   /** ONNX Runtime threads for inference and profiling; default: all cores. */
   INFERENCE_THREADS: z.coerce.number().int().min(1).max(256).optional(),
+  /** Local inference API (HTTP) for applications on the device; 0 = an ephemeral port. */
+  LOCAL_API_HOST: z.string().default("127.0.0.1"),
+  LOCAL_API_PORT: z.coerce.number().int().min(0).max(65535).default(8470),
+  /** Local gRPC inference API; empty = off. */
+  LOCAL_GRPC_PORT: z
+    .string()
+    .default("8471")
+    .transform((v, ctx) => {
+      if (v === "") return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) {
+        ctx.addIssue({ code: "custom", message: "must be a port (0-65535) or empty" });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  TELEMETRY_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  /** Bytes of artifacts kept in DATA_DIR/artifacts. */
+  ARTIFACT_CACHE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(2 ** 20)
+    .default(2 ** 30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
 export type AgentEnv = z.infer<typeof envSchema>;

@@ -28,7 +28,15 @@ try {
     agentVersion: pkg.version,
     runtime,
     logger,
+    localApi: {
+      host: env.LOCAL_API_HOST,
+      httpPort: env.LOCAL_API_PORT,
+      grpcPort: env.LOCAL_GRPC_PORT,
+    },
+    telemetryIntervalMs: env.TELEMETRY_INTERVAL_MS,
+    cacheBudgetBytes: env.ARTIFACT_CACHE_BYTES,
   });
+  logger.info({ http: agent.localUrl, grpc: agent.localGrpc }, "local inference API listening");
   void agent.lost.then(() => process.exit(1));
   let stopping = false;
   const stop = (signal: string) => {

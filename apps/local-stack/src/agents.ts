@@ -4,12 +4,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 export interface AgentSpec {
   name: string;
   simulatedClass: string;
   dataDir: string;
+  /** The agent's local inference API (HTTP) and its gRPC twin on the next port. */
+  localApiPort: number;
 }
 
 export interface AgentProcesses {
@@ -27,11 +29,12 @@ export async function spawnAgents(opts: {
   logLevel: string;
 }): Promise<AgentProcesses> {
   await mkdir(opts.logDir, { recursive: true });
-  const main = require.resolve("@edgefleet/agent/main");
+  // The bundle (npm start builds it), as a device runs it: no TypeScript loader in the process.
+  const main = join(dirname(require.resolve("@edgefleet/agent/package.json")), "dist", "agent.mjs");
   const children = new Map<string, ChildProcess>();
   for (const spec of opts.specs) {
     const log = createWriteStream(join(opts.logDir, `${spec.name}.log`), { flags: "a" });
-    const child = spawn(process.execPath, ["--import", "tsx", main], {
+    const child = spawn(process.execPath, [main], {
       env: {
         ...process.env,
         CONTROL_PLANE_GRPC: opts.controlPlaneGrpc,
@@ -40,6 +43,8 @@ export async function spawnAgents(opts: {
         DEVICE_NAME: spec.name,
         SIMULATED_CLASS: spec.simulatedClass,
         LABELS: `stack=local,class=${spec.simulatedClass || "real"}`,
+        LOCAL_API_PORT: String(spec.localApiPort),
+        LOCAL_GRPC_PORT: String(spec.localApiPort + 1),
         LOG_LEVEL: opts.logLevel,
       },
       stdio: ["ignore", "pipe", "pipe"],

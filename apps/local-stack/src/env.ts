@@ -13,6 +13,8 @@ const envSchema = z.object({
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(50051),
   NATS_PORT: z.coerce.number().int().min(0).max(65535).default(4322),
+  /** agent-n's local inference API listens on AGENT_API_PORT + 2(n-1) (gRPC on the next port). */
+  AGENT_API_PORT: z.coerce.number().int().min(1).max(65000).default(8470),
   PG_PORT: z.coerce.number().int().min(0).max(65535).default(54329),
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
   HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(200).default(15000),

@@ -79,6 +79,7 @@ async function main() {
         name: `agent-${i + 1}`,
         simulatedClass: CLASSES[i % CLASSES.length] ?? "",
         dataDir: join(stateDir, "agents", `agent-${i + 1}`),
+        localApiPort: env.AGENT_API_PORT + 2 * i,
       })),
       controlPlaneGrpc: cp.grpcAddress,
       enrollmentToken: token,
@@ -87,6 +88,12 @@ async function main() {
     });
     stoppers.unshift(agents.stop);
     step(`${env.AGENTS} agents started (logs in ${join(stateDir, "logs")})`);
+    for (let i = 0; i < env.AGENTS; i++) {
+      const port = env.AGENT_API_PORT + 2 * i;
+      step(
+        `  agent-${i + 1}: local inference http://127.0.0.1:${port}  gRPC 127.0.0.1:${port + 1}`,
+      );
+    }
   }
   console.log(
     `\nReady. Try:\n  curl -H "Authorization: Bearer $(cat ${cp.adminTokenPath})" ${cp.httpUrl}/api/v1/devices\nCtrl-C stops everything.\n`,

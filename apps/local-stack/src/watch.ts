@@ -13,18 +13,36 @@ export async function watchFleet(
   });
   ws.on("message", (data) => {
     const parsed = fleetEventSchema.safeParse(JSON.parse(String(data)));
-    if (parsed.success) print(describe(parsed.data, names));
+    const line = parsed.success ? describe(parsed.data, names) : undefined;
+    if (line) print(line);
   });
   await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
   return async () => ws.close();
 }
 
-function describe(event: FleetEvent, names: Map<string, string>): string {
+function describe(event: FleetEvent, names: Map<string, string>): string | undefined {
   const device = event.device as { name?: string; deviceClass?: string | null } | undefined;
   if (device?.name) names.set(event.deviceId, device.name);
   const name = names.get(event.deviceId) ?? event.deviceId.slice(0, 8);
   const time = event.at.slice(11, 19);
   const what = event.type.replace("device.", "");
   const extra = device?.deviceClass ? ` (${device.deviceClass})` : "";
+  const data = (event.data ?? {}) as Record<string, unknown>;
+  if (event.type === "device.telemetry") {
+    // Every few seconds per device: shown only when the device served something.
+    const requests = Number(data.requests ?? 0);
+    if (requests === 0) return undefined;
+    const ms = (v: unknown) => (typeof v === "number" ? `${v.toFixed(2)} ms` : "-");
+    return `${time} ${name} served ${requests} requests, p50 ${ms(data.p50Ms)}, p95 ${ms(data.p95Ms)}`;
+  }
+  if (event.type === "device.state" || event.type === "device.assigned") {
+    const desired = data.desired as { generation?: number; variantName?: string | null } | null;
+    const reported = data.reported as { phase?: string; error?: string | null } | null;
+    if (event.type === "device.assigned") {
+      return `${time} ${name} assigned ${desired?.variantName ?? "nothing"} (generation ${desired?.generation})`;
+    }
+    const error = reported?.error ? `: ${reported.error}` : "";
+    return `${time} ${name} ${reported?.phase ?? "state"} generation ${desired?.generation ?? "?"}${error}`;
+  }
   return `${time} ${name}${extra} ${what}`;
 }
