@@ -148,12 +148,20 @@ describe("REST input and auth", () => {
   });
 
   it.each([
-    ["/api/v1/devices/00000000-0000-4000-8000-000000000000", 404],
-    ["/api/v1/devices/not-a-uuid", 404],
-    ["/api/v1/devices?limit=0", 400],
-    ["/api/v1/devices?status=sleeping", 400],
-  ])("GET %s -> %i", async (path, status) => {
-    expect((await api(path)).status).toBe(status);
+    ["/api/v1/devices/00000000-0000-4000-8000-000000000000", 404, undefined],
+    ["/api/v1/devices/not-a-uuid", 404, undefined],
+    ["/api/v1/devices?limit=0", 400, "limit"],
+    ["/api/v1/devices?status=sleeping", 400, "status"],
+    ["/api/v1/devices?cursor=garbage", 400, "cursor"],
+    [
+      `/api/v1/devices?cursor=${Buffer.from('["not a date","x"]').toString("base64url")}`,
+      400,
+      "cursor",
+    ],
+  ])("GET %s -> %i", async (path, status, field) => {
+    const res = await api(path);
+    expect(res.status).toBe(status);
+    if (field) expect(res.body.error).toMatchObject({ code: "invalid_argument", field });
   });
 
   it("refuses a WebSocket client without a token", async () => {

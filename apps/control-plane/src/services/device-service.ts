@@ -1,9 +1,9 @@
 // Devices as operators see them, and what agents report about themselves (heartbeats, facts).
 
-import type { Repos } from "@edgefleet/db";
+import { InvalidCursorError, type Repos } from "@edgefleet/db";
 import type { DeviceEvent, FleetEvent, Heartbeat } from "@edgefleet/protocol";
 import { z } from "zod";
-import { NotFoundError } from "../errors";
+import { InvalidArgumentError, NotFoundError } from "../errors";
 import type { FleetEvents } from "../fleet-events";
 import { factColumns } from "./enrollment-service";
 import type { ProfileService } from "./profile-service";
@@ -40,7 +40,12 @@ export class DeviceService {
 
   async list(rawQuery: unknown): Promise<DevicePageView> {
     const query = parseInput(listDevicesQuerySchema, rawQuery);
-    const page = await this.deps.repos.devices.list(query);
+    const page = await this.deps.repos.devices.list(query).catch((err) => {
+      if (err instanceof InvalidCursorError) {
+        throw new InvalidArgumentError("cursor", "is not a nextCursor from an earlier page");
+      }
+      throw err;
+    });
     return { items: page.items.map(deviceView), total: page.total, nextCursor: page.nextCursor };
   }
 
