@@ -73,15 +73,18 @@ describe("startEmbeddedPostgres", () => {
         await second.stop();
       }
 
+      // (A clone postgres cannot read adds a notice about copying the binaries: not counted.)
+      const aboutData = notices.filter((n) => n.startsWith("PostgreSQL data"));
       if (asRoot && mode === 0o700) {
         // The OS user postgres cannot reach it: the cluster lives elsewhere, linked and said.
         expect(first.dataDir).not.toBe(dataDir);
         expect((await lstat(dataDir)).isSymbolicLink()).toBe(true);
-        expect(notices[0]).toContain(`PostgreSQL data is in ${first.dataDir}`);
-        expect(notices[0]).toMatch(/cannot traverse .*ef-embedded-.* \(mode 700\)/);
+        expect(aboutData).toHaveLength(2); // said at each start
+        expect(aboutData[0]).toContain(`PostgreSQL data is in ${first.dataDir}`);
+        expect(aboutData[0]).toMatch(/cannot traverse .*ef-embedded-.* \(mode 700\)/);
       } else {
         expect(first.dataDir).toBe(dataDir);
-        expect(notices).toEqual([]);
+        expect(aboutData).toEqual([]);
       }
     },
   );
