@@ -1,6 +1,7 @@
 // The thin path through every real part: gRPC enrollment, the device's own NATS identity on a
 // nats-server in operator mode, Postgres through Prisma, REST and the WebSocket stream.
 import { stat } from "node:fs/promises";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { createPrisma, createRepos } from "@edgefleet/db";
 import { EnrollmentServiceClient, EnrollRequest, type FleetEvent } from "@edgefleet/protocol";
@@ -141,6 +142,58 @@ describe("REST input and auth", () => {
   });
 
   it.each([
+    ["text/plain", '{"maxUses":2}', 415],
+    ["application/x-www-form-urlencoded", "maxUses=2", 415],
+    ["application/json", '{"maxUses":2}', 201],
+    ["application/json; charset=utf-8", '{"maxUses":2}', 201],
+  ])(
+    "POST enrollment-tokens as %s (%s) -> %i; only JSON creates one",
+    async (type, body, status) => {
+      const prisma = createPrisma(stack.db.url);
+      try {
+        const before = await prisma.enrollmentToken.count();
+        const res = await fetch(`${stack.cp.httpUrl}/api/v1/enrollment-tokens`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": type },
+          body,
+        });
+        expect(res.status).toBe(status);
+        const created = (await prisma.enrollmentToken.count()) - before;
+        if (status === 415) {
+          expect(await res.json()).toMatchObject({
+            error: {
+              code: "unsupported_media_type",
+              message: expect.stringMatching(/must be application\/json/),
+            },
+          });
+          expect(created).toBe(0);
+        } else {
+          expect(created).toBe(1);
+        }
+      } finally {
+        await prisma.$disconnect();
+      }
+    },
+  );
+
+  it.each([
+    ["content-length 0", "fetch"],
+    ["no content-length", "raw"],
+  ])("POST reprofile with no body (%s) reaches the handler", async (_what, how) => {
+    const path = "/api/v1/devices/00000000-0000-4000-8000-000000000000/reprofile";
+    const status =
+      how === "fetch"
+        ? (
+            await fetch(`${stack.cp.httpUrl}${path}`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${stack.adminToken}` },
+            })
+          ).status
+        : await rawPost(path);
+    expect(status).toBe(404); // the device is unknown: the handler ran
+  });
+
+  it.each([
     ["", 401],
     ["not-a-token", 401],
   ])("token %j -> %i", async (token, status) => {
@@ -148,12 +201,20 @@ describe("REST input and auth", () => {
   });
 
   it.each([
-    ["/api/v1/devices/00000000-0000-4000-8000-000000000000", 404],
-    ["/api/v1/devices/not-a-uuid", 404],
-    ["/api/v1/devices?limit=0", 400],
-    ["/api/v1/devices?status=sleeping", 400],
-  ])("GET %s -> %i", async (path, status) => {
-    expect((await api(path)).status).toBe(status);
+    ["/api/v1/devices/00000000-0000-4000-8000-000000000000", 404, undefined],
+    ["/api/v1/devices/not-a-uuid", 404, undefined],
+    ["/api/v1/devices?limit=0", 400, "limit"],
+    ["/api/v1/devices?status=sleeping", 400, "status"],
+    ["/api/v1/devices?cursor=garbage", 400, "cursor"],
+    [
+      `/api/v1/devices?cursor=${Buffer.from('["not a date","x"]').toString("base64url")}`,
+      400,
+      "cursor",
+    ],
+  ])("GET %s -> %i", async (path, status, field) => {
+    const res = await api(path);
+    expect(res.status).toBe(status);
+    if (field) expect(res.body.error).toMatchObject({ code: "invalid_argument", field });
   });
 
   it("refuses a WebSocket client without a token", async () => {
@@ -165,6 +226,19 @@ describe("REST input and auth", () => {
     expect(code).toBe(401);
   });
 });
+
+/** A POST without Content-Length or Transfer-Encoding, which fetch and node:http never send. */
+async function rawPost(path: string): Promise<number> {
+  const { host, hostname, port } = new URL(stack.cp.httpUrl);
+  const socket = connect(Number(port), hostname);
+  // Written, not ended: a half-closed client gets no reply. Connection: close ends the reply.
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${stack.adminToken}\r\nConnection: close\r\n\r\n`,
+  );
+  let reply = "";
+  for await (const chunk of socket) reply += String(chunk);
+  return Number(reply.split(" ")[1]);
+}
 
 describe("gRPC Enroll input", () => {
   const publicKey = () => createUser().getPublicKey();

@@ -4,12 +4,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadOrCreateFleetAuth, writeServerConfig } from "@edgefleet/bus";
-import {
-  createTestDatabase,
-  type NatsServerHandle,
-  startNatsServerWithConfig,
-  type TestDatabase,
-} from "@edgefleet/testkit";
+import { createTestDatabase, type TestDatabase } from "@edgefleet/db/testing";
+import { type NatsServerHandle, startNatsServerWithConfig } from "@edgefleet/testkit";
 import { pino } from "pino";
 import { type ControlPlane, startControlPlane } from "./control-plane";
 

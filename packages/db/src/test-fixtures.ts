@@ -1,13 +1,10 @@
-// Test-only helpers (not exported from the package).
-// @edgefleet/testkit is deliberately not in this package's package.json: testkit depends on
-// @edgefleet/db for the migrator, and declaring the reverse would make a workspace cycle. npm
-// workspaces link every package into node_modules, so the import resolves all the same.
+// Test-only helpers for this package's own tests (not exported from the package).
 import { randomBytes } from "node:crypto";
-import { createTestDatabase, type TestDatabase } from "@edgefleet/testkit";
 import { afterAll, beforeAll } from "vitest";
 import { createPrisma } from "./client";
 import type { NewDevice } from "./device-repo";
 import type { PrismaClient } from "./generated/prisma/client";
+import { createTestDatabase, type TestDatabase } from "./testing";
 
 /** One migrated database and Prisma client per test file. */
 export function usePrisma(): { readonly prisma: PrismaClient; readonly db: TestDatabase } {

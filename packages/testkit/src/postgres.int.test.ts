@@ -1,6 +1,7 @@
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { createTestDatabase, testServerUrl } from "./postgres";
+import { createTestDatabase, type DatabaseTemplate, testServerUrl } from "./postgres";
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
   const c = new pg.Client({ connectionString: url });
@@ -21,30 +22,36 @@ const exists = async (name: string) =>
   )[0].n === 1;
 
 describe("createTestDatabase", () => {
-  it("gives each caller its own migrated database, and drop removes it", async () => {
-    const [a, b] = await Promise.all([createTestDatabase(), createTestDatabase()]);
+  it("clones each caller its own database from a template built once, and drop removes it", async () => {
+    // A fingerprint of its own: the template is built by this run, not found from an earlier one.
+    const migrated: string[] = [];
+    const template: DatabaseTemplate = {
+      fingerprint: `testkit-self-test-${randomBytes(6).toString("hex")}`,
+      async migrate(url) {
+        migrated.push(url);
+        await query(url, "CREATE TABLE note (v text)");
+      },
+    };
+    const [a, b] = await Promise.all([
+      createTestDatabase({ template }),
+      createTestDatabase({ template }),
+    ]);
     try {
+      expect(migrated).toHaveLength(1);
       expect(a.url).not.toBe(b.url);
-      for (const db of [a, b]) {
-        const rows = await query<{ n: number }>(
-          db.url,
-          `SELECT count(*)::int AS n FROM "_prisma_migrations" WHERE finished_at IS NOT NULL`,
-        );
-        expect(rows[0].n).toBeGreaterThan(0);
-      }
-      await query(
-        a.url,
-        `INSERT INTO "AuditEvent" (actor, action, "subjectType", "subjectId") VALUES ('t', 't', 't', 't')`,
-      );
-      expect(await query(b.url, `SELECT 1 FROM "AuditEvent"`)).toEqual([]);
+      expect(a.template).toBe(b.template);
+      await query(a.url, "INSERT INTO note VALUES ('only in a')");
+      expect(await query(b.url, "SELECT v FROM note")).toEqual([]);
     } finally {
       await Promise.all([a.drop(), b.drop()]);
+      await query(await testServerUrl(), `ALTER DATABASE "${a.template}" IS_TEMPLATE false`);
+      await query(await testServerUrl(), `DROP DATABASE "${a.template}"`);
     }
     expect(await exists(new URL(a.url).pathname.slice(1))).toBe(false);
   });
 
-  it("gives an empty database when asked not to migrate", async () => {
-    const db = await createTestDatabase({ migrated: false });
+  it("gives an empty database without a template", async () => {
+    const db = await createTestDatabase();
     try {
       const rows = await query(
         db.url,

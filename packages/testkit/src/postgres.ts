@@ -1,18 +1,11 @@
-import { randomBytes } from "node:crypto";
-import {
-  migrate,
-  migrationsFingerprint,
-  readMigrations,
-  redactUrl,
-  withDatabase,
-} from "@edgefleet/db/migrator";
+import { createHash, randomBytes } from "node:crypto";
 import pg from "pg";
 
 /**
- * A fresh, migrated database for one test file.
- *
- * Databases are cloned (`CREATE DATABASE … TEMPLATE`) from a template that is migrated once per
- * set of migration files, so a clone costs tens of milliseconds instead of a full migration.
+ * A fresh database for one test file, cloned (`CREATE DATABASE … TEMPLATE`) from a template
+ * that is built once per schema, so a clone costs tens of milliseconds instead of a migration.
+ * testkit knows nothing of any schema: the caller describes it (`@edgefleet/db/testing` does
+ * for the fleet's), which keeps testkit free of the packages whose tests use it.
  *
  * Server choice, first match wins:
  * - `EDGEFLEET_TEST_POSTGRES=local|docker` forces one;
@@ -22,7 +15,17 @@ import pg from "pg";
  */
 export interface TestDatabase {
   url: string;
+  /** The database this one was cloned from. */
+  template: string;
   drop(): Promise<void>;
+}
+
+/** A schema to clone test databases from. */
+export interface DatabaseTemplate {
+  /** Changes whenever the schema does (e.g. a digest of the migration files). */
+  fingerprint: string;
+  /** Brings the empty database at `url` to the schema. */
+  migrate(url: string): Promise<void>;
 }
 
 const LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -35,15 +38,15 @@ let serverPromise: Promise<string> | undefined;
 const templates = new Map<string, Promise<string>>();
 
 export interface CreateTestDatabaseOptions {
-  /** false: an empty database, for testing migrations themselves (default true). */
-  migrated?: boolean;
+  /** Omitted: an empty database (for testing migrations themselves). */
+  template?: DatabaseTemplate;
 }
 
 export async function createTestDatabase(
   options: CreateTestDatabaseOptions = {},
 ): Promise<TestDatabase> {
   const server = await testServerUrl();
-  const template = options.migrated === false ? "template1" : await ensureTemplate(server);
+  const template = options.template ? await ensureTemplate(server, options.template) : "template1";
   const name = `${PREFIX}${Date.now()}_${randomBytes(4).toString("hex")}`;
   await withClient(server, (c) =>
     retryInUse(() =>
@@ -54,6 +57,7 @@ export async function createTestDatabase(
   );
   return {
     url: withDatabase(server, name),
+    template,
     drop: () =>
       withClient(server, async (c) => {
         await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`);
@@ -117,12 +121,13 @@ async function startContainer(): Promise<string> {
   return withDatabase(container.getConnectionUri(), "postgres");
 }
 
-function ensureTemplate(server: string): Promise<string> {
-  let p = templates.get(server);
+function ensureTemplate(server: string, template: DatabaseTemplate): Promise<string> {
+  const key = `${server}\n${template.fingerprint}`;
+  let p = templates.get(key);
   if (!p) {
-    p = buildTemplate(server);
-    templates.set(server, p);
-    p.catch(() => templates.delete(server));
+    p = buildTemplate(server, template);
+    templates.set(key, p);
+    p.catch(() => templates.delete(key));
   }
   return p;
 }
@@ -132,9 +137,10 @@ function ensureTemplate(server: string): Promise<string> {
  * on an advisory lock; the template is built under a scratch name and renamed when complete, so
  * a crash mid-build never leaves a half-migrated template behind.
  */
-async function buildTemplate(server: string): Promise<string> {
-  const fingerprint = migrationsFingerprint(await readMigrations()).slice(0, 16);
-  const template = `ef_tpl_${fingerprint}`;
+async function buildTemplate(server: string, schema: DatabaseTemplate): Promise<string> {
+  // Hashed: a fingerprint may be any string, a database name may not.
+  const digest = createHash("sha256").update(schema.fingerprint).digest("hex").slice(0, 16);
+  const template = `ef_tpl_${digest}`;
   const scratch = `${template}_build`;
   await withClient(server, async (c) => {
     await c.query("SELECT pg_advisory_lock($1)", [TEMPLATE_LOCK_KEY]);
@@ -142,14 +148,14 @@ async function buildTemplate(server: string): Promise<string> {
       if (await databaseExists(c, template)) return;
       await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(scratch)} WITH (FORCE)`);
       await c.query(`CREATE DATABASE ${c.escapeIdentifier(scratch)}`);
-      await migrate(withDatabase(server, scratch));
+      await schema.migrate(withDatabase(server, scratch));
       await c.query(
         `ALTER DATABASE ${c.escapeIdentifier(scratch)} RENAME TO ${c.escapeIdentifier(template)}`,
       );
       await c.query(`ALTER DATABASE ${c.escapeIdentifier(template)} IS_TEMPLATE true`);
       await dropStaleTestDatabases(c);
     } catch (err) {
-      throw new Error(`building test template ${template} on ${redactUrl(server)} failed`, {
+      throw new Error(`building test template ${template} on ${new URL(server).host} failed`, {
         cause: err,
       });
     } finally {
@@ -176,6 +182,12 @@ async function dropStaleTestDatabases(c: pg.Client): Promise<void> {
 async function databaseExists(c: pg.Client, name: string): Promise<boolean> {
   const res = await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
   return (res.rowCount ?? 0) > 0;
+}
+
+function withDatabase(server: string, database: string): string {
+  const u = new URL(server);
+  u.pathname = `/${encodeURIComponent(database)}`;
+  return u.toString();
 }
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {

@@ -32,6 +32,9 @@ export interface HttpDeps {
 
 type Handler = (req: Request, principal: Principal) => Promise<unknown>;
 
+const JSON_BODY = ["application/json"] as const;
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+
 export function createHttpApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
@@ -64,8 +67,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "degraded", checks });
   });
 
-  const route =
-    (handler: Handler, status = 200) =>
+  /** A route's body must be one of `accepts` (JSON unless the route says otherwise). */
+  const route = (handler: Handler, status = 200, accepts: readonly string[] = JSON_BODY) => [
+    acceptsBody(accepts),
     async (req: Request, res: Response, next: NextFunction) => {
       try {
         const principal = await deps.auth.authenticate(bearer(req));
@@ -73,7 +77,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       } catch (err) {
         next(err);
       }
-    };
+    },
+  ];
 
   app.post(
     "/api/v1/enrollment-tokens",
@@ -170,6 +175,30 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.status(pub.httpStatus).json(pub.body);
   });
   return app;
+}
+
+/**
+ * 415 for a body of another media type. The body parsers skip what they do not recognise, so
+ * without this a text/plain body of valid JSON would reach the handler as no body at all, and
+ * act on defaults. Requests without a body (reprofile) pass.
+ */
+function acceptsBody(types: readonly string[]) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (!BODY_METHODS.has(req.method) || !hasBody(req) || req.is([...types])) return next();
+    const given = req.headers["content-type"] ?? "no content-type";
+    res.status(415).json({
+      error: {
+        code: "unsupported_media_type",
+        message: `(body): must be ${types.join(" or ")}, not ${given}`,
+      },
+    });
+  };
+}
+
+/** fetch sends Content-Length: 0 for a POST without a body: that is no body. */
+function hasBody(req: Request): boolean {
+  const length = Number(req.headers["content-length"] ?? 0);
+  return req.headers["transfer-encoding"] !== undefined || length > 0;
 }
 
 function bearer(req: Request): string | undefined {

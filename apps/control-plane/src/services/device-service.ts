@@ -1,9 +1,9 @@
 // Devices as operators see them, and what agents report about themselves (heartbeats, facts).
 
-import type { Repos } from "@edgefleet/db";
+import { InvalidCursorError, type Repos } from "@edgefleet/db";
 import type { DeviceEvent, FleetEvent, Heartbeat } from "@edgefleet/protocol";
 import { z } from "zod";
-import { NotFoundError } from "../errors";
+import { InvalidArgumentError, NotFoundError } from "../errors";
 import type { FleetEvents } from "../fleet-events";
 import { type AssignmentService, type DeploymentView, deploymentView } from "./assignment-service";
 import { factColumns } from "./enrollment-service";
@@ -48,7 +48,12 @@ export class DeviceService {
 
   async list(rawQuery: unknown): Promise<DevicePageView> {
     const query = parseInput(listDevicesQuerySchema, rawQuery);
-    const page = await this.deps.repos.devices.list(query);
+    const page = await this.deps.repos.devices.list(query).catch((err) => {
+      if (err instanceof InvalidCursorError) {
+        throw new InvalidArgumentError("cursor", "is not a nextCursor from an earlier page");
+      }
+      throw err;
+    });
     const states = await this.deps.repos.dispatch.statesOf(page.items.map((d) => d.id));
     const items = page.items.map((d) => ({
       ...deviceView(d),
