@@ -23,7 +23,11 @@ const envSchema = z.object({
   HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(200).default(15000),
   BOOTSTRAP_ENROLLMENT_TOKEN_FILE: z.string().optional(),
   /** Largest artifact upload accepted, in bytes. */
-  MAX_ARTIFACT_BYTES: z.coerce.number().int().min(1024).default(512 * 2 ** 20),
+  MAX_ARTIFACT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(512 * 2 ** 20),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
 export type Env = z.infer<typeof envSchema>;

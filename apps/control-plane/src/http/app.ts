@@ -117,33 +117,27 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     route((req) => deps.telemetry.forDevice(String(req.params.id), req.query)),
   );
   // The body is the artifact itself, streamed (not parsed): application/octet-stream.
-  app.put("/api/v1/artifacts/:sha256", async (req, res, next) => {
-    try {
-      const principal = await deps.auth.authenticate(bearer(req));
-      if (!req.is("application/octet-stream")) {
-        res.status(415).json({
-          error: {
-            code: "unsupported_media_type",
-            message: "(body): an artifact upload must be application/octet-stream",
-          },
-        });
+  app.put(
+    "/api/v1/artifacts/:sha256",
+    acceptsBody(["application/octet-stream"]),
+    async (req, res, next) => {
+      try {
+        const principal = await deps.auth.authenticate(bearer(req));
+        const length = req.headers["content-length"];
+        const result = await deps.artifacts.upload(
+          principal,
+          String(req.params.sha256),
+          req,
+          length === undefined ? undefined : Number(length),
+        );
+        res.status(result.created ? 201 : 200).json(result);
+      } catch (err) {
+        // Whatever is left of the body is discarded so the connection can answer.
         req.resume();
-        return;
+        next(err);
       }
-      const length = req.headers["content-length"];
-      const result = await deps.artifacts.upload(
-        principal,
-        String(req.params.sha256),
-        req,
-        length === undefined ? undefined : Number(length),
-      );
-      res.status(result.created ? 201 : 200).json(result);
-    } catch (err) {
-      // Whatever is left of the body is discarded so the connection can answer.
-      req.resume();
-      next(err);
-    }
-  });
+    },
+  );
   app.get(
     "/api/v1/artifacts/:sha256",
     route((req) => deps.artifacts.get(String(req.params.sha256))),

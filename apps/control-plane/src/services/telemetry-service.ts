@@ -130,12 +130,13 @@ export class TelemetryService {
 export function fieldObservations(deltas: readonly RollupDelta[]): NewLatencyObservation[] {
   const out: NewLatencyObservation[] = [];
   for (const d of deltas) {
-    if (!d.run || d.run.count === 0) continue;
+    const median = d.run?.quantile(0.5);
+    if (median === undefined || median === null) continue;
     out.push({
       deviceId: d.deviceId,
       variantId: d.variantId,
       batch: 1,
-      latencyMs: (d.run as LatencySketch).quantile(0.5),
+      latencyMs: median,
       measuredAt: d.minute,
       source: "telemetry",
     });
