@@ -1,13 +1,23 @@
 // Test fixture (for *.int.test.ts in other packages): a control plane on a fresh Postgres
 // database and its own operator-mode nats-server, all real, on loopback ports.
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadOrCreateFleetAuth, writeServerConfig } from "@edgefleet/bus";
+import { connectDevice, loadOrCreateFleetAuth, writeServerConfig } from "@edgefleet/bus";
 import { createTestDatabase, type TestDatabase } from "@edgefleet/db/testing";
+import {
+  EnrollmentServiceClient,
+  EnrollRequest,
+  type HardwareFactsJson,
+} from "@edgefleet/protocol";
 import { type NatsServerHandle, startNatsServerWithConfig } from "@edgefleet/testkit";
+import { credentials } from "@grpc/grpc-js";
+import { createUser } from "@nats-io/nkeys";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
-import { type ControlPlane, startControlPlane } from "./control-plane";
+import { type ControlPlane, type ControlPlaneConfig, startControlPlane } from "./control-plane";
+import type { ImportModelInput } from "./services/catalog-service";
 
 export const silentLogger = pino({ level: "silent" });
 
@@ -21,10 +31,44 @@ export interface TestControlPlane {
     path: string,
     init?: RequestInit & { token?: string },
   ): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** Uploads bytes as an artifact; returns their sha256. */
+  upload(bytes: Uint8Array): Promise<string>;
+  /** Uploads each variant's bytes and imports them as one model; returns ids by variant name. */
+  importModel(spec: TestModelSpec): Promise<{ modelId: string; variantIds: Map<string, string> }>;
+  /** A device enrolled over gRPC with a fresh nkey, connected to NATS as itself. */
+  enrollDevice(name?: string): Promise<{ deviceId: string; nc: NatsConnection }>;
   stop(): Promise<void>;
 }
 
-export async function startTestControlPlane(): Promise<TestControlPlane> {
+export interface TestModelSpec {
+  name: string;
+  version?: string;
+  input?: { name: string; sampleDims: number[] };
+  variants: Array<{
+    name: string;
+    bytes: Uint8Array;
+    format?: "onnx" | "packed";
+    accuracy?: number;
+    kernelType?: "fp32" | "int8" | "int4";
+  }>;
+}
+
+export const testFacts: HardwareFactsJson = {
+  arch: "x64",
+  cores: 2,
+  ramTotalBytes: 8 * 2 ** 30,
+  ramFreeBytes: 4 * 2 ** 30,
+  cpuModel: "test",
+  cpuFlags: [],
+  accelerators: [],
+  os: "linux",
+  simulated: false,
+  deviceClass: "",
+};
+
+export async function startTestControlPlane(
+  overrides: Partial<ControlPlaneConfig> = {},
+): Promise<TestControlPlane> {
   const db = await createTestDatabase();
   const stateDir = await mkdtemp(join(tmpdir(), "ef-cp-"));
   const auth = await loadOrCreateFleetAuth(stateDir);
@@ -41,8 +85,24 @@ export async function startTestControlPlane(): Promise<TestControlPlane> {
     heartbeatIntervalMs: 200,
     heartbeatTimeoutMs: 1000,
     logger: silentLogger,
+    telemetryBatch: { maxWaitMs: 20 },
+    ...overrides,
   });
   const adminToken = (await readFile(cp.adminTokenPath, "utf8")).trim();
+  const devices: NatsConnection[] = [];
+  const bearer = { authorization: `Bearer ${adminToken}` };
+  const upload = async (bytes: Uint8Array) => {
+    const sha = createHash("sha256").update(bytes).digest("hex");
+    const res = await fetch(`${cp.httpUrl}/api/v1/artifacts/${sha}`, {
+      method: "PUT",
+      headers: { ...bearer, "content-type": "application/octet-stream" },
+      body: bytes,
+    });
+    if (res.status !== 201 && res.status !== 200) {
+      throw new Error(`upload: HTTP ${res.status} ${await res.text()}`);
+    }
+    return sha;
+  };
   return {
     cp,
     db,
@@ -59,7 +119,79 @@ export async function startTestControlPlane(): Promise<TestControlPlane> {
       });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },
+    upload,
+    async importModel(spec) {
+      const variants: ImportModelInput["variants"] = [];
+      for (const v of spec.variants) {
+        const sha = await upload(v.bytes);
+        const kernel = v.kernelType ?? "fp32";
+        variants.push({
+          name: v.name,
+          technique: v.name.split("-")[0] ?? v.name,
+          recipe: [],
+          artifact: { sha256: sha, bytes: v.bytes.length, format: v.format ?? "onnx" },
+          onnxBytes: v.bytes.length,
+          params: Math.ceil(v.bytes.length / 4),
+          flopsByOp: { MatMul: 1e6 },
+          accuracy: v.accuracy ?? 0.9,
+          kernels: ["MatMul"],
+          cost: { flops: { [kernel]: 1e6 }, opCount: 4, activationBytes: 4096 },
+        });
+      }
+      const res = await fetch(`${cp.httpUrl}/api/v1/models`, {
+        method: "POST",
+        headers: { ...bearer, "content-type": "application/json" },
+        body: JSON.stringify({
+          name: spec.name,
+          version: spec.version ?? "1",
+          input: spec.input ?? { name: "input", sampleDims: [784] },
+          metric: "accuracy",
+          variants,
+        } satisfies ImportModelInput),
+      });
+      const body = (await res.json()) as {
+        model: { id: string };
+        variants: { id: string; name: string }[];
+      };
+      if (res.status !== 201) throw new Error(`import: HTTP ${res.status} ${JSON.stringify(body)}`);
+      return {
+        modelId: body.model.id,
+        variantIds: new Map(body.variants.map((v) => [v.name, v.id])),
+      };
+    },
+    async enrollDevice(name = "test-device") {
+      const created = await fetch(`${cp.httpUrl}/api/v1/enrollment-tokens`, {
+        method: "POST",
+        headers: { ...bearer, "content-type": "application/json" },
+        body: JSON.stringify({ label: "test" }),
+      });
+      const { token } = (await created.json()) as { token: string };
+      const kp = createUser();
+      const client = new EnrollmentServiceClient(cp.grpcAddress, credentials.createInsecure());
+      const res = await new Promise<{ deviceId: string; userJwt: string }>((resolve, reject) =>
+        client.enroll(
+          EnrollRequest.fromPartial({
+            token,
+            publicKey: kp.getPublicKey(),
+            name,
+            agentVersion: "test",
+            facts: testFacts,
+          }),
+          (err, r) => (err ? reject(err) : resolve(r)),
+        ),
+      );
+      client.close();
+      const nc = await connectDevice({
+        servers: nats.url,
+        deviceId: res.deviceId,
+        jwt: res.userJwt,
+        seed: kp.getSeed(),
+      });
+      devices.push(nc);
+      return { deviceId: res.deviceId, nc };
+    },
     async stop() {
+      await Promise.all(devices.map((d) => d.close().catch(() => {})));
       await cp.stop();
       await nats.stop();
       await db.drop();
