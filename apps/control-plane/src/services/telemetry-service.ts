@@ -75,6 +75,8 @@ export class TelemetryService {
     m?.inc({ outcome: "duplicate" }, fold.duplicates);
     m?.inc({ outcome: "no-variant" }, fold.skippedNoVariant);
     m?.inc({ outcome: "unknown-device" }, result.unknownDevice);
+    // Valid JSON whose sketches do not decode: the cursor moved past them, nothing was folded.
+    m?.inc({ outcome: "malformed" }, fold.invalid.length);
     const at = this.now().toISOString();
     for (const d of fold.deltas) {
       const s = summarizeRollups([mergeRollup(undefined, d)]);
