@@ -29,6 +29,17 @@ export {
   ReprofileDeviceResponse,
   RuntimeOptions,
 } from "./gen/edgefleet/v1/fleet";
+export {
+  GetModelRequest,
+  GetModelResponse,
+  InferRequest,
+  InferResponse,
+  InferResponse_Output,
+  LocalInferenceServiceClient,
+  type LocalInferenceServiceServer,
+  LocalInferenceServiceService,
+  ServingOptions,
+} from "./gen/edgefleet/v1/inference";
 export * from "./messages";
 export * from "./subjects";
 export * from "./telemetry";

@@ -1,0 +1,35 @@
+// The agent's local inference layer. Nothing here imports onnxruntime-node until a model loads.
+export { type BatchPolicy, planNextRun, type QueuedRequest, type RunPlan } from "./batch-plan";
+export * from "./errors";
+export { type GrpcApiOptions, type RunningGrpcApi, startGrpcApi } from "./grpc-api";
+export {
+  DIMS_HEADER,
+  GENERATION_HEADER,
+  type HttpApiOptions,
+  OUTPUT_HEADER,
+  type RunningHttpApi,
+  startHttpApi,
+} from "./http-api";
+export { type MetricsSource, ServingMetrics } from "./metrics";
+export {
+  type InferResult,
+  ModelSlot,
+  type ModelSlotOptions,
+  type NamedTensor,
+  type RequestOutcome,
+  type RunFailure,
+  type ServingInfo,
+  type ServingMeta,
+  type ServingModel,
+  type ServingObserver,
+  type Swapped,
+} from "./model-slot";
+export { checkManifestInput, type PrepareOptions, prepareModel, servingMeta } from "./prepare";
+export {
+  type InferenceRuntime,
+  type LoadedModel,
+  type ModelLoadOptions,
+  type OutputTensor,
+  ortRuntime,
+  warmUp,
+} from "./runtime";
