@@ -153,7 +153,6 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     observer: fanOut(telemetry, metrics.observer),
     onRunFailure: (f) => reconciler?.onRunFailure(f),
   });
-  metrics.attach?.(slot);
   const reporter = new StateReporter(async (report) => {
     await js().publish(subjects.events(deviceId), encodeJson(report), { timeout: 5_000 });
   });
@@ -300,9 +299,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         await publishEvent({ type: "stopping", sentAt: Date.now(), reason }, 1_000).catch(() => {});
         await closeBus(nc);
       }
-      await http?.stop();
-      await grpc?.stop();
-      slot.unload();
+      await http?.close();
+      await grpc?.close();
+      await slot.unload().released;
       log.info("agent stopped");
     },
   };

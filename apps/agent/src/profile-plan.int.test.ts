@@ -54,6 +54,12 @@ const catalogue = {
 
 beforeAll(async () => {
   stack = await startTestStack();
+  // Planning reads the catalogue's figures; the artifacts only need to be uploaded bytes.
+  for (const [i, v] of catalogue.variants.entries()) {
+    const bytes = new Uint8Array(1000 + i).fill(i + 1);
+    v.artifact.sha256 = await stack.upload(bytes);
+    v.artifact.bytes = bytes.length;
+  }
   const dir = await stack.newDataDir();
   agent = await startAgent(stack.agentConfig(dir, await stack.newEnrollmentToken()));
   await agent.profiled();
@@ -267,6 +273,7 @@ describe("latency measured through the control plane", () => {
   let measuredModelId: string;
 
   beforeAll(async () => {
+    await stack.upload(model);
     const res = await stack.api("/api/v1/models", {
       method: "POST",
       body: JSON.stringify({

@@ -62,7 +62,7 @@ describe("thin path", () => {
     expect(Date.now() - Date.parse(online.body.lastSeenAt as string)).toBeLessThan(5000);
 
     // A crash: the connection drops with no goodbye. The heartbeat timeout notices.
-    await first.nc.close();
+    await (await first.connected).close();
     // The agent notices its connection is gone for good (main.ts exits to be restarted).
     expect(await first.lost).toBeUndefined();
     await until("device offline", async () => {

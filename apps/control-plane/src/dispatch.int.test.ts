@@ -255,7 +255,7 @@ describe("assignment, desired state and reports", () => {
     expect(kv).toMatchObject({
       generation: 1,
       deviceId,
-      assignment: { options: { maxBatch: 4, maxDelayMs: 2 } },
+      assignment: { options: { maxBatch: 4, maxDelayMs: 0 } },
     });
     expect(kv?.assignment?.manifest.variant.id).toBe(variantId);
     expect((await assign({ variantId: other })).body).toMatchObject({ desired: { generation: 2 } });
