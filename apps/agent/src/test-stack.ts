@@ -27,7 +27,7 @@ export const rpiFacts: HardwareFactsJson = {
 
 export interface TestStack extends TestControlPlane {
   newEnrollmentToken(maxUses?: number): Promise<string>;
-  agentConfig(dataDir: string, token?: string): AgentConfig;
+  agentConfig(dataDir: string, token?: string, overrides?: Partial<AgentConfig>): AgentConfig;
   newDataDir(): Promise<string>;
 }
 
@@ -50,7 +50,7 @@ export async function startTestStack(): Promise<TestStack> {
       if (res.status !== 201) throw new Error(`enrollment token: HTTP ${res.status}`);
       return res.body.token as string;
     },
-    agentConfig(dataDir, token) {
+    agentConfig(dataDir, token, overrides = {}) {
       return {
         dataDir,
         controlPlaneGrpc: base.cp.grpcAddress,
@@ -60,6 +60,7 @@ export async function startTestStack(): Promise<TestStack> {
         agentVersion: "0.1.0-test",
         runtime: { ...runtime, readFacts: async () => rpiFacts },
         logger: silentLogger,
+        ...overrides,
       };
     },
     async newDataDir() {

@@ -84,8 +84,11 @@ export const desiredStateSchema = z.object({
   assignment: z
     .object({
       manifest: artifactManifestSchema,
-      /** Ed25519 signature of the manifest's canonical JSON, base64. */
-      signature: z.string().min(1).max(200),
+      /**
+       * Ed25519 signature of the manifest's canonical JSON, base64. Empty means unsigned: it
+       * parses, so the device can report why it refuses it.
+       */
+      signature: z.string().max(200),
       options: runtimeOptionsSchema,
     })
     .nullable(),

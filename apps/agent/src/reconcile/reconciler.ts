@@ -14,7 +14,12 @@ import {
   type RunFailure,
   type ServingModel,
 } from "../serving";
-import type { LocalStore, PersistedState } from "./local-store";
+import {
+  ArtifactCacheFullError,
+  DownloadDigestError,
+  type LocalStore,
+  type PersistedState,
+} from "./local-store";
 import {
   acceptDesired,
   type DeviceLimits,
@@ -309,7 +314,11 @@ export class Reconciler {
     this.failure = f;
     // Reaching the artifact is the network's problem and may take as long as it takes; the
     // variant's own failures (bad signature, bytes, load, warm-up) count toward giving up.
-    const transient = step === "download" && !(err instanceof PermanentError);
+    const transient =
+      step === "download" &&
+      !(err instanceof PermanentError) &&
+      !(err instanceof DownloadDigestError) &&
+      !(err instanceof ArtifactCacheFullError);
     if (transient) f.transient++;
     else f.attempts++;
     const giveUp = err instanceof PermanentError || f.attempts >= (this.deps.maxAttempts ?? 3);
