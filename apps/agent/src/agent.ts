@@ -14,7 +14,6 @@ import {
   readObject,
 } from "@edgefleet/bus";
 import {
-  DESIRED_NOTICE_OP,
   type DeviceEvent,
   decodeJson,
   desiredStateSchema,

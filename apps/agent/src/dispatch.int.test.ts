@@ -160,7 +160,7 @@ describe("a variant through the fleet", () => {
     expect(got.status).toBe(200);
     expect(got.body.model).toMatchObject({ variantId: ids.a, generation: g });
     const want = await ortReference(modelA, sample);
-    got.values.forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+    for (const [i, v] of got.values.entries()) expect(v).toBeCloseTo(want[i], 5);
     const device = await stack.api(`/api/v1/devices/${agent.deviceId}`);
     expect(device.body.deployment).toMatchObject({ inSync: true, desired: { generation: g } });
     await until("state on the stream", async () =>
@@ -200,7 +200,7 @@ describe("a variant through the fleet", () => {
     const got = await infer();
     expect(got.body.model.variantId).toBe(ids.b);
     const want = await ortReference(unpackModel(packedB), sample);
-    got.values.forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+    for (const [i, v] of got.values.entries()) expect(v).toBeCloseTo(want[i], 5);
   }, 30_000);
 });
 

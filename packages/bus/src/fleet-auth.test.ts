@@ -40,7 +40,15 @@ describe("createFleetAuth", () => {
       kind: "user_scope",
       key: auth.fleetAccount.deviceSigningKey.publicKey,
       template: {
-        pub: { allow: ["ef.v1.dev.{{name()}}.>"], deny: [] },
+        pub: {
+          allow: [
+            "ef.v1.dev.{{name()}}.>",
+            "$JS.API.DIRECT.GET.KV_desired.$KV.desired.{{name()}}",
+            "$JS.API.DIRECT.GET.OBJ_artifacts",
+            "$JS.API.DIRECT.GET.OBJ_artifacts.>",
+          ],
+          deny: [],
+        },
         sub: { allow: ["ef.v1.rpc.{{name()}}.>", "_INBOX.{{name()}}.>"], deny: [] },
         resp: { max: 1 },
       },

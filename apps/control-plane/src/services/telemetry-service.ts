@@ -5,7 +5,6 @@ import type { NewLatencyObservation, Repos, RollupRecord } from "@edgefleet/db";
 import type { Telemetry } from "@edgefleet/protocol";
 import {
   foldTelemetry,
-  type LatencySketch,
   mergeRollup,
   type RollupDelta,
   series,
