@@ -28,7 +28,6 @@ import { createUser, fromSeed } from "@nats-io/nkeys";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { DeviceRuntime } from "./device-runtime";
-import { enrollWithRetry } from "./enroll-client";
 import { type DeviceIdentity, IdentityStore } from "./identity-store";
 import { ProfileStamp, type ProfileTrigger, SingleFlight, startTrigger } from "./profiling";
 import { LocalStore } from "./reconcile/local-store";
@@ -42,7 +41,6 @@ import {
   type RunningGrpcApi,
   type RunningHttpApi,
   ServingMetrics,
-  startGrpcApi,
   startHttpApi,
 } from "./serving";
 import { StateReporter } from "./state-reporter";
@@ -188,6 +186,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   if (api) {
     http = await startHttpApi({ slot, host: api.host, port: api.httpPort, metrics });
     if (api.grpcPort !== undefined) {
+      // grpc-js (~2.5 MB of heap) is loaded only when the local gRPC API is on.
+      const { startGrpcApi } = await import("./serving/grpc-api");
       grpc = await startGrpcApi({ slot, host: api.host, port: api.grpcPort });
     }
   }
@@ -431,6 +431,8 @@ async function enroll(config: AgentConfig, store: IdentityStore, seed: string) {
     );
   }
   const publicKey = fromSeed(new TextEncoder().encode(seed)).getPublicKey();
+  // Enrollment happens once per device: its gRPC client is loaded only then.
+  const { enrollWithRetry } = await import("./enroll-client");
   const res = await enrollWithRetry(
     {
       token: config.enrollmentToken,

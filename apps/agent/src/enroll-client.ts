@@ -6,7 +6,7 @@ import {
   EnrollmentServiceClient,
   type EnrollRequest,
   type EnrollResponse,
-} from "@edgefleet/protocol";
+} from "@edgefleet/protocol/grpc";
 import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 
 const RETRYABLE = new Set([

@@ -5,14 +5,12 @@
 import { createHash } from "node:crypto";
 import { formatCreds, loadOrCreateFleetAuth } from "@edgefleet/bus";
 import { createMlp, exportOnnx } from "@edgefleet/compression";
+import { decodeJson, measureLatencyReplySchema, subjects } from "@edgefleet/protocol";
 import {
   CreatePlanRequest,
-  decodeJson,
   FleetServiceClient,
   GetDeviceProfileRequest,
-  measureLatencyReplySchema,
-  subjects,
-} from "@edgefleet/protocol";
+} from "@edgefleet/protocol/grpc";
 import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { connect, headers } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -6,11 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectDevice, loadOrCreateFleetAuth, writeServerConfig } from "@edgefleet/bus";
 import { createTestDatabase, type TestDatabase } from "@edgefleet/db/testing";
-import {
-  EnrollmentServiceClient,
-  EnrollRequest,
-  type HardwareFactsJson,
-} from "@edgefleet/protocol";
+import type { HardwareFactsJson } from "@edgefleet/protocol";
+import { EnrollmentServiceClient, EnrollRequest } from "@edgefleet/protocol/grpc";
 import { type NatsServerHandle, startNatsServerWithConfig } from "@edgefleet/testkit";
 import { credentials } from "@grpc/grpc-js";
 import { createUser } from "@nats-io/nkeys";

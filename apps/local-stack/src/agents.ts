@@ -27,6 +27,8 @@ export async function spawnAgents(opts: {
   enrollmentToken: string;
   logDir: string;
   logLevel: string;
+  /** V8 flags for each agent (see AGENT_NODE_FLAGS). */
+  nodeFlags: string[];
 }): Promise<AgentProcesses> {
   await mkdir(opts.logDir, { recursive: true });
   // The bundle (npm start builds it), as a device runs it: no TypeScript loader in the process.
@@ -34,7 +36,7 @@ export async function spawnAgents(opts: {
   const children = new Map<string, ChildProcess>();
   for (const spec of opts.specs) {
     const log = createWriteStream(join(opts.logDir, `${spec.name}.log`), { flags: "a" });
-    const child = spawn(process.execPath, [main], {
+    const child = spawn(process.execPath, [...opts.nodeFlags, main], {
       env: {
         ...process.env,
         CONTROL_PLANE_GRPC: opts.controlPlaneGrpc,

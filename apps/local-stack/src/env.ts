@@ -15,6 +15,11 @@ const envSchema = z.object({
   NATS_PORT: z.coerce.number().int().min(0).max(65535).default(4322),
   /** agent-n's local inference API listens on AGENT_API_PORT + 2(n-1) (gRPC on the next port). */
   AGENT_API_PORT: z.coerce.number().int().min(1).max(65000).default(8470),
+  /**
+   * V8 flags agents run with. The default trades JS speed for memory, as a small device would:
+   * idle RSS ~58 MiB instead of ~74, local API ~1/3 of the throughput (docs/benchmarks/dispatch.md).
+   */
+  AGENT_NODE_FLAGS: z.string().default("--max-semi-space-size=1 --lite-mode"),
   PG_PORT: z.coerce.number().int().min(0).max(65535).default(54329),
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
   HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(200).default(15000),

@@ -86,6 +86,7 @@ async function main() {
       enrollmentToken: token,
       logDir: join(stateDir, "logs"),
       logLevel: env.LOG_LEVEL,
+      nodeFlags: env.AGENT_NODE_FLAGS.split(/\s+/).filter(Boolean),
     });
     stoppers.unshift(agents.stop);
     step(`${env.AGENTS} agents started (logs in ${join(stateDir, "logs")})`);

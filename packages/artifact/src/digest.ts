@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { type ArtifactMediaType, MEDIA_TYPES } from "@edgefleet/protocol";
-import { isPackedModel } from "./pack";
+import { isPackedModel } from "./pack-format";
 
 /** sha256 of the bytes, 64 lowercase hex digits (the manifest's `digest`). */
 export function sha256Hex(bytes: Uint8Array): string {

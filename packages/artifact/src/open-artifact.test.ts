@@ -35,7 +35,7 @@ describe("sha256Hex / mediaTypeOf", () => {
 });
 
 describe("openArtifact", () => {
-  it("signed manifest -> verified -> opened, for EFPK and for ONNX", () => {
+  it("signed manifest -> verified -> opened, for EFPK and for ONNX", async () => {
     const key = generateSigningKey();
     for (const [bytes, media] of [
       [efpk, MEDIA_TYPES.efpk],
@@ -44,7 +44,7 @@ describe("openArtifact", () => {
       const m = manifestFor(bytes, media, keyId(key.publicKeyPem));
       const sig = signManifest(m, key.privateKeyPem);
       const trusted = verifySignedManifest(JSON.parse(JSON.stringify(m)), sig, key.publicKeyPem);
-      const opened = openArtifact(bytes, trusted);
+      const opened = await openArtifact(bytes, trusted);
       expect(opened).toEqual({ onnx, packed: media === MEDIA_TYPES.efpk });
     }
   });
@@ -105,15 +105,15 @@ describe("openArtifact", () => {
       error: PackedModelError,
       message: "CRC-32",
     },
-  ])("$name -> $error.name", ({ bytes, manifest, error, message }) => {
-    expect(() => openArtifact(bytes, manifest)).toThrow(error);
-    expect(() => openArtifact(bytes, manifest)).toThrow(message);
+  ])("$name -> $error.name", async ({ bytes, manifest, error, message }) => {
+    await expect(openArtifact(bytes, manifest)).rejects.toThrow(error);
+    await expect(openArtifact(bytes, manifest)).rejects.toThrow(message);
   });
 
-  it("digest errors carry the full expected and actual values", () => {
+  it("digest errors carry the full expected and actual values", async () => {
     const bad = flip(onnx, 7);
     try {
-      openArtifact(bad, manifestFor(onnx, MEDIA_TYPES.onnx, kid));
+      await openArtifact(bad, manifestFor(onnx, MEDIA_TYPES.onnx, kid));
       expect.unreachable();
     } catch (e) {
       expect(e).toMatchObject({

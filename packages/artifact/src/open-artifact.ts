@@ -1,7 +1,6 @@
 import { type ArtifactManifest, MEDIA_TYPES } from "@edgefleet/protocol";
 import { mediaTypeOf, sha256Hex } from "./digest";
 import { ArtifactDigestError, ArtifactMediaTypeError } from "./errors";
-import { unpackModel } from "./pack";
 
 export interface OpenedArtifact {
   /** The ONNX model to load. */
@@ -15,8 +14,13 @@ export interface OpenedArtifact {
  * The bytes must be exactly those the manifest describes (size, then sha256: the signature covers
  * the manifest, the digest ties the artifact to it) and of its media type. Any failure throws
  * (ArtifactDigestError, ArtifactMediaTypeError, PackedModelError); there is no partial result.
+ * The EFPK reader (and the ONNX protobuf schema it needs, ~7 MB of heap) is loaded only when an
+ * artifact is packed: a device serving plain ONNX never holds it.
  */
-export function openArtifact(bytes: Uint8Array, manifest: ArtifactManifest): OpenedArtifact {
+export async function openArtifact(
+  bytes: Uint8Array,
+  manifest: ArtifactManifest,
+): Promise<OpenedArtifact> {
   // Size first: a cut-short download is the common failure, and it needs no hashing.
   if (bytes.length !== manifest.sizeBytes) {
     throw new ArtifactDigestError(
@@ -37,7 +41,10 @@ export function openArtifact(bytes: Uint8Array, manifest: ArtifactManifest): Ope
   }
   const sniffed = mediaTypeOf(bytes);
   if (sniffed !== manifest.mediaType) throw new ArtifactMediaTypeError(manifest.mediaType, sniffed);
-  if (sniffed === MEDIA_TYPES.efpk) return { onnx: unpackModel(bytes), packed: true };
+  if (sniffed === MEDIA_TYPES.efpk) {
+    const { unpackModel } = await import("./pack");
+    return { onnx: unpackModel(bytes), packed: true };
+  }
   return { onnx: bytes, packed: false };
 }
 

@@ -29,6 +29,14 @@ export const PACK_MAGIC = [0x45, 0x46, 0x50, 0x4b] as const;
 export const PACK_VERSION = 1;
 export const PACK_HEADER_BYTES = 20;
 
+/**
+ * True when the bytes start with the packed-model magic (cheap sniffing for CLI and agent). Kept
+ * here, apart from the codec, so sniffing does not load the ONNX protobuf schema.
+ */
+export function isPackedModel(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && PACK_MAGIC.every((b, i) => bytes[i] === b);
+}
+
 export const Codec = { none: 0, brotli: 1, gzip: 2 } as const;
 export type CodecName = keyof typeof Codec;
 

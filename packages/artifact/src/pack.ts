@@ -21,11 +21,15 @@ import {
   ByteWriter,
   Codec,
   type CodecName,
+  isPackedModel,
   PACK_HEADER_BYTES,
   PACK_MAGIC,
   PACK_VERSION,
   PackedModelError,
 } from "./pack-format";
+
+export { isPackedModel };
+
 import { decodeTensor, type EncodedTensor, encodeTensor } from "./tensor-coding";
 
 export interface PackOptions {
@@ -133,11 +137,6 @@ function writeHeader(payload: Uint8Array, codec: CodecName): Uint8Array {
 
 function checksum(packed: Uint8Array): number {
   return crc32(packed.subarray(PACK_HEADER_BYTES), crc32(packed.subarray(0, 16))) >>> 0;
-}
-
-/** True when the bytes start with the packed-model magic (cheap sniffing for CLI and agent). */
-export function isPackedModel(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && PACK_MAGIC.every((b, i) => bytes[i] === b);
 }
 
 export interface PackedTensorInfo {

@@ -283,7 +283,7 @@ export class Reconciler {
   private async openCached(t: Installed): Promise<Uint8Array> {
     const bytes = await this.deps.store.read(t.manifest.digest);
     try {
-      return openArtifact(bytes, t.manifest).onnx;
+      return (await openArtifact(bytes, t.manifest)).onnx;
     } catch (err) {
       // A damaged cache entry is dropped, so the retry downloads it again.
       await this.deps.store.discard(t.manifest.digest);

@@ -1,7 +1,18 @@
 // Typed errors of the local inference layer. Each carries the HTTP status and gRPC code its
 // transports answer with, so both APIs agree; anything else reaching a transport is a bug, logged
 // and answered as a bare "internal error".
-import { status as GrpcStatus } from "@grpc/grpc-js";
+
+/**
+ * The gRPC status codes these errors map to, by their numbers in the gRPC spec (they never
+ * change): importing them from grpc-js would load it into agents that serve only HTTP.
+ */
+export const GrpcStatus = {
+  INVALID_ARGUMENT: 3,
+  RESOURCE_EXHAUSTED: 8,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+export type GrpcStatus = (typeof GrpcStatus)[keyof typeof GrpcStatus];
 
 export abstract class ServingError extends Error {
   abstract readonly httpStatus: number;

@@ -1,12 +1,12 @@
 // The local gRPC API over real ONNX Runtime on loopback, and the same answers as the HTTP API.
+import type { RuntimeOptions } from "@edgefleet/protocol";
 import {
   GetModelRequest,
   type GetModelResponse,
   InferRequest,
   type InferResponse,
   LocalInferenceServiceClient,
-  type RuntimeOptions,
-} from "@edgefleet/protocol";
+} from "@edgefleet/protocol/grpc";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -7,7 +7,7 @@ import {
   InferResponse,
   type LocalInferenceServiceServer,
   LocalInferenceServiceService,
-} from "@edgefleet/protocol";
+} from "@edgefleet/protocol/grpc";
 import {
   Metadata,
   Server,

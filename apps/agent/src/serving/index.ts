@@ -1,7 +1,8 @@
 // The agent's local inference layer. Nothing here imports onnxruntime-node until a model loads.
 export { type BatchPolicy, planNextRun, type QueuedRequest, type RunPlan } from "./batch-plan";
 export * from "./errors";
-export { type GrpcApiOptions, type RunningGrpcApi, startGrpcApi } from "./grpc-api";
+// grpc-api is imported from its own module, on demand: it loads grpc-js.
+export type { GrpcApiOptions, RunningGrpcApi } from "./grpc-api";
 export {
   DIMS_HEADER,
   GENERATION_HEADER,

@@ -3,7 +3,8 @@
 // comes as a file (argv[2]): building it here would import @edgefleet/compression, which pulls
 // ORT in at import.
 import { readFileSync } from "node:fs";
-import { ModelSlot, ortRuntime, ServingMetrics, startGrpcApi, startHttpApi } from "./index";
+import { startGrpcApi } from "./grpc-api";
+import { ModelSlot, ortRuntime, ServingMetrics, startHttpApi } from "./index";
 
 const ortMapped = () => readFileSync("/proc/self/maps", "utf8").includes("onnxruntime");
 const metrics = new ServingMetrics();

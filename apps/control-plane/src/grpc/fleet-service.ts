@@ -13,7 +13,7 @@ import type {
   GetDeviceProfileResponse,
   ReprofileDeviceRequest,
   ReprofileDeviceResponse,
-} from "@edgefleet/protocol";
+} from "@edgefleet/protocol/grpc";
 import type { handleUnaryCall, Metadata, ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { AssignmentService, DeploymentView } from "../services/assignment-service";

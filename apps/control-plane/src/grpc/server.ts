@@ -7,7 +7,7 @@ import {
   type EnrollRequest,
   type EnrollResponse,
   FleetServiceService,
-} from "@edgefleet/protocol";
+} from "@edgefleet/protocol/grpc";
 import { type handleUnaryCall, Server, ServerCredentials } from "@grpc/grpc-js";
 import type { EnrollmentService } from "../services/enrollment-service";
 import { toServiceError } from "./errors";
