@@ -143,9 +143,9 @@ for (const [label, args] of [
 await stack.stop();
 
 console.log(
-  "| agent | state | RSS MiB | anonymous MiB | file-backed MiB | private MiB | shared MiB |",
+  "| agent | state | RSS MiB | anonymous MiB | file-backed MiB | private MiB | shared MiB | req/s, 16 clients |",
 );
-console.log("| --- | --- | --- | --- | --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of rows) console.log(r);
 
 /** Requests per second from `clients` concurrent keep-alive loops (binary form, batch 1). */
