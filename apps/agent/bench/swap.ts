@@ -32,7 +32,7 @@ const variants = [
 const options: RuntimeOptions = {
   threads: 1,
   maxBatch: 16,
-  maxDelayMs: Number(process.env.MAX_DELAY_MS ?? 2),
+  maxDelayMs: Number(process.env.MAX_DELAY_MS ?? 0),
   queueLimit: 256,
 };
 const epochNow = () => performance.timeOrigin + performance.now();

@@ -406,3 +406,102 @@ describe("telemetry", () => {
     expect(r.body.error).toMatchObject({ field });
   });
 });
+
+describe("a second control-plane replica", () => {
+  it("shows its WebSocket clients the events another replica handled", async () => {
+    const { startControlPlane } = await import("./control-plane");
+    const { silentLogger } = await import("./testing");
+    const replica = await startControlPlane({
+      databaseUrl: stack.db.url,
+      natsUrl: stack.nats.url,
+      natsAuth: true,
+      stateDir: stack.stateDir,
+      httpHost: "127.0.0.1",
+      httpPort: 0,
+      grpcHost: "127.0.0.1",
+      grpcPort: 0,
+      heartbeatIntervalMs: 200,
+      heartbeatTimeoutMs: 1000,
+      logger: silentLogger,
+    });
+    try {
+      const seen: FleetEvent[] = [];
+      const ws2 = new WebSocket(`${replica.httpUrl.replace("http", "ws")}/api/v1/stream`, {
+        headers: { authorization: `Bearer ${stack.adminToken}` },
+      });
+      ws2.on("message", (d) => seen.push(JSON.parse(String(d))));
+      await new Promise((resolve, reject) => ws2.once("open", resolve).once("error", reject));
+      // The first replica enrolls a device and assigns it a variant.
+      const { deviceId } = await stack.enrollDevice("far-away");
+      const m = await stack.importModel({
+        name: "fanout",
+        variants: [{ name: "fp32", bytes: randomBytes(500) }],
+      });
+      await stack.api(`/api/v1/devices/${deviceId}/assignment`, {
+        method: "PUT",
+        body: JSON.stringify({ variantId: m.variantIds.get("fp32") }),
+      });
+      await until("both events on the other replica", async () =>
+        ["device.enrolled", "device.assigned"].every((t) =>
+          seen.some((e) => e.type === t && e.deviceId === deviceId),
+        )
+          ? true
+          : undefined,
+      );
+      // Each event once, not once per replica.
+      expect(
+        seen.filter((e) => e.type === "device.assigned" && e.deviceId === deviceId),
+      ).toHaveLength(1);
+      ws2.close();
+    } finally {
+      await replica.stop();
+    }
+  });
+});
+
+describe("gRPC", () => {
+  it("assigns and reads a deployment over the same service as REST", async () => {
+    const { FleetServiceClient, AssignVariantRequest, GetDeviceDeploymentRequest } = await import(
+      "@edgefleet/protocol/grpc"
+    );
+    const { credentials, Metadata, status } = await import("@grpc/grpc-js");
+    const { deviceId } = await stack.enrollDevice("grpc-dev");
+    const m = await stack.importModel({
+      name: "grpc-model",
+      variants: [{ name: "fp32", bytes: randomBytes(300) }],
+    });
+    const client = new FleetServiceClient(stack.cp.grpcAddress, credentials.createInsecure());
+    const md = new Metadata();
+    md.set("authorization", `Bearer ${stack.adminToken}`);
+    const assigned = await new Promise<{ err: unknown; gen?: number }>((resolve) =>
+      client.assignVariant(
+        AssignVariantRequest.fromPartial({
+          deviceId,
+          variantId: m.variantIds.get("fp32"),
+          options: { maxBatch: 8 },
+        }),
+        md,
+        (err, res) => resolve({ err, gen: res?.deployment?.desired?.generation }),
+      ),
+    );
+    expect(assigned).toEqual({ err: null, gen: 1 });
+    const read = await new Promise<{ err: unknown; name?: string }>((resolve) =>
+      client.getDeviceDeployment(
+        GetDeviceDeploymentRequest.fromPartial({ deviceId }),
+        md,
+        (err, res) => resolve({ err, name: res?.deployment?.desired?.variantName }),
+      ),
+    );
+    expect(read).toEqual({ err: null, name: "fp32" });
+    const bad = await new Promise<{ code?: number; details?: string }>((resolve) =>
+      client.assignVariant(
+        AssignVariantRequest.fromPartial({ deviceId, variantId: "nope" }),
+        md,
+        (err) => resolve({ code: err?.code, details: err?.details }),
+      ),
+    );
+    expect(bad.code).toBe(status.INVALID_ARGUMENT);
+    expect(bad.details).toMatch(/^variantId/);
+    client.close();
+  });
+});
