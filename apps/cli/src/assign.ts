@@ -84,7 +84,7 @@ interface TelemetryReply {
     p95Ms: number | null;
     p99Ms: number | null;
   };
-  series: { start: string; requests: number; p50Ms: number | null; p95Ms: number | null }[];
+  series: { at: string; requests: number; p50Ms: number | null; p95Ms: number | null }[];
 }
 
 export function formatTelemetry(deviceId: string, t: TelemetryReply): string {
@@ -95,7 +95,7 @@ export function formatTelemetry(deviceId: string, t: TelemetryReply): string {
   ];
   for (const p of t.series) {
     lines.push(
-      `  ${p.start}  ${String(p.requests).padStart(7)} req  p50 ${ms(p.p50Ms)}  p95 ${ms(p.p95Ms)}`,
+      `  ${p.at.slice(11, 16)}  ${String(p.requests).padStart(7)} req  p50 ${ms(p.p50Ms)}  p95 ${ms(p.p95Ms)}`,
     );
   }
   return lines.join("\n");
@@ -107,4 +107,44 @@ export function deviceTelemetry(target: ApiTarget, device: string, minutes: numb
     "GET",
     `/api/v1/devices/${encodeURIComponent(device)}/telemetry?minutes=${minutes}`,
   );
+}
+
+interface DevicePage {
+  items: {
+    id: string;
+    name: string;
+    status: string;
+    deviceClass: string | null;
+    deployment: Deployment;
+  }[];
+  total: number;
+  nextCursor: string | null;
+}
+
+/** Every device (all pages), for `edgefleet devices`. */
+export async function listDevices(target: ApiTarget): Promise<DevicePage["items"]> {
+  const out: DevicePage["items"] = [];
+  let cursor: string | null = null;
+  do {
+    const page: DevicePage = await callApi<DevicePage>(
+      target,
+      "GET",
+      `/api/v1/devices?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+    );
+    out.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return out;
+}
+
+export function formatDevices(items: DevicePage["items"]): string {
+  const rows = items.map((d) => {
+    const r = d.deployment.reported;
+    const state = r ? `${r.phase} (generation ${r.generation})` : "-";
+    return `${d.id}  ${d.name.padEnd(14)} ${(d.deviceClass ?? "real").padEnd(12)} ${d.status.padEnd(8)} ${(d.deployment.desired?.variantName ?? "-").padEnd(26)} ${state}`;
+  });
+  return [
+    `${"id".padEnd(36)}  ${"name".padEnd(14)} ${"class".padEnd(12)} ${"status".padEnd(8)} ${"desired variant".padEnd(26)} reported`,
+    ...rows,
+  ].join("\n");
 }

@@ -1,7 +1,14 @@
 // Commands that talk to a running control plane: register a catalogue, plan a model.
 import { type Command, InvalidArgumentError } from "commander";
 import { resolveTarget } from "./api-client";
-import { assign, deviceTelemetry, formatDeployment, formatTelemetry } from "./assign";
+import {
+  assign,
+  deviceTelemetry,
+  formatDeployment,
+  formatDevices,
+  formatTelemetry,
+  listDevices,
+} from "./assign";
 import { formatMeasure, measure } from "./measure";
 import { importModel } from "./models";
 import { createPlan, formatPlan } from "./plan";
@@ -105,6 +112,20 @@ export function addFleetCommands(program: Command, fail: (err: unknown) => never
     try {
       const r = await measure(await resolveTarget(o), o);
       process.stdout.write(`${formatMeasure(o, r)}\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  connection(
+    program
+      .command("devices")
+      .description("The fleet: each device's class, status, desired variant and reported state")
+      .option("--json", "print as JSON"),
+  ).action(async (o) => {
+    try {
+      const items = await listDevices(await resolveTarget(o));
+      process.stdout.write(`${o.json ? JSON.stringify(items, null, 2) : formatDevices(items)}\n`);
     } catch (err) {
       fail(err);
     }

@@ -20,6 +20,7 @@ export interface PlanResponse {
     byVariant: Record<string, number>;
   };
   decisions: {
+    deviceId: string;
     deviceName: string;
     deviceClass: string | null;
     ok: boolean;
@@ -53,7 +54,9 @@ export function formatPlan(plan: PlanResponse): string {
   ];
   for (const d of plan.decisions) {
     const what = d.ok ? `${d.variantName} (${d.predictedLatencyMs?.toFixed(3)} ms)` : "no variant";
-    lines.push(`${d.deviceName.padEnd(16)} ${(d.deviceClass ?? "real").padEnd(12)} ${what}`);
+    lines.push(
+      `${d.deviceName.padEnd(16)} ${(d.deviceClass ?? "real").padEnd(12)} ${what}  (device ${d.deviceId})`,
+    );
     for (const r of d.reasons) lines.push(`    ${r}`);
   }
   return lines.join("\n");

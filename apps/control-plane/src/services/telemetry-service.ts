@@ -119,7 +119,10 @@ export class TelemetryService {
         variantId,
         summary: summarizeRollups(rs),
       })),
-      series: series(rows, q.stepSeconds * 1000),
+      series: series(rows, q.stepSeconds * 1000).map(({ t, ...point }) => ({
+        at: new Date(t).toISOString(),
+        ...point,
+      })),
     };
   }
 }
