@@ -32,6 +32,8 @@ export class TelemetryPublisher implements ServingObserver {
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  private flushingNow = false;
+  private again = false;
   private connected = false;
   private cpu = process.cpuUsage();
   private cpuAt = performance.now();
@@ -97,24 +99,39 @@ export class TelemetryPublisher implements ServingObserver {
 
   /** Sends buffered messages in order until one is not acknowledged. */
   flush(): Promise<void> {
-    this.flushing ??= (async () => {
-      while (this.connected) {
-        const next = this.buffer.peek();
-        if (!next) break;
-        try {
-          await this.deps.publish(
-            encodeJson(next),
-            `${this.deps.deviceId}:${next.epoch}:${next.seq}`,
-          );
-          this.buffer.shift();
-        } catch (err) {
-          this.deps.log.debug({ err: String(err), pending: this.buffer.size }, "telemetry held");
-          break;
-        }
+    if (this.flushingNow) {
+      // A pass is running: it looks once more before it ends.
+      this.again = true;
+      return this.flushing ?? Promise.resolve();
+    }
+    // Cleared inside the pass, synchronously as it ends: a later call starts a new pass.
+    this.flushingNow = true;
+    this.flushing = (async () => {
+      try {
+        do {
+          this.again = false;
+          while (this.connected) {
+            const next = this.buffer.peek();
+            if (!next) break;
+            try {
+              await this.deps.publish(
+                encodeJson(next),
+                `${this.deps.deviceId}:${next.epoch}:${next.seq}`,
+              );
+              this.buffer.shift();
+            } catch (err) {
+              this.deps.log.debug(
+                { err: String(err), pending: this.buffer.size },
+                "telemetry held",
+              );
+              return;
+            }
+          }
+        } while (this.again);
+      } finally {
+        this.flushingNow = false;
       }
-    })().finally(() => {
-      this.flushing = undefined;
-    });
+    })();
     return this.flushing;
   }
 

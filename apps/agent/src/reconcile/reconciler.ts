@@ -67,6 +67,7 @@ interface PassContext {
 export class Reconciler {
   private state: PersistedState;
   private running: Promise<void> | undefined;
+  private looping = false;
   private again = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private failure: { generation: number; attempts: number; transient: number } | undefined;
@@ -143,18 +144,17 @@ export class Reconciler {
   /** Schedules a pass; a trigger during a pass is merged into one more pass after it. */
   trigger(): void {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.looping) {
       this.again = true;
       return;
     }
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
-    });
+    this.looping = true;
+    this.running = this.loop();
   }
 
   /** Resolves once no pass is running (a retry may still be scheduled). */
   async settled(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.looping) await this.running;
   }
 
   stop(): void {
@@ -163,15 +163,20 @@ export class Reconciler {
   }
 
   private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        if (this.rollback) await this.rollBack(this.rollback);
-        else await this.pass();
-      } catch (err) {
-        this.deps.log.error({ err }, "reconcile pass failed unexpectedly");
-      }
-    } while (this.again && !this.stopped);
+    try {
+      do {
+        this.again = false;
+        try {
+          if (this.rollback) await this.rollBack(this.rollback);
+          else await this.pass();
+        } catch (err) {
+          this.deps.log.error({ err }, "reconcile pass failed unexpectedly");
+        }
+      } while (this.again && !this.stopped);
+    } finally {
+      // In the same synchronous step as the last check of `again`: no trigger falls between.
+      this.looping = false;
+    }
   }
 
   private async pass(): Promise<void> {
