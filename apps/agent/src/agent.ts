@@ -27,6 +27,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { createUser, fromSeed } from "@nats-io/nkeys";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { Coalescer } from "./coalescer";
 import type { DeviceRuntime } from "./device-runtime";
 import { type DeviceIdentity, IdentityStore } from "./identity-store";
 import { ProfileStamp, type ProfileTrigger, SingleFlight, startTrigger } from "./profiling";
@@ -197,25 +198,26 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     await js().publish(subjects.events(deviceId), encodeJson(event), { timeout });
   };
   const profiler = new Profiler(config, publishEvent, log);
-  const desiredFetch = new SingleFlight<void>();
-  const fetchDesired = () =>
-    desiredFetch.run(async () => {
-      if (!nc || nc.isClosed()) return;
-      try {
-        const m = await directGetLast(
-          nc,
-          kvStreamName(KV_BUCKETS.desired),
-          kvSubject(KV_BUCKETS.desired, deviceId),
-        );
-        if (!m || m.data.length === 0) return;
-        const desired = decodeJson(desiredStateSchema, m.data);
-        if (await reconciler.offer(desired)) {
-          log.info({ generation: desired.generation }, "new desired state");
-        }
-      } catch (err) {
-        log.warn({ err: String(err) }, "desired state not read");
+  // A notice arriving while a read is under way gets a read of its own after it (the running one
+  // may have read the key before the write the notice announces).
+  const desiredReads = new Coalescer(async () => {
+    if (!nc || nc.isClosed()) return;
+    try {
+      const m = await directGetLast(
+        nc,
+        kvStreamName(KV_BUCKETS.desired),
+        kvSubject(KV_BUCKETS.desired, deviceId),
+      );
+      if (!m || m.data.length === 0) return;
+      const desired = decodeJson(desiredStateSchema, m.data);
+      if (await reconciler.offer(desired)) {
+        log.info({ generation: desired.generation }, "new desired state");
       }
-    });
+    } catch (err) {
+      log.warn({ err: String(err) }, "desired state not read");
+    }
+  });
+  const fetchDesired = () => desiredReads.run();
 
   let stopping = false;
   let stopBeats = () => {};

@@ -9,6 +9,7 @@ import { writeFileAtomic } from "@edgefleet/bus";
 import { encodeJson, type Telemetry } from "@edgefleet/protocol";
 import { OfflineBuffer, TelemetryWindow } from "@edgefleet/telemetry";
 import type { Logger } from "pino";
+import { Coalescer } from "./coalescer";
 import type { RequestOutcome, ServingObserver } from "./serving";
 
 export interface TelemetryPublisherDeps {
@@ -31,9 +32,7 @@ export class TelemetryPublisher implements ServingObserver {
   private readonly buffer: OfflineBuffer<Telemetry>;
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
-  private flushingNow = false;
-  private again = false;
+  private readonly sender = new Coalescer(() => this.send());
   private connected = false;
   private cpu = process.cpuUsage();
   private cpuAt = performance.now();
@@ -99,40 +98,24 @@ export class TelemetryPublisher implements ServingObserver {
 
   /** Sends buffered messages in order until one is not acknowledged. */
   flush(): Promise<void> {
-    if (this.flushingNow) {
-      // A pass is running: it looks once more before it ends.
-      this.again = true;
-      return this.flushing ?? Promise.resolve();
-    }
-    // Cleared inside the pass, synchronously as it ends: a later call starts a new pass.
-    this.flushingNow = true;
-    this.flushing = (async () => {
+    return this.sender.run();
+  }
+
+  private async send(): Promise<void> {
+    while (this.connected) {
+      const next = this.buffer.peek();
+      if (!next) return;
       try {
-        do {
-          this.again = false;
-          while (this.connected) {
-            const next = this.buffer.peek();
-            if (!next) break;
-            try {
-              await this.deps.publish(
-                encodeJson(next),
-                `${this.deps.deviceId}:${next.epoch}:${next.seq}`,
-              );
-              this.buffer.shift();
-            } catch (err) {
-              this.deps.log.debug(
-                { err: String(err), pending: this.buffer.size },
-                "telemetry held",
-              );
-              return;
-            }
-          }
-        } while (this.again);
-      } finally {
-        this.flushingNow = false;
+        await this.deps.publish(
+          encodeJson(next),
+          `${this.deps.deviceId}:${next.epoch}:${next.seq}`,
+        );
+        this.buffer.shift();
+      } catch (err) {
+        this.deps.log.debug({ err: String(err), pending: this.buffer.size }, "telemetry held");
+        return;
       }
-    })();
-    return this.flushing;
+    }
   }
 
   /** Closes the last window and gives its send a moment. */

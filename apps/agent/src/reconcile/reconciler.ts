@@ -7,6 +7,7 @@ import { openArtifact, verifySignedManifest } from "@edgefleet/artifact";
 import { type BackoffPolicy, backoffDelay } from "@edgefleet/bus";
 import type { DesiredState, ReconcilePhase, StateReport } from "@edgefleet/protocol";
 import type { Logger } from "pino";
+import { Coalescer } from "../coalescer";
 import {
   type InferenceRuntime,
   type ModelSlot,
@@ -66,9 +67,7 @@ interface PassContext {
 
 export class Reconciler {
   private state: PersistedState;
-  private running: Promise<void> | undefined;
-  private looping = false;
-  private again = false;
+  private readonly passes = new Coalescer(() => this.onePass());
   private retryTimer: NodeJS.Timeout | undefined;
   private failure: { generation: number; attempts: number; transient: number } | undefined;
   private rollback: RunFailure | undefined;
@@ -143,18 +142,12 @@ export class Reconciler {
 
   /** Schedules a pass; a trigger during a pass is merged into one more pass after it. */
   trigger(): void {
-    if (this.stopped) return;
-    if (this.looping) {
-      this.again = true;
-      return;
-    }
-    this.looping = true;
-    this.running = this.loop();
+    if (!this.stopped) void this.passes.run();
   }
 
   /** Resolves once no pass is running (a retry may still be scheduled). */
   async settled(): Promise<void> {
-    while (this.looping) await this.running;
+    while (this.passes.busy) await this.passes.run();
   }
 
   stop(): void {
@@ -162,20 +155,13 @@ export class Reconciler {
     clearTimeout(this.retryTimer);
   }
 
-  private async loop(): Promise<void> {
+  private async onePass(): Promise<void> {
+    if (this.stopped) return;
     try {
-      do {
-        this.again = false;
-        try {
-          if (this.rollback) await this.rollBack(this.rollback);
-          else await this.pass();
-        } catch (err) {
-          this.deps.log.error({ err }, "reconcile pass failed unexpectedly");
-        }
-      } while (this.again && !this.stopped);
-    } finally {
-      // In the same synchronous step as the last check of `again`: no trigger falls between.
-      this.looping = false;
+      if (this.rollback) await this.rollBack(this.rollback);
+      else await this.pass();
+    } catch (err) {
+      this.deps.log.error({ err }, "reconcile pass failed unexpectedly");
     }
   }
 
