@@ -75,16 +75,4 @@ export async function startTestStack(): Promise<TestStack> {
   };
 }
 
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 5000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { until } from "@edgefleet/testkit";

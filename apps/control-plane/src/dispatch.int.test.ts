@@ -20,6 +20,7 @@ import {
   type Telemetry,
 } from "@edgefleet/protocol";
 import { LatencySketch } from "@edgefleet/telemetry";
+import { until } from "@edgefleet/testkit";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,16 +32,6 @@ let stack: TestControlPlane;
 let ws: WebSocket;
 const wsEvents: FleetEvent[] = [];
 const modelBytes = randomBytes(200_000);
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 5_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 30));
-  }
-}
 
 const put = (path: string, body: Uint8Array | string, type = "application/octet-stream") =>
   fetch(`${stack.cp.httpUrl}${path}`, {
@@ -409,21 +400,7 @@ describe("telemetry", () => {
 
 describe("a second control-plane replica", () => {
   it("shows its WebSocket clients the events another replica handled", async () => {
-    const { startControlPlane } = await import("./control-plane");
-    const { silentLogger } = await import("./testing");
-    const replica = await startControlPlane({
-      databaseUrl: stack.db.url,
-      natsUrl: stack.nats.url,
-      natsAuth: true,
-      stateDir: stack.stateDir,
-      httpHost: "127.0.0.1",
-      httpPort: 0,
-      grpcHost: "127.0.0.1",
-      grpcPort: 0,
-      heartbeatIntervalMs: 200,
-      heartbeatTimeoutMs: 1000,
-      logger: silentLogger,
-    });
+    const replica = await stack.startReplica();
     try {
       const seen: FleetEvent[] = [];
       const ws2 = new WebSocket(`${replica.httpUrl.replace("http", "ws")}/api/v1/stream`, {

@@ -32,6 +32,8 @@ export interface TestControlPlane {
   upload(bytes: Uint8Array): Promise<string>;
   /** Uploads each variant's bytes and imports them as one model; returns ids by variant name. */
   importModel(spec: TestModelSpec): Promise<{ modelId: string; variantIds: Map<string, string> }>;
+  /** Another control-plane process on the same database, NATS and state (stop it yourself). */
+  startReplica(): Promise<ControlPlane>;
   /** A device enrolled over gRPC with a fresh nkey, connected to NATS as itself. */
   enrollDevice(name?: string): Promise<{ deviceId: string; nc: NatsConnection }>;
   stop(): Promise<void>;
@@ -70,7 +72,7 @@ export async function startTestControlPlane(
   const stateDir = await mkdtemp(join(tmpdir(), "ef-cp-"));
   const auth = await loadOrCreateFleetAuth(stateDir);
   const nats = await startNatsServerWithConfig((ctx) => writeServerConfig(auth, ctx));
-  const cp = await startControlPlane({
+  const config: ControlPlaneConfig = {
     databaseUrl: db.url,
     natsUrl: nats.url,
     natsAuth: true,
@@ -84,7 +86,8 @@ export async function startTestControlPlane(
     logger: silentLogger,
     telemetryBatch: { maxWaitMs: 20 },
     ...overrides,
-  });
+  };
+  const cp = await startControlPlane(config);
   const adminToken = (await readFile(cp.adminTokenPath, "utf8")).trim();
   const devices: NatsConnection[] = [];
   const bearer = { authorization: `Bearer ${adminToken}` };
@@ -117,6 +120,7 @@ export async function startTestControlPlane(
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },
     upload,
+    startReplica: () => startControlPlane({ ...config, httpPort: 0, grpcPort: 0 }),
     async importModel(spec) {
       const variants: ImportModelInput["variants"] = [];
       for (const v of spec.variants) {

@@ -1,6 +1,7 @@
 // Telemetry rollups (device x variant x minute, sketches kept for merging on read) and the
 // per-device cursor that makes folding exactly-once. Folding itself is pure
 // (@edgefleet/telemetry); this is its storage, in one transaction per batch.
+import type { StoredRollup } from "@edgefleet/telemetry";
 import { isUuid } from "./client";
 import { Prisma, type PrismaClient, type TelemetryRollup } from "./generated/prisma/client";
 import { type NewLatencyObservation, PrismaLatencyRepo } from "./latency-repo";
@@ -10,29 +11,8 @@ export interface TelemetryCursorValue {
   seq: number;
 }
 
-/** A rollup as stored; sketches are DDSketch protobuf bytes. */
-export interface RollupRecord {
-  deviceId: string;
-  variantId: string;
-  minute: Date;
-  messages: number;
-  requests: number;
-  errors: number;
-  rejected: number;
-  runs: number;
-  samples: number;
-  latencySketch: Uint8Array | null;
-  latencyCount: number;
-  latencySumMs: number;
-  latencyMinMs: number | null;
-  latencyMaxMs: number | null;
-  runSketch: Uint8Array | null;
-  runCount: number;
-  runSumMs: number;
-  queueDepthMax: number;
-  cpuPercentMax: number;
-  rssBytesMax: number;
-}
+/** A rollup as stored; sketches are DDSketch protobuf bytes. The shape is telemetry's. */
+export type RollupRecord = StoredRollup;
 
 export interface RollupKey {
   deviceId: string;
