@@ -338,6 +338,7 @@ describe("telemetry", () => {
       simulated: false,
       deviceClass: "",
       droppedBefore: 0,
+      shadow: null,
     };
   };
 

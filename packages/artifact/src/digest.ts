@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { type ArtifactMediaType, MEDIA_TYPES } from "@edgefleet/protocol";
+import { isCanarySet } from "./canary";
 import { isPackedModel } from "./pack-format";
 
 /** sha256 of the bytes, 64 lowercase hex digits (the manifest's `digest`). */
@@ -8,9 +9,12 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 /**
- * The media type the bytes are, by their first bytes: EFPK magic, else ONNX. ONNX protobuf has
- * no magic, so "ONNX" here means only "not packed"; the runtime is what finally parses it.
+ * The media type the bytes are, by their first bytes: EFPK or EFCS magic, else ONNX. ONNX
+ * protobuf has no magic, so "ONNX" here means only "neither"; the runtime is what finally parses
+ * it.
  */
 export function mediaTypeOf(bytes: Uint8Array): ArtifactMediaType {
-  return isPackedModel(bytes) ? MEDIA_TYPES.efpk : MEDIA_TYPES.onnx;
+  if (isPackedModel(bytes)) return MEDIA_TYPES.efpk;
+  if (isCanarySet(bytes)) return MEDIA_TYPES.canary;
+  return MEDIA_TYPES.onnx;
 }

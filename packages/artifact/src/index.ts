@@ -1,3 +1,4 @@
+export * from "./canary";
 export * from "./canonical-json";
 export * from "./digest";
 export * from "./errors";

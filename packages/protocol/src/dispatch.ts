@@ -5,6 +5,8 @@ import { z } from "zod";
 export const MEDIA_TYPES = {
   onnx: "application/onnx",
   efpk: "application/vnd.edgefleet.efpk",
+  /** A labelled canary set (EFCS): inputs and labels a device evaluates a variant on. */
+  canary: "application/vnd.edgefleet.canary",
 } as const;
 export type ArtifactMediaType = (typeof MEDIA_TYPES)[keyof typeof MEDIA_TYPES];
 
@@ -90,8 +92,31 @@ export const desiredStateSchema = z.object({
        */
       signature: z.string().max(200),
       options: runtimeOptionsSchema,
+      /**
+       * Shadow mode (a rollout's quality gate): the device keeps what served before loaded,
+       * runs it too on this fraction of live requests after answering with the new variant,
+       * and reports how often their top-1 agrees (telemetry `shadow`). null: off.
+       */
+      shadow: z
+        .object({ sampleRate: z.number().gt(0).max(1) })
+        .nullable()
+        .default(null),
+      /**
+       * A labelled canary set (object store `artifacts`, EFCS format, see @edgefleet/artifact)
+       * the device evaluates the variant on once loaded, reporting the result with its state.
+       */
+      canary: z
+        .object({
+          digest: sha256HexSchema,
+          sizeBytes: z.number().int().positive(),
+          samples: z.number().int().positive(),
+        })
+        .nullable()
+        .default(null),
     })
     .nullable(),
+  /** The rollout that wrote this desired state, if one did (for reports and telemetry). */
+  rolloutId: z.string().uuid().nullable().default(null),
 });
 export type DesiredState = z.infer<typeof desiredStateSchema>;
 export type Assignment = NonNullable<DesiredState["assignment"]>;
@@ -130,5 +155,13 @@ export const stateReportSchema = z.object({
   /** What answers local requests now; null when nothing is loaded. */
   serving: servingSchema.nullable(),
   error: z.string().max(1000).optional(),
+  /** Top-1 accuracy of the serving variant on the assignment's canary set, once evaluated. */
+  canary: z
+    .object({
+      digest: sha256HexSchema,
+      samples: z.number().int().nonnegative(),
+      correct: z.number().int().nonnegative(),
+    })
+    .optional(),
 });
 export type StateReport = z.infer<typeof stateReportSchema>;

@@ -158,8 +158,14 @@ export const fleetEventSchema = z.object({
     "device.state",
     /** A telemetry message was folded: `data` holds its window's figures. */
     "device.telemetry",
+    /** A rollout changed (state, wave, gates): `rolloutId` set, `data` its view. */
+    "rollout.updated",
+    /** The re-targeting loop moved a device: `data` holds from, to and why. */
+    "device.retargeted",
   ]),
+  /** The device concerned; "" for fleet-wide events (rollouts). */
   deviceId: z.string(),
+  rolloutId: z.string().optional(),
   at: z.string(),
   device: z.record(z.string(), z.unknown()).optional(),
   data: z.record(z.string(), z.unknown()).optional(),

@@ -50,5 +50,16 @@ export const telemetrySchema = z.object({
   deviceClass: z.string().max(64),
   /** Messages the device dropped from its offline buffer before this one (buffer full). */
   droppedBefore: z.number().int().nonnegative(),
+  /**
+   * Shadow comparisons in the window (assignment `shadow`): live requests also run on the
+   * previous variant, and how many of them agreed on the top-1 class. null when off.
+   */
+  shadow: z
+    .object({
+      compared: z.number().int().nonnegative(),
+      agreed: z.number().int().nonnegative(),
+    })
+    .nullable()
+    .default(null),
 });
 export type Telemetry = z.infer<typeof telemetrySchema>;

@@ -43,6 +43,7 @@ export function telemetry(over: Partial<Telemetry> = {}): Telemetry {
     windowEnd: T0 + 5000,
     variantId: VARIANT_A,
     generation: 1,
+    shadow: null,
     requests: 3,
     errors: 0,
     rejected: 0,

@@ -28,6 +28,8 @@ export class TelemetryWindow {
   private runs = 0;
   private samples = 0;
   private queueDepthMax = 0;
+  private shadowCompared = 0;
+  private shadowAgreed = 0;
 
   /** `windowStart`: ms since the epoch, device clock. */
   constructor(private windowStart: number) {}
@@ -58,6 +60,12 @@ export class TelemetryWindow {
     if (depth > this.queueDepthMax) this.queueDepthMax = depth;
   }
 
+  /** A shadow comparison: the previous variant ran on the same request and agreed or not. */
+  onShadow(agreed: boolean): void {
+    this.shadowCompared++;
+    if (agreed) this.shadowAgreed++;
+  }
+
   /** The message for the window that ends at `f.windowEnd`; the next window starts there. */
   snapshot(f: SnapshotFields): Telemetry {
     // A device clock stepped back must not produce a window that ends before it starts.
@@ -84,6 +92,10 @@ export class TelemetryWindow {
       simulated: f.simulated,
       deviceClass: f.deviceClass,
       droppedBefore: f.droppedBefore,
+      shadow:
+        this.shadowCompared > 0
+          ? { compared: this.shadowCompared, agreed: this.shadowAgreed }
+          : null,
     };
     this.reset(windowEnd);
     return message;
@@ -91,6 +103,8 @@ export class TelemetryWindow {
 
   private reset(windowStart: number): void {
     this.windowStart = windowStart;
+    this.shadowCompared = 0;
+    this.shadowAgreed = 0;
     this.latency = new LatencySketch();
     this.runBatch1 = new LatencySketch();
     this.requests = this.errors = this.rejected = this.runs = this.samples = 0;

@@ -43,8 +43,15 @@ const desired = (
   generation,
   updatedAt: "2026-12-01T00:00:00Z",
   assignment: digest
-    ? { manifest: manifest(digest, over), signature: "sig", options: { ...options, ...opts } }
+    ? {
+        manifest: manifest(digest, over),
+        signature: "sig",
+        options: { ...options, ...opts },
+        shadow: null,
+        canary: null,
+      }
     : null,
+  rolloutId: null,
 });
 
 const installed = (generation: number, digest: string, opts: Partial<RuntimeOptions> = {}) =>

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { mediaTypeOf } from "@edgefleet/artifact";
 import type { Artifact, Repos } from "@edgefleet/db";
-import { MEDIA_TYPES } from "@edgefleet/protocol";
 import {
   InvalidArgumentError,
   NotFoundError,
@@ -21,7 +21,6 @@ import { type Principal, requireRole } from "./auth-service";
 import type { ArtifactStore } from "./dispatch-ports";
 
 const SHA256 = /^[0-9a-f]{64}$/;
-const EFPK_MAGIC = Buffer.from("EFPK");
 
 export interface ArtifactView {
   sha256: string;
@@ -90,9 +89,7 @@ export class ArtifactService {
           cause,
         });
       }
-      const mediaType = head.subarray(0, 4).equals(EFPK_MAGIC)
-        ? MEDIA_TYPES.efpk
-        : MEDIA_TYPES.onnx;
+      const mediaType = mediaTypeOf(head);
       const row = await this.deps.repos.catalog.putArtifact({
         digest,
         sizeBytes: bytes,

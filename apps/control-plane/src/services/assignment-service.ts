@@ -88,6 +88,7 @@ export class AssignmentService {
           generation,
           updatedAt: this.now().toISOString(),
           assignment,
+          rolloutId: null,
         };
         await this.deps.desired.put(deviceId, desired);
         return { generation, desired: desired as unknown as Record<string, never> };
@@ -161,6 +162,8 @@ export class AssignmentService {
       manifest: manifest.data,
       signature: variant.manifestSignature,
       options: runtimeOptionsSchema.parse(input.options),
+      shadow: null,
+      canary: null,
     };
   }
 }
