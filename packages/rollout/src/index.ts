@@ -1,0 +1,4 @@
+export * from "./gates";
+export * from "./state";
+export * from "./strategy";
+export * from "./waves";

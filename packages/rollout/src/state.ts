@@ -1,0 +1,61 @@
+// A rollout's life: which operator actions and controller outcomes are allowed from which state.
+export type RolloutState =
+  | "pending"
+  | "running"
+  | "paused"
+  | "completed"
+  | "halted"
+  | "aborted"
+  | "rolled_back";
+
+export type RolloutAction =
+  | "start"
+  | "pause"
+  | "resume"
+  | "abort"
+  | "rollback"
+  | "halt"
+  | "complete";
+
+const NEXT: Record<RolloutState, Partial<Record<RolloutAction, RolloutState>>> = {
+  pending: { start: "running", abort: "aborted" },
+  running: {
+    pause: "paused",
+    abort: "aborted",
+    rollback: "rolled_back",
+    halt: "halted",
+    complete: "completed",
+  },
+  paused: { resume: "running", abort: "aborted", rollback: "rolled_back" },
+  // After a halt the wave's devices are back on what they ran; resume retries the wave.
+  halted: { resume: "running", abort: "aborted", rollback: "rolled_back" },
+  completed: { rollback: "rolled_back" },
+  aborted: { rollback: "rolled_back" },
+  rolled_back: {},
+};
+
+export class RolloutTransitionError extends Error {
+  override name = "RolloutTransitionError";
+}
+
+/** The state after `action`, or a RolloutTransitionError saying what is allowed instead. */
+export function transition(from: RolloutState, action: RolloutAction): RolloutState {
+  const to = NEXT[from][action];
+  if (!to) {
+    const allowed = Object.keys(NEXT[from]);
+    throw new RolloutTransitionError(
+      `cannot ${action} a rollout that is ${from.replace("_", " ")}${allowed.length ? ` (it can: ${allowed.join(", ")})` : ""}`,
+    );
+  }
+  return to;
+}
+
+/** Rollouts whose assignments the controller keeps acting on (waves, late joiners). */
+export function isActive(state: RolloutState): boolean {
+  return state === "running";
+}
+
+/** Rollouts whose selector still brings late-joining devices their assignment. */
+export function admitsLateJoiners(state: RolloutState): boolean {
+  return state === "running" || state === "completed";
+}
