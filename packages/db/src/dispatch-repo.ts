@@ -7,6 +7,7 @@ import type {
   Prisma,
   PrismaClient,
 } from "./generated/prisma/client";
+import { checkFence, type Fence } from "./rollout-repo";
 
 export interface NewAssignment {
   deviceId: string;
@@ -42,6 +43,8 @@ export interface DispatchRepo {
     publish: (
       storedGeneration: number,
     ) => Promise<{ generation: number; desired: Prisma.InputJsonObject }>,
+    /** A controller's lease: checked in the same transaction, before anything is published. */
+    fence?: Fence,
   ): Promise<DeviceAssignment>;
   reported(deviceId: string): Promise<DeviceReportedState | null>;
   /**
@@ -69,9 +72,11 @@ export class PrismaDispatchRepo implements DispatchRepo {
   writeAssignment(
     input: Omit<NewAssignment, "desired">,
     publish: Parameters<DispatchRepo["writeAssignment"]>[1],
+    fence?: Fence,
   ): Promise<DeviceAssignment> {
     return this.db.$transaction(
       async (tx) => {
+        if (fence) await checkFence(tx, fence);
         // The row exists from the first assignment on; create it (generation 0) so that two
         // first assignments racing each other still queue on one row lock.
         await tx.$executeRaw`

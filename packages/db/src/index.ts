@@ -33,6 +33,10 @@ export {
   type PlanDecision,
   Prisma,
   PrismaClient,
+  type RetargetMove,
+  type Rollout,
+  RolloutState,
+  type RolloutTarget,
   type TelemetryRollup,
   type Variant,
 } from "./generated/prisma/client";
@@ -41,5 +45,6 @@ export * from "./migrator";
 export * from "./plan-repo";
 export * from "./profile-repo";
 export * from "./repos";
+export * from "./rollout-repo";
 export { generateSecret, hashSecret } from "./secrets";
 export * from "./telemetry-repo";

@@ -10,6 +10,7 @@ import type { PrismaClient } from "./generated/prisma/client";
 import { type LatencyRepo, PrismaLatencyRepo } from "./latency-repo";
 import { type PlanRepo, PrismaPlanRepo } from "./plan-repo";
 import { PrismaProfileRepo, type ProfileRepo } from "./profile-repo";
+import { PrismaRolloutRepo, type RolloutRepo } from "./rollout-repo";
 import { PrismaTelemetryRepo, type TelemetryRepo } from "./telemetry-repo";
 
 /** Everything services need from the database, as interfaces. */
@@ -23,6 +24,7 @@ export interface Repos {
   plans: PlanRepo;
   latency: LatencyRepo;
   dispatch: DispatchRepo;
+  rollouts: RolloutRepo;
   telemetry: TelemetryRepo;
   enrollDevice(input: EnrollDeviceInput): Promise<EnrollDeviceResult>;
   importCatalogue(input: Parameters<typeof importCatalogue>[1]): ReturnType<typeof importCatalogue>;
@@ -39,6 +41,7 @@ export function createRepos(prisma: PrismaClient): Repos {
     plans: new PrismaPlanRepo(prisma),
     latency: new PrismaLatencyRepo(prisma),
     dispatch: new PrismaDispatchRepo(prisma),
+    rollouts: new PrismaRolloutRepo(prisma),
     telemetry: new PrismaTelemetryRepo(prisma),
     enrollDevice: (input) => enrollDevice(prisma, input),
     importCatalogue: (input) => importCatalogue(prisma, input),

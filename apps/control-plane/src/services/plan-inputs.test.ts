@@ -1,18 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { variantCostFromRow } from "./plan-inputs";
-import { matchesLabels } from "./plan-service";
-
-describe("matchesLabels", () => {
-  it.each([
-    [{ site: "lab", room: "2" }, { site: "lab" }, true],
-    [{ site: "lab" }, { site: "lab", room: "2" }, false],
-    [{ site: "lab" }, { site: "field" }, false],
-    [null, {}, true],
-    [{}, { site: "lab" }, false],
-  ])("%j matches %j: %s", (labels, wanted, expected) => {
-    expect(matchesLabels(labels, wanted)).toBe(expected);
-  });
-});
 
 describe("variantCostFromRow", () => {
   it("plans on the bytes the device loads and the stored cost", () => {

@@ -49,7 +49,10 @@ export interface PlanDecisionView {
 export class PlanService {
   constructor(
     private readonly deps: {
-      repos: Pick<Repos, "catalog" | "devices" | "profiles" | "plans" | "latency" | "audit">;
+      repos: Pick<
+        Repos,
+        "catalog" | "devices" | "profiles" | "plans" | "latency" | "audit" | "rollouts"
+      >;
     },
   ) {}
 
@@ -130,31 +133,10 @@ export class PlanService {
     };
   }
 
-  private async selectDevices(selector: z.output<typeof createPlanSchema>["selector"]) {
-    const ids = selector.deviceIds ? new Set(selector.deviceIds) : undefined;
-    const out: Device[] = [];
-    let cursor: string | null = null;
-    do {
-      const page = await this.deps.repos.devices.list({
-        limit: 500,
-        cursor,
-        status: selector.status,
-      });
-      for (const d of page.items) {
-        if (ids && !ids.has(d.id)) continue;
-        if (selector.deviceClass !== undefined && d.deviceClass !== selector.deviceClass) continue;
-        if (selector.labels && !matchesLabels(d.labels, selector.labels)) continue;
-        out.push(d);
-      }
-      cursor = page.nextCursor;
-    } while (cursor && out.length < MAX_DEVICES);
-    return out;
+  private selectDevices(selector: z.output<typeof createPlanSchema>["selector"]) {
+    // The database selects (labels by JSON containment); the fleet is never paged into memory.
+    return this.deps.repos.rollouts.selectDevices(selector, { limit: MAX_DEVICES });
   }
-}
-
-export function matchesLabels(labels: unknown, wanted: Record<string, string>): boolean {
-  const have = (labels ?? {}) as Record<string, unknown>;
-  return Object.entries(wanted).every(([k, v]) => have[k] === v);
 }
 
 function unplannable(d: Device, reason: string): PlanDecisionView {
