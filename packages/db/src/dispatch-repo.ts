@@ -26,6 +26,9 @@ export interface ReportedStateInput {
   servingVariantId?: string | null;
   servingDigest?: string | null;
   error?: string | null;
+  canaryDigest?: string | null;
+  canarySamples?: number | null;
+  canaryCorrect?: number | null;
   sentAt: Date;
   receivedAt: Date;
 }
@@ -115,16 +118,20 @@ export class PrismaDispatchRepo implements DispatchRepo {
     const rows = await this.db.$queryRaw<DeviceReportedState[]>`
       INSERT INTO "DeviceReportedState" AS s
         ("deviceId", "generation", "phase", "step", "servingGeneration", "servingVariantId",
-         "servingDigest", "error", "sentAt", "receivedAt")
+         "servingDigest", "error", "canaryDigest", "canarySamples", "canaryCorrect",
+         "sentAt", "receivedAt")
       SELECT ${deviceId}::uuid, ${r.generation}, ${r.phase}, ${r.step ?? null},
              ${r.servingGeneration ?? null}::int, ${servingVariantId}::uuid, ${r.servingDigest ?? null},
-             ${r.error ?? null}, ${r.sentAt}, ${r.receivedAt}
+             ${r.error ?? null}, ${r.canaryDigest ?? null}, ${r.canarySamples ?? null}::int,
+             ${r.canaryCorrect ?? null}::int, ${r.sentAt}, ${r.receivedAt}
       WHERE EXISTS (SELECT 1 FROM "Device" WHERE "id" = ${deviceId}::uuid)
       ON CONFLICT ("deviceId") DO UPDATE SET
         "generation" = EXCLUDED."generation", "phase" = EXCLUDED."phase", "step" = EXCLUDED."step",
         "servingGeneration" = EXCLUDED."servingGeneration",
         "servingVariantId" = EXCLUDED."servingVariantId",
         "servingDigest" = EXCLUDED."servingDigest", "error" = EXCLUDED."error",
+        "canaryDigest" = EXCLUDED."canaryDigest", "canarySamples" = EXCLUDED."canarySamples",
+        "canaryCorrect" = EXCLUDED."canaryCorrect",
         "sentAt" = EXCLUDED."sentAt", "receivedAt" = EXCLUDED."receivedAt"
       WHERE (s."generation", s."sentAt") <= (EXCLUDED."generation", EXCLUDED."sentAt")
       RETURNING *`;

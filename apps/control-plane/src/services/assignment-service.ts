@@ -2,11 +2,13 @@
 // the KV bucket devices read (then to Postgres, in that order, see DispatchRepo), announced on
 // the device's rpc subject; devices report back on their events subject. Rollouts will write
 // through `assign` too.
-import type { DeviceAssignment, DeviceReportedState, Repos } from "@edgefleet/db";
+import type { DeviceAssignment, DeviceReportedState, Fence, Repos } from "@edgefleet/db";
 import {
+  type Assignment,
   artifactManifestSchema,
   type DesiredState,
   desiredStateSchema,
+  type RuntimeOptions,
   runtimeOptionsSchema,
   type StateReport,
 } from "@edgefleet/protocol";
@@ -23,6 +25,15 @@ export const assignSchema = z.object({
   options: runtimeOptionsSchema.partial().default({}),
 });
 export type AssignInput = z.input<typeof assignSchema>;
+
+export interface AssignmentWrite {
+  deviceId: string;
+  variantId: string | null;
+  assignment: Assignment | null;
+  /** `apitoken:<id>`, `rollout:<id>`, `retarget`. */
+  actor: string;
+  rolloutId?: string | null;
+}
 
 export interface DesiredView {
   generation: number;
@@ -41,6 +52,8 @@ export interface ReportedView {
   step: string | null;
   serving: { generation: number; variantId: string | null; digest: string | null } | null;
   error: string | null;
+  /** The serving variant's result on the assignment's canary set. */
+  canary: { digest: string; samples: number; correct: number } | null;
   sentAt: string;
   receivedAt: string;
 }
@@ -73,28 +86,11 @@ export class AssignmentService {
     const input = parseInput(assignSchema, body);
     const device = await this.deps.repos.devices.findById(deviceId);
     if (!device) throw new NotFoundError(`device ${deviceId} not found`);
-    const assignment = input.variantId ? await this.signedAssignment(input) : null;
+    const assignment = input.variantId
+      ? await this.signedAssignment(input.variantId, input.options)
+      : null;
     const actor = `apitoken:${principal.tokenId}`;
-    const row = await this.deps.repos.dispatch.writeAssignment(
-      { deviceId, variantId: input.variantId, assignedBy: actor },
-      async (storedGeneration) => {
-        // The KV may be ahead of Postgres (a write whose commit was lost): never reuse a
-        // generation a device may have seen.
-        const current = await this.deps.desired.get(deviceId);
-        const generation = Math.max(storedGeneration, current?.generation ?? 0) + 1;
-        const desired: DesiredState = {
-          version: 1,
-          deviceId,
-          generation,
-          updatedAt: this.now().toISOString(),
-          assignment,
-          rolloutId: null,
-        };
-        await this.deps.desired.put(deviceId, desired);
-        return { generation, desired: desired as unknown as Record<string, never> };
-      },
-    );
-    this.deps.notifier.desiredChanged(deviceId, row.generation);
+    const row = await this.write({ deviceId, variantId: input.variantId, assignment, actor });
     await this.deps.repos.audit.append({
       actor,
       action: "device.assigned",
@@ -110,6 +106,36 @@ export class AssignmentService {
       data: view as unknown as Record<string, unknown>,
     });
     return view;
+  }
+
+  /**
+   * Writes a device's next desired state (KV, then Postgres) and tells the device: the one path
+   * every writer takes (REST, rollouts, re-targeting). A controller passes its lease so a
+   * controller that lost it cannot write.
+   */
+  async write(req: AssignmentWrite, fence?: Fence): Promise<DeviceAssignment> {
+    const row = await this.deps.repos.dispatch.writeAssignment(
+      { deviceId: req.deviceId, variantId: req.variantId, assignedBy: req.actor },
+      async (storedGeneration) => {
+        // The KV may be ahead of Postgres (a write whose commit was lost): never reuse a
+        // generation a device may have seen.
+        const current = await this.deps.desired.get(req.deviceId);
+        const generation = Math.max(storedGeneration, current?.generation ?? 0) + 1;
+        const desired: DesiredState = {
+          version: 1,
+          deviceId: req.deviceId,
+          generation,
+          updatedAt: this.now().toISOString(),
+          assignment: req.assignment,
+          rolloutId: req.rolloutId ?? null,
+        };
+        await this.deps.desired.put(req.deviceId, desired);
+        return { generation, desired: desired as unknown as Record<string, never> };
+      },
+      fence,
+    );
+    this.deps.notifier.desiredChanged(req.deviceId, row.generation);
+    return row;
   }
 
   async get(deviceId: string): Promise<DeploymentView> {
@@ -132,6 +158,9 @@ export class AssignmentService {
       servingVariantId: report.serving?.variantId ?? null,
       servingDigest: report.serving?.digest ?? null,
       error: report.error ?? null,
+      canaryDigest: report.canary?.digest ?? null,
+      canarySamples: report.canary?.samples ?? null,
+      canaryCorrect: report.canary?.correct ?? null,
       sentAt: new Date(report.sentAt),
       receivedAt,
     });
@@ -149,9 +178,14 @@ export class AssignmentService {
     });
   }
 
-  private async signedAssignment(input: z.output<typeof assignSchema>) {
-    const variant = await this.deps.repos.catalog.findVariant(input.variantId!);
-    if (!variant) throw new NotFoundError(`variant ${input.variantId} not found`);
+  /** A variant's signed manifest with runtime options, ready to write as an assignment. */
+  async signedAssignment(
+    variantId: string,
+    options: Partial<RuntimeOptions> = {},
+    quality: Pick<Assignment, "shadow" | "canary"> = { shadow: null, canary: null },
+  ): Promise<Assignment> {
+    const variant = await this.deps.repos.catalog.findVariant(variantId);
+    if (!variant) throw new NotFoundError(`variant ${variantId} not found`);
     const manifest = artifactManifestSchema.safeParse(variant.manifest);
     if (!manifest.success || !variant.manifestSignature) {
       throw new ConflictError(
@@ -161,9 +195,8 @@ export class AssignmentService {
     return {
       manifest: manifest.data,
       signature: variant.manifestSignature,
-      options: runtimeOptionsSchema.parse(input.options),
-      shadow: null,
-      canary: null,
+      options: runtimeOptionsSchema.parse(options),
+      ...quality,
     };
   }
 }
@@ -188,6 +221,10 @@ export function deploymentView(
                 digest: r.servingDigest,
               },
         error: r.error,
+        canary:
+          r.canaryDigest && r.canarySamples !== null && r.canaryCorrect !== null
+            ? { digest: r.canaryDigest, samples: r.canarySamples, correct: r.canaryCorrect }
+            : null,
         sentAt: r.sentAt.toISOString(),
         receivedAt: r.receivedAt.toISOString(),
       }
