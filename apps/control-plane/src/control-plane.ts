@@ -1,8 +1,11 @@
 // Composition of the control plane from explicit config: database, NATS, services, transports.
 // `main.ts` builds the config from the environment; tests build it directly.
+
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import {
   closeBus,
@@ -15,9 +18,13 @@ import {
   mintDeviceCredentials,
 } from "@edgefleet/bus";
 import { createPrisma, createRepos, migrate, type Repos } from "@edgefleet/db";
+import type { HysteresisOptions } from "@edgefleet/planner";
 import { subjects } from "@edgefleet/protocol";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { LeaseKeeper } from "./controllers/lease";
+import { RetargetController } from "./controllers/retarget-controller";
+import { RolloutController } from "./controllers/rollout-controller";
 import { FleetEvents } from "./fleet-events";
 import { bindGrpc, createGrpcServer } from "./grpc/server";
 import { createHttpApp } from "./http/app";
@@ -35,6 +42,7 @@ import { EnrollmentService } from "./services/enrollment-service";
 import { LatencyService } from "./services/latency-service";
 import { PlanService } from "./services/plan-service";
 import { type DeviceRpc, ProfileService } from "./services/profile-service";
+import { RolloutService } from "./services/rollout-service";
 import { TelemetryService } from "./services/telemetry-service";
 import { TokenService } from "./services/token-service";
 import { loadOrCreateSigner } from "./signing-key";
@@ -60,6 +68,19 @@ export interface ControlPlaneConfig {
   maxArtifactBytes?: number;
   /** Telemetry batching (default 500 messages or 100 ms). */
   telemetryBatch?: { maxBatch?: number; maxWaitMs?: number };
+  /** The rollout and re-targeting controllers (they run in the process holding the lease). */
+  controllers?: {
+    enabled?: boolean;
+    /** Rollout controller tick (default 1 s). */
+    tickMs?: number;
+    /** Lease time to live (default 10 s): how long a dead holder blocks a successor. */
+    leaseTtlMs?: number;
+    retarget?: {
+      everyMs?: number;
+      windowMs?: number;
+      hysteresis?: Partial<HysteresisOptions>;
+    };
+  };
   logger: Logger;
 }
 
@@ -67,6 +88,8 @@ export interface ControlPlane {
   httpUrl: string;
   grpcAddress: string;
   adminTokenPath: string;
+  /** The controllers (they act only while this process holds the lease). */
+  controllers: Awaited<ReturnType<typeof startControllers>>;
   stop(): Promise<void>;
 }
 
@@ -140,6 +163,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   await once(http, "listening");
   const httpPort = (http.address() as AddressInfo).port;
 
+  const controllers = await startControllers(config, services, repos, logger);
+
   const grpc = createGrpcServer({ ...services, logger: logger.child({ component: "grpc" }) });
   const grpcPort = await bindGrpc(grpc, config.grpcHost, config.grpcPort);
 
@@ -148,8 +173,10 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
     httpUrl: `http://${config.httpHost}:${httpPort}`,
     grpcAddress: `${config.grpcHost}:${grpcPort}`,
     adminTokenPath,
+    controllers,
     async stop() {
       clearInterval(sweeper);
+      await controllers.stop();
       await new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()));
       for (const client of wss.clients) client.close(1001, "server shutting down");
       wss.close();
@@ -196,13 +223,26 @@ function buildServices(
     notifier: natsNotifier(nc),
     events,
   });
+  const artifactStore = natsArtifactStore(stores.artifacts);
+  const pokes = new Set<() => void>();
   return {
     events,
     metrics,
     assignments,
+    artifactStore,
+    /** Controllers register here, so a transition over the API acts at once. */
+    pokes,
+    rollouts: new RolloutService({
+      repos,
+      artifacts: artifactStore,
+      events,
+      poke: () => {
+        for (const p of pokes) p();
+      },
+    }),
     artifacts: new ArtifactService({
       repos,
-      store: natsArtifactStore(stores.artifacts),
+      store: artifactStore,
       maxBytes: config.maxArtifactBytes ?? 512 * 2 ** 20,
     }),
     telemetry: new TelemetryService({ repos, events, metrics }),
@@ -227,5 +267,61 @@ function buildServices(
       artifactPublicKey: signer.publicKeyPem,
       mintUserJwt: async (d) => (await mintDeviceCredentials(fleetAuth, d)).jwt,
     }),
+  };
+}
+
+/** The lease and the controllers that run while this process holds it. */
+async function startControllers(
+  config: ControlPlaneConfig,
+  services: ReturnType<typeof buildServices>,
+  repos: Repos,
+  logger: Logger,
+) {
+  const c = config.controllers ?? {};
+  if (c.enabled === false)
+    return { rollout: undefined, retarget: undefined, lease: undefined, stop: async () => {} };
+  const log = logger.child({ component: "controllers" });
+  const lease = new LeaseKeeper(
+    repos.rollouts,
+    {
+      name: "controllers",
+      holder: `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
+      ttlMs: c.leaseTtlMs ?? 10_000,
+    },
+    log,
+  );
+  const rollout = new RolloutController({
+    repos,
+    assignments: services.assignments,
+    rollouts: services.rollouts,
+    artifacts: services.artifactStore,
+    lease,
+    logger: log.child({ controller: "rollout" }),
+    tickMs: c.tickMs,
+  });
+  const retarget = new RetargetController({
+    repos,
+    assignments: services.assignments,
+    events: services.events,
+    lease,
+    logger: log.child({ controller: "retarget" }),
+    ...c.retarget,
+  });
+  services.pokes.add(() => rollout.poke());
+  lease.onChange((held) => {
+    if (held) rollout.poke();
+  });
+  await lease.start();
+  rollout.start();
+  retarget.start();
+  return {
+    rollout,
+    retarget,
+    lease,
+    async stop() {
+      await rollout.stop();
+      await retarget.stop();
+      await lease.stop();
+    },
   };
 }

@@ -6,17 +6,26 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectDevice, loadOrCreateFleetAuth, writeServerConfig } from "@edgefleet/bus";
 import { createTestDatabase, type TestDatabase } from "@edgefleet/db/testing";
-import type { HardwareFactsJson } from "@edgefleet/protocol";
+import { encodeJson, type HardwareFactsJson, subjects } from "@edgefleet/protocol";
 import { EnrollmentServiceClient, EnrollRequest } from "@edgefleet/protocol/grpc";
-import { type NatsServerHandle, startNatsServerWithConfig } from "@edgefleet/testkit";
+import {
+  type DeviceClassName,
+  deviceClass,
+  REFERENCE_HOST_FACTS,
+  referenceProfile,
+  simulateFacts,
+} from "@edgefleet/runtime/facts";
+import { type NatsServerHandle, startNatsServerWithConfig, until } from "@edgefleet/testkit";
 import { credentials } from "@grpc/grpc-js";
+import { jetstream } from "@nats-io/jetstream";
 import { createUser } from "@nats-io/nkeys";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { type ControlPlane, type ControlPlaneConfig, startControlPlane } from "./control-plane";
 import type { ImportModelInput } from "./services/catalog-service";
 
-export const silentLogger = pino({ level: "silent" });
+/** Silent, unless EF_TEST_LOG names a level (debugging a test: EF_TEST_LOG=debug npx vitest …). */
+export const silentLogger = pino({ level: process.env.EF_TEST_LOG ?? "silent" });
 
 export interface TestControlPlane {
   cp: ControlPlane;
@@ -34,8 +43,15 @@ export interface TestControlPlane {
   importModel(spec: TestModelSpec): Promise<{ modelId: string; variantIds: Map<string, string> }>;
   /** Another control-plane process on the same database, NATS and state (stop it yourself). */
   startReplica(): Promise<ControlPlane>;
-  /** A device enrolled over gRPC with a fresh nkey, connected to NATS as itself. */
-  enrollDevice(name?: string): Promise<{ deviceId: string; nc: NatsConnection }>;
+  /**
+   * A device enrolled over gRPC with a fresh nkey, connected to NATS as itself. With a class,
+   * it reports that class's facts and a reference profile (runtime `referenceProfile`) so the
+   * planner can plan it; `labels` become its labels.
+   */
+  enrollDevice(
+    name?: string,
+    opts?: { deviceClass?: DeviceClassName; labels?: Record<string, string> },
+  ): Promise<{ deviceId: string; nc: NatsConnection }>;
   stop(): Promise<void>;
 }
 
@@ -160,7 +176,7 @@ export async function startTestControlPlane(
         variantIds: new Map(body.variants.map((v) => [v.name, v.id])),
       };
     },
-    async enrollDevice(name = "test-device") {
+    async enrollDevice(name = "test-device", opts = {}) {
       const created = await fetch(`${cp.httpUrl}/api/v1/enrollment-tokens`, {
         method: "POST",
         headers: { ...bearer, "content-type": "application/json" },
@@ -176,7 +192,10 @@ export async function startTestControlPlane(
             publicKey: kp.getPublicKey(),
             name,
             agentVersion: "test",
-            facts: testFacts,
+            facts: opts.deviceClass
+              ? simulateFacts(REFERENCE_HOST_FACTS, deviceClass(opts.deviceClass))
+              : testFacts,
+            labels: opts.labels ?? {},
           }),
           (err, r) => (err ? reject(err) : resolve(r)),
         ),
@@ -189,6 +208,25 @@ export async function startTestControlPlane(
         seed: kp.getSeed(),
       });
       devices.push(nc);
+      if (opts.deviceClass) {
+        const profile = referenceProfile(opts.deviceClass, { agentVersion: "test" });
+        await jetstream(nc).publish(
+          subjects.events(res.deviceId),
+          encodeJson({
+            type: "profile",
+            sentAt: Date.now(),
+            agentVersion: "test",
+            trigger: "start",
+            profile,
+          }),
+        );
+        await until("profile stored", async () => {
+          const r = await fetch(`${cp.httpUrl}/api/v1/devices/${res.deviceId}/profile`, {
+            headers: bearer,
+          });
+          return r.status === 200 ? true : undefined;
+        });
+      }
       return { deviceId: res.deviceId, nc };
     },
     async stop() {

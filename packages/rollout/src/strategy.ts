@@ -2,8 +2,13 @@
 // shared by REST and gRPC), with the defaults a user of this field expects.
 import { z } from "zod";
 
-/** A wave's cumulative size: a share of the fleet ("10%") or a device count (25). */
+/**
+ * A wave's cumulative size: a share of the fleet ("10%") or a device count (25); the parsed form
+ * ({percent} / {count}, what is stored) parses again to itself.
+ */
 const waveSize = z.union([
+  z.object({ percent: z.number().gt(0).max(100) }),
+  z.object({ count: z.number().int().positive() }),
   z
     .string()
     .regex(/^(100|[1-9]?[0-9](\.[0-9]+)?)%$/, 'must be a percentage such as "10%"')

@@ -71,3 +71,10 @@ describe("strategySchema", () => {
     });
   });
 });
+
+describe("a stored strategy", () => {
+  it("parses again to itself", () => {
+    const once = strategySchema.parse({ waves: ["1%", 20, "100%"], bakeSeconds: 5 });
+    expect(strategySchema.parse(JSON.parse(JSON.stringify(once)))).toEqual(once);
+  });
+});

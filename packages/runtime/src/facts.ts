@@ -4,4 +4,5 @@
 export * from "./device-classes";
 export * from "./hardware-facts";
 export type { DeviceProfile } from "./profile";
+export * from "./reference-profile";
 export * from "./staleness";

@@ -11,6 +11,7 @@ import type { DeviceService } from "../services/device-service";
 import type { LatencyService } from "../services/latency-service";
 import type { PlanService } from "../services/plan-service";
 import type { ProfileService } from "../services/profile-service";
+import type { RolloutService } from "../services/rollout-service";
 import type { TelemetryService } from "../services/telemetry-service";
 import type { TokenService } from "../services/token-service";
 
@@ -24,6 +25,7 @@ export interface HttpDeps {
   latency: LatencyService;
   artifacts: ArtifactService;
   assignments: AssignmentService;
+  rollouts: RolloutService;
   telemetry: TelemetryService;
   metrics: ControlPlaneMetrics;
   health: () => Promise<Record<string, boolean>>;
@@ -142,6 +144,28 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     "/api/v1/artifacts/:sha256",
     route((req) => deps.artifacts.get(String(req.params.sha256))),
   );
+  app.post(
+    "/api/v1/rollouts",
+    route((req, p) => deps.rollouts.create(p, req.body), 201),
+  );
+  app.get(
+    "/api/v1/rollouts",
+    route(() => deps.rollouts.list()),
+  );
+  app.get(
+    "/api/v1/rollouts/:id",
+    route((req) => deps.rollouts.get(String(req.params.id))),
+  );
+  app.get(
+    "/api/v1/rollouts/:id/targets",
+    route((req) => deps.rollouts.targets(String(req.params.id), req.query)),
+  );
+  for (const action of ["start", "pause", "resume", "abort", "rollback"] as const) {
+    app.post(
+      `/api/v1/rollouts/:id/${action}`,
+      route((req, p) => deps.rollouts.control(p, String(req.params.id), action, req.body)),
+    );
+  }
   app.post(
     "/api/v1/models",
     route((req, p) => deps.catalog.importModel(p, req.body), 201),

@@ -45,6 +45,9 @@ export function natsArtifactStore(os: ObjectStore): ArtifactStore {
       const info = await os.info(digest);
       return info !== null && !info.deleted;
     },
+    get(digest) {
+      return os.getBlob(digest);
+    },
     put(digest, path) {
       const running = inFlight.get(digest);
       if (running) return running;

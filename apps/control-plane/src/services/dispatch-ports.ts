@@ -13,6 +13,8 @@ export interface ArtifactStore {
   has(digest: string): Promise<boolean>;
   /** Stores the file at `path` under `digest` (already checked by the caller). */
   put(digest: string, path: string): Promise<void>;
+  /** The whole object (small ones: canary sets), or null. */
+  get(digest: string): Promise<Uint8Array | null>;
 }
 
 /** Tells a connected device that its desired state changed. */

@@ -1,7 +1,14 @@
 // Plans: for each device a selector matches, the planner's choice of variant with its reasons.
 // Stored with every decision; a dry run stops there (rollouts act on a plan later).
 import type { Device, Repos } from "@edgefleet/db";
-import { type DeviceCapabilities, fitCorrection, Planner } from "@edgefleet/planner";
+import {
+  type CorrectionModel,
+  type DeviceCapabilities,
+  fitCorrection,
+  Planner,
+  type PlanPolicy,
+  type VariantCost,
+} from "@edgefleet/planner";
 import { z } from "zod";
 import { NotFoundError } from "../errors";
 import { type Principal, requireRole } from "./auth-service";
@@ -15,22 +22,25 @@ import { parseInput } from "./validation";
 const MAX_DEVICES = 100_000;
 const CORRECTION_WINDOW_MS = 7 * 86_400_000;
 
+/** Which devices: every field narrows (all of them when empty). */
+export const selectorSchema = z.object({
+  deviceIds: z.array(z.string().uuid()).max(10_000).optional(),
+  labels: z.record(z.string().max(64), z.string().max(256)).optional(),
+  status: z.enum(["enrolled", "online", "offline"]).optional(),
+  deviceClass: z.string().max(64).optional(),
+});
+
+export const policySchema = z.object({
+  latencySloMs: z.number().positive().max(600_000),
+  batch: z.number().int().min(1).max(1024).default(1),
+  accuracyFloor: z.number().min(0).max(1).default(0),
+  objective: z.enum(["max-accuracy", "min-latency", "min-bytes"]).default("max-accuracy"),
+});
+
 export const createPlanSchema = z.object({
   modelId: z.string().uuid("must be a model id (uuid)"),
-  selector: z
-    .object({
-      deviceIds: z.array(z.string().uuid()).max(10_000).optional(),
-      labels: z.record(z.string().max(64), z.string().max(256)).optional(),
-      status: z.enum(["enrolled", "online", "offline"]).optional(),
-      deviceClass: z.string().max(64).optional(),
-    })
-    .default({}),
-  policy: z.object({
-    latencySloMs: z.number().positive().max(600_000),
-    batch: z.number().int().min(1).max(1024).default(1),
-    accuracyFloor: z.number().min(0).max(1).default(0),
-    objective: z.enum(["max-accuracy", "min-latency", "min-bytes"]).default("max-accuracy"),
-  }),
+  selector: selectorSchema.default({}),
+  policy: policySchema,
   dryRun: z.boolean().default(true),
 });
 
@@ -61,45 +71,13 @@ export class PlanService {
     const input = parseInput(createPlanSchema, body);
     const model = await this.deps.repos.catalog.findModel(input.modelId);
     if (!model) throw new NotFoundError(`model ${input.modelId} not found`);
-    const rows = await this.deps.repos.catalog.listVariants(model.id);
-    const variants = rows.map(variantCostFromRow);
     const devices = await this.selectDevices(input.selector);
-    const profiles = await this.deps.repos.profiles.latestMany(devices.map((d) => d.id));
-
-    const caps = new Map<string, DeviceCapabilities>();
-    for (const [deviceId, p] of profiles)
-      caps.set(deviceId, capabilitiesFromStoredProfile(deviceId, p.raw));
-    const observations = await this.deps.repos.latency.forVariants(
-      rows.map((r) => r.id),
-      new Date(Date.now() - CORRECTION_WINDOW_MS),
+    const inputs = await loadPlanningInputs(
+      this.deps.repos,
+      model.id,
+      devices.map((d) => d.id),
     );
-    const correction = fitCorrection(
-      plannerObservations(observations, caps, new Map(variants.map((v) => [v.id, v]))),
-    );
-    const planner = new Planner(variants, { correction });
-    const names = new Map(variants.map((v) => [v.id, v.name ?? v.id]));
-
-    const decisions: PlanDecisionView[] = devices.map((d) => {
-      const cap = caps.get(d.id);
-      if (!cap)
-        return unplannable(
-          d,
-          "no profile reported yet: the device must connect and profile itself first",
-        );
-      const decision = planner.plan(cap, input.policy);
-      const chosen = decision.chosen;
-      return {
-        deviceId: d.id,
-        deviceName: d.name,
-        deviceClass: d.deviceClass,
-        ok: decision.variantId !== null,
-        variantId: decision.variantId,
-        variantName: decision.variantId ? (names.get(decision.variantId) ?? null) : null,
-        predictedLatencyMs: chosen ? round(chosen.predictedMs) : null,
-        predictedMemoryBytes: chosen ? Math.round(chosen.memoryBytes) : null,
-        reasons: decision.reasons,
-      };
-    });
+    const decisions = planDevices(inputs, devices, input.policy);
 
     const plan = await this.deps.repos.plans.create({
       modelId: model.id,
@@ -127,7 +105,7 @@ export class PlanService {
       modelId: model.id,
       dryRun: input.dryRun,
       policy: input.policy,
-      correction: { observations: observations.length },
+      correction: { observations: inputs.observations },
       summary: summarize(decisions),
       decisions,
     };
@@ -139,7 +117,10 @@ export class PlanService {
   }
 }
 
-function unplannable(d: Device, reason: string): PlanDecisionView {
+function unplannable(
+  d: Pick<Device, "id" | "name" | "deviceClass">,
+  reason: string,
+): PlanDecisionView {
   return {
     deviceId: d.id,
     deviceName: d.name,
@@ -167,4 +148,73 @@ function summarize(decisions: PlanDecisionView[]) {
 
 function round(ms: number) {
   return Math.round(ms * 1000) / 1000;
+}
+
+export interface PlanningInputs {
+  variants: VariantCost[];
+  caps: Map<string, DeviceCapabilities>;
+  correction: CorrectionModel;
+  /** Field observations the correction was fitted on. */
+  observations: number;
+  planner: Planner;
+  names: Map<string, string>;
+}
+
+/** Everything the planner needs for one model and these devices: variants, profiles, correction. */
+export async function loadPlanningInputs(
+  repos: Pick<Repos, "catalog" | "profiles" | "latency">,
+  modelId: string,
+  deviceIds: string[],
+): Promise<PlanningInputs> {
+  const rows = await repos.catalog.listVariants(modelId);
+  const variants = rows.map(variantCostFromRow);
+  const profiles = await repos.profiles.latestMany(deviceIds);
+  const caps = new Map<string, DeviceCapabilities>();
+  for (const [deviceId, p] of profiles)
+    caps.set(deviceId, capabilitiesFromStoredProfile(deviceId, p.raw));
+  const observations = await repos.latency.forVariants(
+    rows.map((r) => r.id),
+    new Date(Date.now() - CORRECTION_WINDOW_MS),
+  );
+  const correction = fitCorrection(
+    plannerObservations(observations, caps, new Map(variants.map((v) => [v.id, v]))),
+  );
+  return {
+    variants,
+    caps,
+    correction,
+    observations: observations.length,
+    planner: new Planner(variants, { correction }),
+    names: new Map(variants.map((v) => [v.id, v.name ?? v.id])),
+  };
+}
+
+/** One decision per device, with its reasons; a device without a profile cannot be planned. */
+export function planDevices(
+  inputs: PlanningInputs,
+  devices: readonly Pick<Device, "id" | "name" | "deviceClass">[],
+  policy: PlanPolicy,
+): PlanDecisionView[] {
+  return devices.map((d) => {
+    const cap = inputs.caps.get(d.id);
+    if (!cap) {
+      return unplannable(
+        d,
+        "no profile reported yet: the device must connect and profile itself first",
+      );
+    }
+    const decision = inputs.planner.plan(cap, policy);
+    const chosen = decision.chosen;
+    return {
+      deviceId: d.id,
+      deviceName: d.name,
+      deviceClass: d.deviceClass,
+      ok: decision.variantId !== null,
+      variantId: decision.variantId,
+      variantName: decision.variantId ? (inputs.names.get(decision.variantId) ?? null) : null,
+      predictedLatencyMs: chosen ? round(chosen.predictedMs) : null,
+      predictedMemoryBytes: chosen ? Math.round(chosen.memoryBytes) : null,
+      reasons: decision.reasons,
+    };
+  });
 }

@@ -1,0 +1,446 @@
+// Rollouts on the control plane's side, against real Postgres, nats-server and HTTP, with
+// scripted devices (each its own identity and connection) that apply what they are told, report
+// like agents, and send telemetry whose latency the test chooses: waves, gates that trip with the
+// reason in words, halts and reverts, pause/resume/abort/rollback, late joiners, and a second
+// control plane taking over the lease mid-rollout.
+import { randomBytes } from "node:crypto";
+import { directGetLast, kvStreamName } from "@edgefleet/bus";
+import {
+  DESIRED_NOTICE_OP,
+  type DesiredState,
+  decodeJson,
+  desiredStateSchema,
+  encodeJson,
+  type FleetEvent,
+  KV_BUCKETS,
+  kvSubject,
+  type StateReport,
+  subjects,
+  type Telemetry,
+} from "@edgefleet/protocol";
+import type { DeviceClassName } from "@edgefleet/runtime/facts";
+import { LatencySketch } from "@edgefleet/telemetry";
+import { until } from "@edgefleet/testkit";
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { startTestControlPlane, type TestControlPlane } from "./testing";
+
+let stack: TestControlPlane;
+let modelId: string;
+let variants: Map<string, string>;
+const wsEvents: FleetEvent[] = [];
+let ws: WebSocket;
+
+/** Does what an agent does on the wire, with latencies the test decides. */
+class ScriptedDevice {
+  desired: DesiredState | null = null;
+  /** Milliseconds this device answers in, by variant name (default 5). */
+  latency: Record<string, number> = {};
+  private seq = 0;
+  constructor(
+    readonly deviceId: string,
+    readonly nc: NatsConnection,
+  ) {
+    nc.subscribe(subjects.rpc(deviceId, DESIRED_NOTICE_OP), { callback: () => void this.read() });
+  }
+
+  async read() {
+    const m = await directGetLast(
+      this.nc,
+      kvStreamName(KV_BUCKETS.desired),
+      kvSubject(KV_BUCKETS.desired, this.deviceId),
+    );
+    if (!m) return;
+    const d = decodeJson(desiredStateSchema, m.data);
+    if (this.desired && d.generation <= this.desired.generation) return;
+    this.desired = d;
+    const a = d.assignment;
+    await this.report({
+      type: "state",
+      sentAt: Date.now(),
+      generation: d.generation,
+      phase: "applied",
+      serving: a
+        ? { generation: d.generation, variantId: a.manifest.variant.id, digest: a.manifest.digest }
+        : null,
+    });
+  }
+
+  report(r: StateReport) {
+    return jetstream(this.nc).publish(subjects.events(this.deviceId), encodeJson(r));
+  }
+
+  get variantName(): string | null {
+    return this.desired?.assignment?.manifest.variant.name ?? null;
+  }
+
+  /** A telemetry window of `requests` answered at this device's latency for what it serves. */
+  async serve(requests = 60) {
+    const a = this.desired?.assignment;
+    if (!a) return;
+    const ms = this.latency[a.manifest.variant.name] ?? 5;
+    const sketch = new LatencySketch();
+    for (let i = 0; i < requests; i++) sketch.record(ms * (0.9 + (i % 10) / 50));
+    const end = Date.now();
+    const t: Telemetry = {
+      version: 1,
+      epoch: 1,
+      seq: this.seq++,
+      windowStart: end - 1000,
+      windowEnd: end,
+      variantId: a.manifest.variant.id,
+      generation: this.desired!.generation,
+      requests,
+      errors: 0,
+      rejected: 0,
+      latency: sketch.toSummary(),
+      runBatch1: null,
+      runs: requests,
+      samples: requests,
+      queueDepth: 0,
+      queueDepthMax: 1,
+      cpuPercent: 10,
+      rssBytes: 60e6,
+      simulated: true,
+      deviceClass: "",
+      droppedBefore: 0,
+      shadow: null,
+    };
+    await jetstream(this.nc).publish(subjects.telemetry(this.deviceId), encodeJson(t), {
+      msgID: `${this.deviceId}:1:${t.seq}`,
+    });
+  }
+}
+
+async function fleet(tag: string, classes: DeviceClassName[]) {
+  const out: ScriptedDevice[] = [];
+  for (const [i, c] of classes.entries()) {
+    const { deviceId, nc } = await stack.enrollDevice(`${tag}-${i}`, {
+      deviceClass: c,
+      labels: { fleet: tag },
+    });
+    out.push(new ScriptedDevice(deviceId, nc));
+  }
+  return out;
+}
+
+/** Keeps the devices serving (one telemetry window each, every 300 ms) until stopped. */
+function traffic(devices: ScriptedDevice[]) {
+  const timer = setInterval(() => {
+    for (const d of devices) void d.serve();
+  }, 300);
+  return () => clearInterval(timer);
+}
+
+const create = (body: Record<string, unknown>) =>
+  stack.api("/api/v1/rollouts", { method: "POST", body: JSON.stringify(body) });
+const get = async (id: string) => (await stack.api(`/api/v1/rollouts/${id}`)).body;
+const act = (id: string, action: string, reason = "") =>
+  stack.api(`/api/v1/rollouts/${id}/${action}`, {
+    method: "POST",
+    body: JSON.stringify({ reason }),
+  });
+const settledIn = (id: string, states: string[], ms = 30_000) =>
+  until(
+    `rollout ${states.join("/")}`,
+    async () => {
+      const r = await get(id);
+      return states.includes(String(r.state)) ? r : undefined;
+    },
+    ms,
+  );
+
+const quick = (over: Record<string, unknown> = {}) => ({
+  waves: [1, "50%", "100%"],
+  bakeSeconds: 1,
+  gates: { latency: { minRequests: 20 }, errors: { minRequests: 20 } },
+  ...over,
+});
+
+beforeAll(async () => {
+  stack = await startTestControlPlane({
+    controllers: { tickMs: 200, leaseTtlMs: 1_500, retarget: { everyMs: 3_600_000 } },
+  });
+  const m = await stack.importModel({
+    name: "mnist-mlp",
+    variants: [
+      { name: "fp32", bytes: randomBytes(2000), accuracy: 0.98 },
+      { name: "int8", bytes: randomBytes(600), accuracy: 0.975, kernelType: "int8" },
+    ],
+  });
+  modelId = m.modelId;
+  variants = m.variantIds;
+  ws = new WebSocket(`${stack.cp.httpUrl.replace("http", "ws")}/api/v1/stream`, {
+    headers: { authorization: `Bearer ${stack.adminToken}` },
+  });
+  ws.on("message", (d) => wsEvents.push(JSON.parse(String(d))));
+  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+}, 60_000);
+
+afterAll(async () => {
+  ws?.close();
+  await stack?.stop();
+});
+
+describe("creating a rollout", () => {
+  it.each([
+    [
+      { modelId: "00000000-0000-4000-8000-000000000000", policy: { latencySloMs: 5 } },
+      404,
+      undefined,
+    ],
+    [{ policy: { latencySloMs: 5 } }, 400, "modelId"],
+    [
+      { modelId: "self", policy: { latencySloMs: 5 }, strategy: { waves: ["150%"] } },
+      400,
+      "strategy.waves.0",
+    ],
+    [
+      { modelId: "self", policy: { latencySloMs: 5 }, strategy: { bakeSeconds: -1 } },
+      400,
+      "strategy.bakeSeconds",
+    ],
+    [
+      { modelId: "self", policy: { latencySloMs: 5 }, canaryDigest: "ab".repeat(32) },
+      400,
+      "canaryDigest",
+    ],
+  ])("refuses %j (%i) and stores nothing", async (body, status, field) => {
+    const b = { ...body } as Record<string, unknown>;
+    if (b.modelId === "self") b.modelId = modelId;
+    const res = await create(b);
+    expect(res.status).toBe(status);
+    if (field) expect(res.body.error).toMatchObject({ field });
+    expect((await stack.api("/api/v1/rollouts")).body.items).toEqual([]);
+  });
+
+  it("shows the plan per device and its waves in a dry run, moving nothing", async () => {
+    await fleet("dry", ["rpi4", "x86-gateway", "jetson-nano"]);
+    const res = await create({
+      modelId,
+      selector: { labels: { fleet: "dry" } },
+      policy: { latencySloMs: 50 },
+      strategy: { waves: [1, "100%"] },
+      dryRun: true,
+    });
+    expect(res.status).toBe(201);
+    const waves = res.body.waves as {
+      wave: number;
+      devices: { variantName: string; reasons: string[] }[];
+    }[];
+    expect(waves.map((w) => w.devices.length)).toEqual([1, 2]);
+    for (const d of waves.flatMap((w) => w.devices)) {
+      expect(d.variantName).toMatch(/fp32|int8/);
+      expect(d.reasons[0]).toMatch(/^chose /);
+    }
+    expect((await stack.api("/api/v1/rollouts")).body.items).toEqual([]);
+  });
+});
+
+describe("a rollout", () => {
+  it("goes wave by wave, each device on its planned variant, and finishes", async () => {
+    const devices = await fleet("good", ["rpi4", "rpi4", "x86-gateway", "x86-gateway"]);
+    const stop = traffic(devices);
+    try {
+      const res = await create({
+        modelId,
+        name: "good",
+        selector: { labels: { fleet: "good" } },
+        policy: { latencySloMs: 50 },
+        strategy: quick(),
+      });
+      expect(res.status).toBe(201);
+      const id = String(res.body.id);
+      expect(res.body).toMatchObject({ state: "pending", currentWave: 1 });
+      expect((await act(id, "start", "first try")).status).toBe(200);
+      const seenWaves = new Set<number>();
+      const done = await until(
+        "completed",
+        async () => {
+          const r = await get(id);
+          seenWaves.add(Number(r.currentWave));
+          return r.state === "completed" ? r : undefined;
+        },
+        40_000,
+      );
+      expect([...seenWaves].sort()).toEqual([1, 2, 3]);
+      expect(
+        (done.gates as { gate: string; status: string }[]).find((g) => g.gate === "latency")
+          ?.status,
+      ).toBe("pass");
+      const targets = (await stack.api(`/api/v1/rollouts/${id}/targets`)).body.items as {
+        deviceId: string;
+        variantId: string;
+        state: string;
+      }[];
+      expect(targets.every((t) => t.state === "applied")).toBe(true);
+      for (const d of devices) {
+        const t = targets.find((x) => x.deviceId === d.deviceId)!;
+        expect(d.desired?.assignment?.manifest.variant.id).toBe(t.variantId);
+        expect(d.desired?.rolloutId).toBe(id);
+      }
+      expect(wsEvents.some((e) => e.type === "rollout.updated" && e.rolloutId === id)).toBe(true);
+    } finally {
+      stop();
+    }
+  }, 60_000);
+
+  it("halts on a slow variant, says why, and puts the wave back", async () => {
+    const devices = await fleet("slow", ["rpi4", "rpi4", "x86-gateway", "x86-gateway"]);
+    for (const d of devices) d.latency = { fp32: 200, int8: 200 };
+    const stop = traffic(devices);
+    try {
+      const id = String(
+        (
+          await create({
+            modelId,
+            selector: { labels: { fleet: "slow" } },
+            policy: { latencySloMs: 50 },
+            strategy: quick({ bakeSeconds: 5 }),
+          })
+        ).body.id,
+      );
+      await act(id, "start");
+      const halted = await settledIn(id, ["halted"]);
+      expect(halted.haltReason).toMatch(
+        /^wave 1 halted: p95 \d+ ms > SLO 50 ms on (rpi4|x86-gateway), 1 of 1 devices$/,
+      );
+      await until("the wave's device back on nothing", async () =>
+        devices.some(
+          (d) => d.desired && d.desired.assignment === null && d.desired.rolloutId === id,
+        )
+          ? true
+          : undefined,
+      );
+      const targets = (await stack.api(`/api/v1/rollouts/${id}/targets?wave=1`)).body.items as {
+        state: string;
+      }[];
+      expect(targets.map((t) => t.state)).toEqual(["rolled-back"]);
+      const later = (await stack.api(`/api/v1/rollouts/${id}/targets?wave=2`)).body.items as {
+        state: string;
+      }[];
+      expect(later.every((t) => t.state === "pending")).toBe(true);
+    } finally {
+      stop();
+    }
+  }, 60_000);
+
+  it("pauses, resumes, and rolls every device it moved back", async () => {
+    const devices = await fleet("ctl", ["rpi4", "x86-gateway", "x86-gateway"]);
+    const stop = traffic(devices);
+    try {
+      const id = String(
+        (
+          await create({
+            modelId,
+            selector: { labels: { fleet: "ctl" } },
+            policy: { latencySloMs: 50 },
+            strategy: quick({ waves: [1, "100%"], bakeSeconds: 600 }),
+          })
+        ).body.id,
+      );
+      await act(id, "start");
+      await until("first wave applied", async () => {
+        const r = await get(id);
+        const w = (r.waves as { states: Record<string, number> }[])[0];
+        return w.states.applied === 1 ? true : undefined;
+      });
+      expect((await act(id, "pause", "looking at the numbers")).body).toMatchObject({
+        state: "paused",
+      });
+      expect((await act(id, "pause")).status).toBe(409);
+      expect((await act(id, "resume")).body).toMatchObject({ state: "running" });
+      expect((await act(id, "rollback", "not today")).body).toMatchObject({ state: "rolled_back" });
+      await until("reverted", async () => {
+        const t = (await stack.api(`/api/v1/rollouts/${id}/targets`)).body.items as {
+          state: string;
+        }[];
+        return t.filter((x) => x.state === "rolled-back").length === 1 ? true : undefined;
+      });
+      const moved = devices.filter((d) => d.desired?.rolloutId === id);
+      expect(moved.every((d) => d.desired?.assignment === null)).toBe(true);
+      expect((await act(id, "start")).status).toBe(409);
+    } finally {
+      stop();
+    }
+  }, 60_000);
+
+  it("gives devices that join later its assignment", async () => {
+    const devices = await fleet("late", ["x86-gateway"]);
+    const stop = traffic(devices);
+    try {
+      const id = String(
+        (
+          await create({
+            modelId,
+            selector: { labels: { fleet: "late" } },
+            policy: { latencySloMs: 50 },
+            strategy: quick({ waves: ["100%"] }),
+          })
+        ).body.id,
+      );
+      await act(id, "start");
+      await settledIn(id, ["completed"]);
+      const [late] = await fleet("late", ["rpi4"]);
+      await until(
+        "late joiner assigned",
+        async () => (late.variantName ? true : undefined),
+        20_000,
+      );
+      const t = (await stack.api(`/api/v1/rollouts/${id}/targets`)).body.items as {
+        deviceId: string;
+        joinedLate: boolean;
+        state: string;
+      }[];
+      expect(t.find((x) => x.deviceId === late.deviceId)).toMatchObject({ joinedLate: true });
+    } finally {
+      stop();
+    }
+  }, 60_000);
+
+  it("survives its controller's death: another control plane takes the lease and finishes it", async () => {
+    const devices = await fleet("failover", ["rpi4", "x86-gateway", "x86-gateway"]);
+    const stop = traffic(devices);
+    const replica = await stack.startReplica();
+    try {
+      const id = String(
+        (
+          await create({
+            modelId,
+            selector: { labels: { fleet: "failover" } },
+            policy: { latencySloMs: 50 },
+            strategy: quick({ waves: [1, "100%"], bakeSeconds: 2 }),
+          })
+        ).body.id,
+      );
+      await act(id, "start");
+      await until("first wave applied", async () => {
+        const w = ((await get(id)).waves as { states: Record<string, number> }[])[0];
+        return w.states.applied === 1 ? true : undefined;
+      });
+      // The first control plane's controllers die without releasing the lease.
+      const c = stack.cp.controllers;
+      await c.rollout?.stop();
+      await c.retarget?.stop();
+      await c.lease?.stop({ release: false });
+      expect(replica.controllers.lease?.current()).toBeUndefined();
+      await until(
+        "the replica holds the lease",
+        async () => (replica.controllers.lease?.current() ? true : undefined),
+        10_000,
+      );
+      const done = await settledIn(id, ["completed"], 40_000);
+      expect(done.state).toBe("completed");
+      const t = (await stack.api(`/api/v1/rollouts/${id}/targets`)).body.items as {
+        state: string;
+      }[];
+      expect(t.every((x) => x.state === "applied")).toBe(true);
+      for (const d of devices) expect(d.desired?.rolloutId).toBe(id);
+    } finally {
+      stop();
+      await replica.stop();
+    }
+  }, 90_000);
+});
