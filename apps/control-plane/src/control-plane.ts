@@ -208,6 +208,20 @@ function buildServices(
   const metrics = new ControlPlaneMetrics({
     devicesByStatus: () => repos.devices.countByStatus(),
     deploymentsByPhase: () => repos.dispatch.countByPhase(),
+    rollouts: async () => {
+      const rows = await repos.rollouts.inState(["running", "paused", "halted", "completed"]);
+      const out = [];
+      for (const r of rows.slice(-20)) {
+        const found = await repos.rollouts.find(r.id);
+        const states: Record<string, number> = {};
+        for (const wave of Object.values(found?.counts ?? {})) {
+          for (const [state, n] of Object.entries(wave)) states[state] = (states[state] ?? 0) + n;
+        }
+        const gates = (r.gates as { gate: string; value: number | null }[] | null) ?? [];
+        out.push({ id: r.id, name: `${r.name}/${r.id.slice(0, 8)}`, states, gates });
+      }
+      return out;
+    },
   });
   const rpc: DeviceRpc = {
     async request(subject, payload, timeout, fields) {

@@ -6,6 +6,15 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 export interface FleetGaugeSource {
   devicesByStatus(): Promise<Record<string, number>>;
   deploymentsByPhase(): Promise<Record<string, number>>;
+  /** Rollouts worth watching (running, paused, halted, recent): devices by state, gate values. */
+  rollouts?(): Promise<
+    {
+      id: string;
+      name: string;
+      states: Record<string, number>;
+      gates: { gate: string; value: number | null }[];
+    }[]
+  >;
 }
 
 export class ControlPlaneMetrics {
@@ -63,6 +72,43 @@ export class ControlPlaneMetrics {
           }
         },
       });
+      const rollouts = fleet.rollouts;
+      if (rollouts) {
+        // Both gauges read one query per scrape (prom-client collects them in parallel).
+        let cached: { at: number; rows: ReturnType<typeof rollouts> } | undefined;
+        const read = () => {
+          if (!cached || Date.now() - cached.at > 500)
+            cached = { at: Date.now(), rows: rollouts() };
+          return cached.rows;
+        };
+        new Gauge({
+          name: "edgefleet_rollout_devices",
+          help: "A rollout's devices by target state (pending, assigned, applied, failed, rolled-back)",
+          labelNames: ["rollout", "state"],
+          registers,
+          async collect() {
+            this.reset();
+            for (const r of await read()) {
+              for (const [state, n] of Object.entries(r.states))
+                this.set({ rollout: r.name, state }, n);
+            }
+          },
+        });
+        new Gauge({
+          name: "edgefleet_rollout_gate_value",
+          help: "A rollout's latest gate readings (latency ms, rates and shares 0..1)",
+          labelNames: ["rollout", "gate"],
+          registers,
+          async collect() {
+            this.reset();
+            for (const r of await read()) {
+              for (const g of r.gates) {
+                if (g.value !== null) this.set({ rollout: r.name, gate: g.gate }, g.value);
+              }
+            }
+          },
+        });
+      }
       new Gauge({
         name: "edgefleet_device_deployments",
         help: "Devices by the phase of their last state report (applying, applied, failed, rolled-back)",

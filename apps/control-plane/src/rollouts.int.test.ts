@@ -400,6 +400,75 @@ describe("a rollout", () => {
     }
   }, 60_000);
 
+  it("is driven and watched over gRPC, and measured in /metrics", async () => {
+    const { FleetServiceClient, CreateRolloutRequest, ControlRolloutRequest, WatchRolloutRequest } =
+      await import("@edgefleet/protocol/grpc");
+    const { credentials, Metadata, status } = await import("@grpc/grpc-js");
+    const devices = await fleet("grpc", ["x86-gateway", "rpi4"]);
+    const stop = traffic(devices);
+    const client = new FleetServiceClient(stack.cp.grpcAddress, credentials.createInsecure());
+    const md = new Metadata();
+    md.set("authorization", `Bearer ${stack.adminToken}`);
+    try {
+      const created = await new Promise<{ id: string; state: string }>((resolve, reject) =>
+        client.createRollout(
+          CreateRolloutRequest.fromPartial({
+            spec: {
+              modelId,
+              selector: { labels: { fleet: "grpc" } },
+              policy: { latencySloMs: 50 },
+              strategy: quick({ waves: [1, "100%"] }),
+            },
+          }),
+          md,
+          (err, res) =>
+            err ? reject(err) : resolve({ id: res.rollout!.id, state: res.rollout!.state }),
+        ),
+      );
+      expect(created.state).toBe("pending");
+      const states: string[] = [];
+      const stream = client.watchRollout(
+        WatchRolloutRequest.fromPartial({ rolloutId: created.id }),
+        md,
+      );
+      stream.on("data", (m: { rollout?: { state: string } }) =>
+        states.push(m.rollout?.state ?? ""),
+      );
+      const ended = new Promise<void>((resolve, reject) =>
+        stream.on("end", resolve).on("error", reject),
+      );
+      await new Promise<void>((resolve, reject) =>
+        client.controlRollout(
+          ControlRolloutRequest.fromPartial({ rolloutId: created.id, action: "start" }),
+          md,
+          (err) => (err ? reject(err) : resolve()),
+        ),
+      );
+      const bad = await new Promise<number | undefined>((resolve) =>
+        client.controlRollout(
+          ControlRolloutRequest.fromPartial({ rolloutId: created.id, action: "explode" }),
+          md,
+          (err) => resolve(err?.code),
+        ),
+      );
+      expect(bad).toBe(status.INVALID_ARGUMENT);
+      await ended;
+      expect(states[0]).toBe("pending");
+      expect(states).toContain("running");
+      expect(states.at(-1)).toBe("completed");
+      const metrics = await (await fetch(`${stack.cp.httpUrl}/metrics`)).text();
+      expect(metrics).toMatch(
+        new RegExp(
+          `edgefleet_rollout_devices\\{rollout="rollout/${created.id.slice(0, 8)}",state="applied"\\} 2`,
+        ),
+      );
+      expect(metrics).toMatch(/edgefleet_rollout_gate_value\{rollout="[^"]+",gate="latency"\} \d/);
+    } finally {
+      client.close();
+      stop();
+    }
+  }, 60_000);
+
   it("survives its controller's death: another control plane takes the lease and finishes it", async () => {
     const devices = await fleet("failover", ["rpi4", "x86-gateway", "x86-gateway"]);
     const stop = traffic(devices);

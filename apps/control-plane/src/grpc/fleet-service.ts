@@ -3,23 +3,43 @@
 import type {
   AssignVariantRequest,
   AssignVariantResponse,
+  ControlRolloutRequest,
+  ControlRolloutResponse,
   CreatePlanRequest,
   CreatePlanResponse,
+  CreateRolloutRequest,
+  CreateRolloutResponse,
   DeviceDeployment,
   FleetServiceServer,
   GetDeviceDeploymentRequest,
   GetDeviceDeploymentResponse,
   GetDeviceProfileRequest,
   GetDeviceProfileResponse,
+  GetRolloutRequest,
+  GetRolloutResponse,
+  ListRolloutsRequest,
+  ListRolloutsResponse,
   ReprofileDeviceRequest,
   ReprofileDeviceResponse,
+  Rollout,
+  WatchRolloutRequest,
+  WatchRolloutResponse,
 } from "@edgefleet/protocol/grpc";
-import type { handleUnaryCall, Metadata, ServerUnaryCall } from "@grpc/grpc-js";
+import {
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type Metadata,
+  type ServerUnaryCall,
+  status,
+} from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { InvalidArgumentError } from "../errors";
+import type { FleetEvents } from "../fleet-events";
 import type { AssignmentService, DeploymentView } from "../services/assignment-service";
 import type { Authenticator, Principal } from "../services/auth-service";
 import type { PlanService } from "../services/plan-service";
 import type { ProfileService } from "../services/profile-service";
+import type { RolloutService, RolloutView } from "../services/rollout-service";
 import { toServiceError } from "./errors";
 
 export interface FleetServiceDeps {
@@ -27,6 +47,8 @@ export interface FleetServiceDeps {
   profiles: ProfileService;
   plans: PlanService;
   assignments: AssignmentService;
+  rollouts: RolloutService;
+  events: FleetEvents;
   logger: Logger;
 }
 
@@ -52,6 +74,54 @@ function bearer(metadata: Metadata): string | undefined {
 
 export function fleetServiceImpl(deps: FleetServiceDeps): FleetServiceServer {
   return {
+    createRollout: unary<CreateRolloutRequest, CreateRolloutResponse>(
+      deps,
+      "CreateRollout",
+      async (req, principal) => {
+        const out = await deps.rollouts.create(principal, req.spec ?? {});
+        if ("dryRun" in out) {
+          return { rollout: undefined, dryRun: out as unknown as Record<string, unknown> };
+        }
+        return { rollout: rolloutMessage(out), dryRun: undefined };
+      },
+    ),
+    getRollout: unary<GetRolloutRequest, GetRolloutResponse>(deps, "GetRollout", async (req) => ({
+      rollout: rolloutMessage(await deps.rollouts.get(req.rolloutId)),
+    })),
+    listRollouts: unary<ListRolloutsRequest, ListRolloutsResponse>(
+      deps,
+      "ListRollouts",
+      async () => {
+        const { items } = await deps.rollouts.list();
+        return {
+          rollouts: items.map((r) => ({
+            id: r.id,
+            name: r.name,
+            modelId: r.modelId,
+            state: r.state,
+            currentWave: r.currentWave,
+            haltReason: r.haltReason ?? "",
+            view: undefined,
+          })),
+        };
+      },
+    ),
+    controlRollout: unary<ControlRolloutRequest, ControlRolloutResponse>(
+      deps,
+      "ControlRollout",
+      async (req, principal) => {
+        const actions = ["start", "pause", "resume", "abort", "rollback"] as const;
+        const action = actions.find((a) => a === req.action);
+        if (!action) {
+          throw new InvalidArgumentError("action", `must be one of ${actions.join(", ")}`);
+        }
+        const view = await deps.rollouts.control(principal, req.rolloutId, action, {
+          reason: req.reason,
+        });
+        return { rollout: rolloutMessage(view) };
+      },
+    ),
+    watchRollout: watchRollout(deps),
     assignVariant: unary<AssignVariantRequest, AssignVariantResponse>(
       deps,
       "AssignVariant",
@@ -169,5 +239,55 @@ function deploymentMessage(v: DeploymentView): DeviceDeployment {
         }
       : undefined,
     inSync: v.inSync,
+  };
+}
+
+const TERMINAL = new Set(["completed", "aborted", "rolled_back"]);
+
+/** The rollout now, then each change pushed by the controller, until it ends or the caller goes. */
+function watchRollout(
+  deps: FleetServiceDeps,
+): handleServerStreamingCall<WatchRolloutRequest, WatchRolloutResponse> {
+  return (call) => {
+    let unsubscribe = () => {};
+    const end = () => {
+      unsubscribe();
+      call.end();
+    };
+    call.on("cancelled", () => unsubscribe());
+    deps.auth
+      .authenticate(bearer(call.metadata))
+      .then(() => deps.rollouts.get(call.request.rolloutId))
+      .then((view) => {
+        call.write({ rollout: rolloutMessage(view) });
+        if (TERMINAL.has(view.state)) return end();
+        unsubscribe = deps.events.subscribe((e) => {
+          if (e.type !== "rollout.updated" || e.rolloutId !== view.id) return;
+          const next = e.data as unknown as RolloutView;
+          call.write({ rollout: rolloutMessage(next) });
+          if (TERMINAL.has(next.state)) end();
+        });
+      })
+      .catch((err) => {
+        const e = toServiceError(err, deps.logger, "WatchRollout");
+        call.destroy(
+          Object.assign(new Error(e.details ?? "error"), {
+            code: e.code ?? status.INTERNAL,
+            details: e.details,
+          }),
+        );
+      });
+  };
+}
+
+function rolloutMessage(v: RolloutView): Rollout {
+  return {
+    id: v.id,
+    name: v.name,
+    modelId: v.modelId,
+    state: v.state,
+    currentWave: v.currentWave,
+    haltReason: v.haltReason ?? "",
+    view: v as unknown as Record<string, unknown>,
   };
 }

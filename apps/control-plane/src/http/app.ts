@@ -144,6 +144,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     "/api/v1/artifacts/:sha256",
     route((req) => deps.artifacts.get(String(req.params.sha256))),
   );
+  app.get(
+    "/api/v1/devices/:id/retargets",
+    route((req) => deps.rollouts.moves(String(req.params.id))),
+  );
   app.post(
     "/api/v1/rollouts",
     route((req, p) => deps.rollouts.create(p, req.body), 201),

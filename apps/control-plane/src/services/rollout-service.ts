@@ -179,6 +179,25 @@ export class RolloutService {
     };
   }
 
+  /** A device's re-targeting history, newest first: each move with its reasons. */
+  async moves(deviceId: string) {
+    const device = await this.deps.repos.devices.findById(deviceId);
+    if (!device) throw new NotFoundError(`device ${deviceId} not found`);
+    const moves = await this.deps.repos.rollouts.moves(deviceId);
+    return {
+      items: moves.map((m) => ({
+        at: m.at.toISOString(),
+        action: m.action,
+        fromVariantId: m.fromVariantId,
+        toVariantId: m.toVariantId,
+        reason: m.reason,
+        measuredMs: m.measuredMs,
+        sloMs: m.sloMs,
+        rolloutId: m.rolloutId,
+      })),
+    };
+  }
+
   /** start, pause, resume, abort, rollback: audited with who and why. */
   async control(principal: Principal, id: string, action: RolloutAction, body: unknown) {
     requireRole(principal, "operator");
