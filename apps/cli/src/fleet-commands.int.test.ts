@@ -129,4 +129,34 @@ describe("edgefleet models import / plan", () => {
     expect(r.stderr).toMatch(/HTTP 401/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it("builds a canary set and creates, shows and drives a rollout with it", async () => {
+    await stack.enrollDevice("cli-pi", { deviceClass: "rpi4", labels: { fleet: "cli" } });
+    await stack.enrollDevice("cli-gw", { deviceClass: "x86-gateway", labels: { fleet: "cli" } });
+    const canary = join(dir, "canary.efcs");
+    const c = await cli(env, "canary", "--out", canary, "--samples", "50");
+    expect(c.code, c.stderr).toBe(0);
+    const dry = await cli(
+      env,
+      ...["rollout", "create", "--model", modelId, "--slo", "5", "--labels", "fleet=cli"],
+      ...["--waves", "1,100%", "--canary", canary, "--dry-run"],
+    );
+    expect(dry.code, dry.stderr).toBe(0);
+    const waves = JSON.parse(dry.stdout).waves as { devices: unknown[] }[];
+    expect(waves.map((w) => w.devices.length)).toEqual([1, 1]);
+    const created = await cli(
+      env,
+      ...["rollout", "create", "--model", modelId, "--slo", "5", "--labels", "fleet=cli"],
+      ...["--canary", canary, "--shadow", "0.5", "--json"],
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const id = JSON.parse(created.stdout).id as string;
+    const status = await cli(env, "rollout", "status", id);
+    expect(status.stdout).toMatch(/pending, wave 1 of 2/);
+    const refused = await cli(env, "rollout", "pause", id);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/HTTP 409: cannot pause a rollout that is pending/);
+    const aborted = await cli(env, "rollout", "abort", id, "--reason", "test", "--json");
+    expect(JSON.parse(aborted.stdout)).toMatchObject({ state: "aborted" });
+  }, 60_000);
 });

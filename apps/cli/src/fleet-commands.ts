@@ -13,6 +13,7 @@ import { formatMeasure, measure } from "./measure";
 import { importModel } from "./models";
 import { createPlan, formatPlan } from "./plan";
 import { createProgress } from "./progress";
+import { addRolloutCommands } from "./rollout-commands";
 
 const positive = (name: string) => (v: string) => {
   const n = Number(v);
@@ -194,4 +195,6 @@ export function addFleetCommands(program: Command, fail: (err: unknown) => never
       fail(err);
     }
   });
+
+  addRolloutCommands(program, connection, fail);
 }
