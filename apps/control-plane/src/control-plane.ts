@@ -79,6 +79,8 @@ export interface ControlPlaneConfig {
       everyMs?: number;
       windowMs?: number;
       hysteresis?: Partial<HysteresisOptions>;
+      /** The controller's clock (tests run it on virtual time). */
+      now?: () => Date;
     };
   };
   logger: Logger;

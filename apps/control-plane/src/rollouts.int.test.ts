@@ -32,12 +32,16 @@ let modelId: string;
 let variants: Map<string, string>;
 const wsEvents: FleetEvent[] = [];
 let ws: WebSocket;
+/** The re-targeting controller's clock: real time, or the virtual time a test sets. */
+let clock = () => new Date();
 
 /** Does what an agent does on the wire, with latencies the test decides. */
 class ScriptedDevice {
   desired: DesiredState | null = null;
-  /** Milliseconds this device answers in, by variant name (default 5). */
+  /** Milliseconds this device answers in, by variant name (default 5), times `load`. */
   latency: Record<string, number> = {};
+  /** A co-tenant slowing the device down. */
+  load = 1;
   private seq = 0;
   constructor(
     readonly deviceId: string,
@@ -77,13 +81,13 @@ class ScriptedDevice {
   }
 
   /** A telemetry window of `requests` answered at this device's latency for what it serves. */
-  async serve(requests = 60) {
+  async serve(requests = 60, at = Date.now()) {
     const a = this.desired?.assignment;
     if (!a) return;
-    const ms = this.latency[a.manifest.variant.name] ?? 5;
+    const ms = (this.latency[a.manifest.variant.name] ?? 5) * this.load;
     const sketch = new LatencySketch();
     for (let i = 0; i < requests; i++) sketch.record(ms * (0.9 + (i % 10) / 50));
-    const end = Date.now();
+    const end = at;
     const t: Telemetry = {
       version: 1,
       epoch: 1,
@@ -161,7 +165,11 @@ const quick = (over: Record<string, unknown> = {}) => ({
 
 beforeAll(async () => {
   stack = await startTestControlPlane({
-    controllers: { tickMs: 200, leaseTtlMs: 1_500, retarget: { everyMs: 3_600_000 } },
+    controllers: {
+      tickMs: 200,
+      leaseTtlMs: 1_500,
+      retarget: { everyMs: 3_600_000, now: () => clock() },
+    },
   });
   const m = await stack.importModel({
     name: "mnist-mlp",
@@ -468,6 +476,89 @@ describe("a rollout", () => {
       stop();
     }
   }, 60_000);
+
+  it("re-targets slowed devices to a faster variant and back when the load goes, without flapping", async () => {
+    const rt = await stack.importModel({
+      name: "rt-model",
+      variants: [
+        { name: "fp32", bytes: randomBytes(900), accuracy: 0.98, flops: 1e8 },
+        { name: "int8", bytes: randomBytes(300), accuracy: 0.975, kernelType: "int8", flops: 1e6 },
+      ],
+    });
+    const devices = await fleet("rt", ["x86-gateway", "x86-gateway"]);
+    for (const d of devices) d.latency = { fp32: 3, int8: 0.075 };
+    const stop = traffic(devices);
+    const id = String(
+      (
+        await create({
+          modelId: rt.modelId,
+          selector: { labels: { fleet: "rt" } },
+          policy: { latencySloMs: 5 },
+          strategy: quick({ waves: ["100%"] }),
+        })
+      ).body.id,
+    );
+    await act(id, "start");
+    await settledIn(id, ["completed"]);
+    stop();
+    expect(devices.map((d) => d.variantName)).toEqual(["fp32", "fp32"]);
+
+    // Virtual time from here: minutes pass in milliseconds. Each phase serves three windows.
+    let t = Date.now() + 5 * 60_000;
+    clock = () => new Date(t);
+    const prisma = (await import("@edgefleet/db")).createPrisma(stack.db.url);
+    const retarget = stack.cp.controllers.retarget!;
+    const phase = async (load: [number, number]) => {
+      t += 3 * 60_000;
+      devices.forEach((d, i) => {
+        d.load = load[i];
+      });
+      for (const d of devices)
+        for (let w = 0; w < 3; w++) await d.serve(60, t - 30_000 + w * 5_000);
+      await until("windows folded", async () => {
+        const n = await prisma.telemetryRollup.count({
+          where: {
+            deviceId: { in: devices.map((d) => d.deviceId) },
+            minute: { gte: new Date(t - 60_000) },
+          },
+        });
+        return n >= 2 ? true : undefined;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const result = await retarget.tick();
+      await until("moves applied", async () =>
+        devices.every((d) => d.desired) ? true : undefined,
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      return result.moved;
+    };
+    try {
+      expect(await phase([4, 1])).toBe(1); // a co-tenant slows device 0 down: it moves
+      expect(devices.map((d) => d.variantName)).toEqual(["int8", "fp32"]);
+      expect(await phase([4, 1])).toBe(0); // still loaded, int8 meets the SLO: it stays
+      expect(await phase([1, 1])).toBe(1); // the load goes: back to the more accurate variant
+      expect(devices.map((d) => d.variantName)).toEqual(["fp32", "fp32"]);
+      expect(await phase([1, 1])).toBe(0); // and it stays there
+      const moves = (await stack.api(`/api/v1/devices/${devices[0].deviceId}/retargets`)).body
+        .items as {
+        action: string;
+        reason: string;
+      }[];
+      expect(moves.map((m) => m.action)).toEqual(["move-up", "move-down"]);
+      expect(moves[1].reason).toMatch(/measured .* > SLO 5/);
+      expect(
+        (await stack.api(`/api/v1/devices/${devices[1].deviceId}/retargets`)).body.items,
+      ).toEqual([]);
+      expect(
+        wsEvents.filter(
+          (e) => e.type === "device.retargeted" && e.deviceId === devices[0].deviceId,
+        ),
+      ).toHaveLength(2);
+    } finally {
+      clock = () => new Date();
+      await prisma.$disconnect();
+    }
+  }, 90_000);
 
   it("survives its controller's death: another control plane takes the lease and finishes it", async () => {
     const devices = await fleet("failover", ["rpi4", "x86-gateway", "x86-gateway"]);

@@ -65,6 +65,8 @@ export interface TestModelSpec {
     format?: "onnx" | "packed";
     accuracy?: number;
     kernelType?: "fp32" | "int8" | "int4";
+    /** FLOPs per sample the planner predicts from (default 1e6). */
+    flops?: number;
   }>;
 }
 
@@ -152,7 +154,7 @@ export async function startTestControlPlane(
           flopsByOp: { MatMul: 1e6 },
           accuracy: v.accuracy ?? 0.9,
           kernels: ["MatMul"],
-          cost: { flops: { [kernel]: 1e6 }, opCount: 4, activationBytes: 4096 },
+          cost: { flops: { [kernel]: v.flops ?? 1e6 }, opCount: 4, activationBytes: 4096 },
         });
       }
       const res = await fetch(`${cp.httpUrl}/api/v1/models`, {
