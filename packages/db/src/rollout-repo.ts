@@ -63,6 +63,13 @@ export interface NewRollout {
   createdBy: string;
 }
 
+export interface TargetStateUpdate {
+  deviceId: string;
+  state: string;
+  generation?: number;
+  previousVariantId?: string | null;
+}
+
 export type RolloutWithCounts = Rollout & {
   /** Targets by wave and state: counts[wave][state]. */
   counts: Record<number, Record<string, number>>;
@@ -86,6 +93,8 @@ export interface RolloutRepo {
     data: Prisma.RolloutTargetUpdateInput,
     fence?: Fence,
   ): Promise<void>;
+  /** Many targets' states in one statement (generation and previous variant when given). */
+  setTargetStates(rolloutId: string, updates: TargetStateUpdate[], fence?: Fence): Promise<void>;
   /** Devices the selector matches, selected by the database, oldest first. */
   selectDevices(
     selector: DeviceSelector,
@@ -189,6 +198,27 @@ export class PrismaRolloutRepo implements RolloutRepo {
         where: { rolloutId_deviceId: { rolloutId, deviceId } },
         data,
       });
+    });
+  }
+
+  async setTargetStates(rolloutId: string, updates: TargetStateUpdate[], fence?: Fence) {
+    if (updates.length === 0) return;
+    await this.db.$transaction(async (tx) => {
+      if (fence) await checkFence(tx, fence);
+      for (let i = 0; i < updates.length; i += 5_000) {
+        const rows = updates.slice(i, i + 5_000).map(
+          (u) => Prisma.sql`(${u.deviceId}::uuid, ${u.state}, ${u.generation ?? null}::int,
+            ${u.previousVariantId !== undefined}::boolean, ${u.previousVariantId ?? null}::uuid)`,
+        );
+        await tx.$executeRaw`
+          UPDATE "RolloutTarget" AS t SET
+            "state" = u.state,
+            "generation" = COALESCE(u.generation, t."generation"),
+            "previousVariantId" = CASE WHEN u.has_previous THEN u.previous ELSE t."previousVariantId" END,
+            "updatedAt" = now()
+          FROM (VALUES ${Prisma.join(rows)}) AS u("deviceId", state, generation, has_previous, previous)
+          WHERE t."rolloutId" = ${rolloutId}::uuid AND t."deviceId" = u."deviceId"`;
+      }
     });
   }
 

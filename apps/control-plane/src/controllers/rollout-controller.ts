@@ -13,6 +13,7 @@ import {
   type Rollout,
   type RolloutTarget,
   type RollupRecord,
+  type TargetStateUpdate,
 } from "@edgefleet/db";
 import { type Assignment, artifactManifestSchema } from "@edgefleet/protocol";
 import {
@@ -173,30 +174,32 @@ export class RolloutController {
   ): Promise<void> {
     if (targets.length === 0) return;
     const before = await this.deps.repos.dispatch.statesOf(targets.map((t) => t.deviceId));
-    await inPool(targets, this.deps.concurrency ?? 16, async (t) => {
-      if (!t.variantId) return;
-      const assignment = await this.assignmentFor(r, t.variantId, strategy.gates);
-      const row = await this.deps.assignments.write(
-        {
+    const done: TargetStateUpdate[] = [];
+    try {
+      await inPool(targets, this.deps.concurrency ?? 16, async (t) => {
+        if (!t.variantId) return;
+        const assignment = await this.assignmentFor(r, t.variantId, strategy.gates);
+        const row = await this.deps.assignments.write(
+          {
+            deviceId: t.deviceId,
+            variantId: t.variantId,
+            assignment,
+            actor: `rollout:${r.id}`,
+            rolloutId: r.id,
+          },
+          fence,
+        );
+        done.push({
           deviceId: t.deviceId,
-          variantId: t.variantId,
-          assignment,
-          actor: `rollout:${r.id}`,
-          rolloutId: r.id,
-        },
-        fence,
-      );
-      await this.deps.repos.rollouts.updateTarget(
-        r.id,
-        t.deviceId,
-        {
           state: "assigned",
           generation: row.generation,
           previousVariantId: before.assignments.get(t.deviceId)?.variantId ?? null,
-        },
-        fence,
-      );
-    });
+        });
+      });
+    } finally {
+      // What was written is recorded even when a later write failed: the next tick goes on.
+      await this.deps.repos.rollouts.setTargetStates(r.id, done, fence);
+    }
   }
 
   /** Targets' states from their devices' reports on the generation the rollout wrote. */
@@ -204,6 +207,7 @@ export class RolloutController {
     const waiting = targets.filter((t) => t.state === "assigned" && t.generation !== null);
     if (waiting.length === 0) return;
     const { reported } = await this.deps.repos.dispatch.statesOf(waiting.map((t) => t.deviceId));
+    const updates = new Map<string, TargetStateUpdate[]>();
     for (const t of waiting) {
       const rep = reported.get(t.deviceId);
       if (!rep || rep.generation < (t.generation ?? 0)) continue;
@@ -211,10 +215,14 @@ export class RolloutController {
       if (rep.generation > (t.generation ?? 0)) state = "superseded";
       else if (rep.phase === "applied" && rep.servingVariantId === t.variantId) state = "applied";
       else if (rep.phase === "failed" || rep.phase === "rolled-back") state = "failed";
-      if (state) {
-        await this.deps.repos.rollouts.updateTarget(t.rolloutId, t.deviceId, { state });
-      }
+      if (state)
+        updates.set(t.rolloutId, [
+          ...(updates.get(t.rolloutId) ?? []),
+          { deviceId: t.deviceId, state },
+        ]);
     }
+    for (const [rolloutId, list] of updates)
+      await this.deps.repos.rollouts.setTargetStates(rolloutId, list);
   }
 
   /** Gathers what the gates judge: reports, canary results, telemetry since the wave began. */
