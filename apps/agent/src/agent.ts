@@ -42,6 +42,7 @@ import {
   type RunningGrpcApi,
   type RunningHttpApi,
   ServingMetrics,
+  type ServingObserver,
   startHttpApi,
 } from "./serving";
 import { StateReporter } from "./state-reporter";
@@ -77,6 +78,8 @@ export interface AgentConfig {
   desiredPollMs?: number;
   /** What loads and runs models (default ONNX Runtime, imported on the first load). */
   inference?: InferenceRuntime;
+  /** More observers of local serving besides telemetry and /metrics (embedders, tests). */
+  observers?: ServingObserver[];
 }
 
 export interface RunningAgent {
@@ -148,8 +151,12 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   });
   const metrics = new ServingMetrics();
   const slot = new ModelSlot({
-    observer: fanOut(telemetry, metrics.observer),
+    observer: fanOut(telemetry, metrics.observer, ...(config.observers ?? [])),
     onRunFailure: (f) => reconciler?.onRunFailure(f),
+    // The old variant's failures say nothing about the one serving (never counted against it);
+    // /metrics counts them (edgefleet_shadow_skipped_total{reason="failed"}).
+    onShadowError: (err, shadow) =>
+      log.debug({ err: String(err), shadow: shadow.variantName }, "shadow run failed"),
   });
   const reporter = new StateReporter(async (report) => {
     await js().publish(subjects.events(deviceId), encodeJson(report), { timeout: 5_000 });
@@ -317,13 +324,7 @@ function deviceLimits(spec: DeviceRuntime["spec"]): DeviceLimits {
   return { unsupportedKernels: new Set(missing), memoryBudgetBytes: spec.memoryCapBytes };
 }
 
-type Observer = ConstructorParameters<typeof ModelSlot>[0] extends infer O
-  ? O extends { observer?: infer X }
-    ? NonNullable<X>
-    : never
-  : never;
-
-function fanOut(...observers: Observer[]): Observer {
+function fanOut(...observers: ServingObserver[]): ServingObserver {
   return {
     onRequest: (ms, outcome) => {
       for (const o of observers) o.onRequest(ms, outcome);
@@ -336,6 +337,12 @@ function fanOut(...observers: Observer[]): Observer {
     },
     onSwap: (current, previous) => {
       for (const o of observers) o.onSwap?.(current, previous);
+    },
+    onShadow: (agreed) => {
+      for (const o of observers) o.onShadow?.(agreed);
+    },
+    onShadowSkipped: (reason) => {
+      for (const o of observers) o.onShadowSkipped?.(reason);
     },
   };
 }

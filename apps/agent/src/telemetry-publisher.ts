@@ -53,6 +53,10 @@ export class TelemetryPublisher implements ServingObserver {
     this.queueDepth = depth;
     this.window.onQueueDepth(depth);
   }
+  /** Counted for the variant serving when the window closes (the one the shadow is compared with). */
+  onShadow(agreed: boolean): void {
+    this.window.onShadow(agreed);
+  }
 
   start(): void {
     this.timer ??= setInterval(() => this.close(), this.deps.intervalMs);

@@ -14,11 +14,22 @@ import {
 } from "@edgefleet/protocol";
 import { z } from "zod";
 
+const canaryOutcomeSchema = z.union([
+  z.object({
+    digest: z.string(),
+    samples: z.number().int().nonnegative(),
+    correct: z.number().int().nonnegative(),
+  }),
+  z.object({ digest: z.string(), error: z.string() }),
+]);
+
 const installedSchema = z.object({
   generation: z.number().int().nonnegative(),
   manifest: artifactManifestSchema,
   signature: z.string(),
   options: runtimeOptionsSchema,
+  /** Absent in states written before canary sets existed. */
+  canary: canaryOutcomeSchema.optional(),
 });
 
 const persistedSchema = z.object({

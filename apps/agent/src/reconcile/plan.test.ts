@@ -54,6 +54,18 @@ const desired = (
   rolloutId: null,
 });
 
+type Gate = Pick<NonNullable<DesiredState["assignment"]>, "shadow" | "canary">;
+/** A desired state whose assignment has rollout gates (shadow mode, a canary set). */
+const gated = (generation: number, digest: string, gate: Partial<Gate>): DesiredState => {
+  const d = desired(generation, digest);
+  return { ...d, assignment: { ...d.assignment!, ...gate } };
+};
+const canary = (digest: string) => ({
+  digest: digest.repeat(64).slice(0, 64),
+  sizeBytes: 500,
+  samples: 64,
+});
+
 const installed = (generation: number, digest: string, opts: Partial<RuntimeOptions> = {}) =>
   ({
     generation,
@@ -143,6 +155,95 @@ describe("planSteps", () => {
     const steps = planSteps(state({ desired: d, serving: installed(0, "z") }), l);
     expect(steps).toEqual([{ action: "refuse", reason: expect.stringMatching(reason) }]);
     expect(refusalReason(d.assignment!.manifest, l)).toMatch(reason);
+  });
+});
+
+describe("planSteps with rollout gates", () => {
+  const cached = (...d: string[]) => new Set(d.map((x) => x.repeat(64).slice(0, 64)));
+  it.each([
+    [
+      "a canary set: downloaded with the variant, evaluated after warm-up, before the swap",
+      state({ desired: gated(2, "b", { canary: canary("c") }), serving: installed(1, "a") }),
+      [
+        "verifyManifest",
+        "download",
+        "download",
+        "verifyArtifact",
+        "load",
+        "warmUp",
+        "evaluateCanary",
+        "swap",
+        "report",
+      ],
+    ],
+    [
+      "a canary set already cached (e.g. a retry after the model's download failed)",
+      state({
+        desired: gated(2, "b", { canary: canary("c") }),
+        serving: installed(1, "a"),
+        cached: cached("c"),
+      }),
+      [
+        "verifyManifest",
+        "download",
+        "verifyArtifact",
+        "load",
+        "warmUp",
+        "evaluateCanary",
+        "swap",
+        "report",
+      ],
+    ],
+    [
+      "variant and canary set cached",
+      state({ desired: gated(2, "b", { canary: canary("c") }), cached: cached("b", "c") }),
+      ["verifyManifest", "verifyArtifact", "load", "warmUp", "evaluateCanary", "swap", "report"],
+    ],
+    [
+      "shadow mode alone adds no step (the swap keeps the old variant)",
+      state({
+        desired: gated(2, "b", { shadow: { sampleRate: 0.1 } }),
+        serving: installed(1, "a"),
+      }),
+      FULL,
+    ],
+    [
+      "converged with a canary set: nothing is evaluated again",
+      state({
+        desired: gated(2, "b", { canary: canary("c") }),
+        serving: installed(2, "b"),
+        reported: { generation: 2, phase: "applied" },
+      }),
+      [],
+    ],
+    [
+      "converged with a canary set, report lost: only the report (it repeats the stored result)",
+      state({ desired: gated(2, "b", { canary: canary("c") }), serving: installed(2, "b") }),
+      ["report"],
+    ],
+  ])("%s -> %j", (_what, s, expected) => {
+    expect(actions(s)).toEqual(expected);
+  });
+
+  it("downloads the canary set by its digest and size, and evaluates that digest", () => {
+    const steps = planSteps(
+      state({ desired: gated(2, "b", { canary: canary("c") }), cached: cached("b") }),
+      limits,
+    );
+    const c = "c".repeat(64);
+    expect(steps).toContainEqual({ action: "download", digest: c, bytes: 500 });
+    expect(steps).toContainEqual({ action: "evaluateCanary", digest: c });
+  });
+
+  it.each([
+    ["shadow mode", { sampleRate: 0.25 }],
+    ["no shadow", null],
+  ])("the swap carries the assignment's shadow setting: %s", (_what, shadow) => {
+    const steps = planSteps(
+      state({ desired: gated(2, "b", { shadow }), serving: installed(1, "a") }),
+      limits,
+    );
+    expect(steps.find((s) => s.action === "swap")).toEqual({ action: "swap", shadow });
   });
 });
 

@@ -1,6 +1,6 @@
 // The agent's reconcile planner (pure, in the balena-supervisor style): from what the device
-// serves and what the control plane wants, the steps that close the gap. Executors run them
-// (executors.ts); the reconciler (reconciler.ts) runs one pass at a time and re-plans after it.
+// serves and what the control plane wants, the steps that close the gap. The reconciler
+// (reconciler.ts) runs them through its executors, one pass at a time, and re-plans after it.
 import type {
   ArtifactManifest,
   DesiredState,
@@ -8,12 +8,23 @@ import type {
   RuntimeOptions,
 } from "@edgefleet/protocol";
 
+/**
+ * A variant's result on its assignment's canary set, measured before it was swapped in: a
+ * score, or why there is none (a set that does not fit the model, ...), which the "applied"
+ * report carries as its error text.
+ */
+export type CanaryOutcome =
+  | { digest: string; samples: number; correct: number }
+  | { digest: string; error: string };
+
 /** A variant as installed on this device: what a desired state's assignment asked for. */
 export interface Installed {
   generation: number;
   manifest: ArtifactManifest;
   signature: string;
   options: RuntimeOptions;
+  /** When the assignment named a canary set; kept so later reports of the generation repeat it. */
+  canary?: CanaryOutcome;
 }
 
 export interface ReconcileState {
@@ -43,8 +54,16 @@ export type Step =
   | { action: "verifyArtifact" }
   | { action: "load" }
   | { action: "warmUp" }
-  /** The loaded model replaces what serves; the new state is persisted before it is reported. */
-  | { action: "swap" }
+  /**
+   * Top-1 accuracy of the loaded, warmed model on the canary set (downloaded like an artifact),
+   * before it serves. Its result never stops the swap: the rollout's gate decides on it.
+   */
+  | { action: "evaluateCanary"; digest: string }
+  /**
+   * The loaded model replaces what serves; the new state is persisted before it is reported.
+   * With `shadow`, what served before stays loaded as the shadow (shadow mode).
+   */
+  | { action: "swap"; shadow: { sampleRate: number } | null }
   | { action: "unload" }
   | { action: "report"; phase: ReconcilePhase };
 
@@ -70,15 +89,24 @@ export function planSteps(state: ReconcileState, limits: DeviceLimits): Step[] {
   // the cache: a session is cheap to open next to the one serving, and the slot then carries the
   // generation and options it serves under. Only the download is skipped.
   if (state.serving?.generation === generation) return converged();
+  // Downloads come first, the canary set's too: a network failure then costs no model load.
+  const downloads: Step[] = [];
+  for (const [digest, bytes] of [
+    [a.manifest.digest, a.manifest.sizeBytes],
+    ...(a.canary ? [[a.canary.digest, a.canary.sizeBytes] as const] : []),
+  ] as const) {
+    const planned = downloads.some((d) => d.action === "download" && d.digest === digest);
+    if (!state.cached.has(digest) && !planned)
+      downloads.push({ action: "download", digest, bytes });
+  }
   return [
     { action: "verifyManifest" },
-    ...(state.cached.has(a.manifest.digest)
-      ? []
-      : [{ action: "download", digest: a.manifest.digest, bytes: a.manifest.sizeBytes } as Step]),
+    ...downloads,
     { action: "verifyArtifact" },
     { action: "load" },
     { action: "warmUp" },
-    { action: "swap" },
+    ...(a.canary ? [{ action: "evaluateCanary", digest: a.canary.digest } as const] : []),
+    { action: "swap", shadow: a.shadow },
     { action: "report", phase: "applied" },
   ];
 }

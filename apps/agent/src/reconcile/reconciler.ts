@@ -3,14 +3,27 @@
 // back off exponentially with a cap; a generation that keeps failing to load or warm up, or is
 // refused, is given up and reported, and the device keeps serving what it served. A variant
 // that crashes in service is replaced by the last good one.
-import { openArtifact, verifySignedManifest } from "@edgefleet/artifact";
+//
+// Quality gates of a rollout: an assignment's canary set is evaluated on the loaded variant
+// before the swap, and shadow mode keeps the previous variant loaded beside the new one (the
+// slot compares them). The agent only measures; the control plane's gates decide.
+import {
+  CanarySetError,
+  decodeCanarySet,
+  openArtifact,
+  verifySignedManifest,
+} from "@edgefleet/artifact";
 import { type BackoffPolicy, backoffDelay } from "@edgefleet/bus";
 import type { DesiredState, ReconcilePhase, StateReport } from "@edgefleet/protocol";
 import type { Logger } from "pino";
 import { Coalescer } from "../coalescer";
 import {
+  CanaryMismatchError,
+  CanaryRunError,
+  evaluateCanary,
   type InferenceRuntime,
   type ModelSlot,
+  OutputShapeError,
   prepareModel,
   type RunFailure,
   type ServingModel,
@@ -23,6 +36,7 @@ import {
 } from "./local-store";
 import {
   acceptDesired,
+  type CanaryOutcome,
   type DeviceLimits,
   type Installed,
   planSteps,
@@ -63,6 +77,7 @@ interface PassContext {
   bytes?: Uint8Array;
   onnx?: Uint8Array;
   prepared?: ServingModel;
+  canary?: CanaryOutcome;
 }
 
 export class Reconciler {
@@ -91,9 +106,20 @@ export class Reconciler {
 
   /**
    * Serves what was serving before the restart, from the local cache, verified again: works with
-   * no network at all. Falls back to the last good variant, then to nothing.
+   * no network at all. Falls back to the last good variant, then to nothing. A shadow is not
+   * restored (it lived in memory only): after a restart a variant in shadow mode serves alone
+   * and no comparisons are sent until the next assignment that asks for a shadow.
+   *
+   * Then one pass: `offer` takes only newer generations, so without it a desired state persisted
+   * but not applied before the restart (a crash mid-apply) would wait for the next assignment,
+   * and a converged device would never report again (the report repeats its canary result).
    */
   async restore(): Promise<void> {
+    await this.restoreServing();
+    this.trigger();
+  }
+
+  private async restoreServing(): Promise<void> {
     for (const candidate of [this.state.serving, this.state.lastGood]) {
       if (!candidate) continue;
       try {
@@ -219,10 +245,18 @@ export class Reconciler {
         // prepareModel loads and warms in one go (releasing what it loaded when warm-up fails).
         ctx.prepared ??= await this.prepare(target(), { onnx: ctx.onnx });
         return;
+      case "evaluateCanary":
+        ctx.canary = await this.evaluateCanary(step.digest, ctx.prepared!);
+        return;
       case "swap": {
-        const next = target();
-        this.deps.slot.swap(ctx.prepared!);
+        const next: Installed = { ...target(), ...(ctx.canary ? { canary: ctx.canary } : {}) };
+        // With a shadow, two models stay resident (three while the next one loads): the device's
+        // memory budget is checked per variant (refusalReason), not for the pair.
+        const swapped = this.deps.slot.swap(ctx.prepared!, { shadow: step.shadow });
         ctx.prepared = undefined;
+        if (step.shadow && !swapped.shadow) {
+          this.deps.log.warn({ reason: swapped.noShadow }, "shadow mode asked for, no shadow kept");
+        }
         const previous = this.state.serving;
         this.state = { ...this.state, serving: next, lastGood: previous ?? this.state.lastGood };
         await this.deps.store.save(this.state);
@@ -257,8 +291,16 @@ export class Reconciler {
   }
 
   private async download(digest: string, bytes: number): Promise<void> {
+    // What this pass still needs (the variant and its canary set, downloaded one after the
+    // other) must not be evicted to make room for the other.
+    const a = this.state.desired?.assignment;
     const keep = new Set(
-      [this.state.serving, this.state.lastGood].flatMap((i) => (i ? [i.manifest.digest] : [])),
+      [
+        this.state.serving?.manifest.digest,
+        this.state.lastGood?.manifest.digest,
+        a?.manifest.digest,
+        a?.canary?.digest,
+      ].filter((d): d is string => d !== undefined),
     );
     const dl = await this.deps.store.beginDownload(digest, bytes, keep);
     try {
@@ -279,6 +321,31 @@ export class Reconciler {
       // A damaged cache entry is dropped, so the retry downloads it again.
       await this.deps.store.discard(t.manifest.digest);
       throw err;
+    }
+  }
+
+  /**
+   * The canary set from the cache (its digest was checked when stored), scored on the loaded
+   * model. A set that cannot be scored on it (not EFCS, other sample dims, outputs that are not
+   * per sample, a run that fails) is an outcome to report, not a reason to stop: the swap goes
+   * ahead and the rollout's gate decides (a variant that then crashes in service is rolled back
+   * as any other). Only the cache read failing fails the pass.
+   */
+  private async evaluateCanary(digest: string, prepared: ServingModel): Promise<CanaryOutcome> {
+    const bytes = await this.deps.store.read(digest);
+    try {
+      const score = await evaluateCanary(prepared.model, decodeCanarySet(bytes));
+      this.deps.log.info({ digest, ...score }, "canary set evaluated");
+      return { digest, ...score };
+    } catch (err) {
+      const outcome =
+        err instanceof CanarySetError ||
+        err instanceof CanaryMismatchError ||
+        err instanceof CanaryRunError ||
+        err instanceof OutputShapeError;
+      if (!outcome) throw err;
+      this.deps.log.warn({ digest, err: err.message }, "canary set not evaluated");
+      return { digest, error: err.message };
     }
   }
 
@@ -366,6 +433,11 @@ export class Reconciler {
   private send(phase: ReconcilePhase, generation: number, step?: string, error?: string): void {
     const s = this.state.serving;
     this.reported = { generation, phase };
+    // Every report about the generation that was evaluated repeats its canary outcome (it is
+    // persisted with what serves), so one sent again after a reconnect or restart still has it.
+    const c = s?.generation === generation ? s.canary : undefined;
+    const canaryError = c && "error" in c ? `canary set not evaluated: ${c.error}` : undefined;
+    const errorText = [error, canaryError].filter(Boolean).join("; ").slice(0, 1000);
     this.deps.report({
       type: "state",
       sentAt: Date.now(),
@@ -375,7 +447,10 @@ export class Reconciler {
       serving: s
         ? { generation: s.generation, variantId: s.manifest.variant.id, digest: s.manifest.digest }
         : null,
-      ...(error ? { error } : {}),
+      ...(errorText ? { error: errorText } : {}),
+      ...(c && "correct" in c
+        ? { canary: { digest: c.digest, samples: c.samples, correct: c.correct } }
+        : {}),
     });
   }
 }

@@ -1,5 +1,11 @@
 // The agent's local inference layer. Nothing here imports onnxruntime-node until a model loads.
 export { type BatchPolicy, planNextRun, type QueuedRequest, type RunPlan } from "./batch-plan";
+export {
+  CanaryMismatchError,
+  CanaryRunError,
+  type CanaryScore,
+  evaluateCanary,
+} from "./canary-eval";
 export * from "./errors";
 // grpc-api is imported from its own module, on demand: it loads grpc-js.
 export type { GrpcApiOptions, RunningGrpcApi } from "./grpc-api";
@@ -23,6 +29,7 @@ export {
   type ServingMeta,
   type ServingModel,
   type ServingObserver,
+  type SwapOptions,
   type Swapped,
 } from "./model-slot";
 export { checkManifestInput, type PrepareOptions, prepareModel, servingMeta } from "./prepare";
@@ -34,3 +41,10 @@ export {
   ortRuntime,
   warmUp,
 } from "./runtime";
+export {
+  compareTop1,
+  OutputShapeError,
+  type ShadowMiss,
+  type ShadowSkip,
+  top1,
+} from "./shadow-plan";

@@ -3,6 +3,7 @@
 // not Summaries: they aggregate across devices.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RequestOutcome, ServingMeta, ServingObserver } from "./model-slot";
+import type { ShadowMiss } from "./shadow-plan";
 
 const LATENCY_BUCKETS_S = [
   0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5,
@@ -57,6 +58,20 @@ export class ServingMetrics implements MetricsSource {
     help: "Models put in service",
     registers: [this.registry],
   });
+  private readonly shadowCompared = new Counter({
+    name: "edgefleet_shadow_comparisons_total",
+    help: "Samples of live requests also run on the shadow (previous) variant, by whether their top-1 agreed",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  // Telemetry carries only comparisons; this shows why sampled requests were not compared
+  // (e.g. primaryBusy: the device is too loaded to spare shadow runs).
+  private readonly shadowSkipped = new Counter({
+    name: "edgefleet_shadow_skipped_total",
+    help: "Sampled requests not compared on the shadow, by reason (failed: the shadow run failed)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
 
   /** Pass this to the ModelSlot. */
   readonly observer: ServingObserver = {
@@ -73,6 +88,9 @@ export class ServingMetrics implements MetricsSource {
       this.generation.set(current?.generation ?? 0);
       if (current) this.swaps.inc();
     },
+    onShadow: (agreed: boolean) =>
+      this.shadowCompared.inc({ result: agreed ? "agreed" : "disagreed" }),
+    onShadowSkipped: (reason: ShadowMiss) => this.shadowSkipped.inc({ reason }),
   };
 
   constructor() {

@@ -1,12 +1,21 @@
 // What answers local inference requests now. The reconcile loop loads and warms a variant beside
 // the one serving, then `swap`s it in: from that instant new requests go to the new model, those
 // already admitted finish on the old one, and the old one is released when its last request is
-// done. Every transport (HTTP, gRPC) calls `infer` on the same slot.
+// done, unless the swap asks for shadow mode: then the old one is kept as the shadow (shadow.ts)
+// until the next swap or unload. Every transport (HTTP, gRPC) calls `infer` on the same slot.
 import { type RuntimeOptions, runtimeOptionsSchema } from "@edgefleet/protocol";
 import type { Tensor } from "./batch-plan";
 import { Batcher } from "./batcher";
 import { type InferenceFailedError, InvalidServingModelError, NoModelError } from "./errors";
 import type { LoadedModel } from "./runtime";
+import { Shadow } from "./shadow";
+import {
+  chooseShadow,
+  planShadowSample,
+  type ShadowCandidate,
+  type ShadowChoice,
+  type ShadowMiss,
+} from "./shadow-plan";
 import { validateInput } from "./validate-input";
 
 export interface ServingMeta {
@@ -47,12 +56,18 @@ export type RequestOutcome = "ok" | "error" | "rejected";
  *   simulated device class adds (that is what a run costs on the simulated device).
  * - onQueueDepth: requests waiting (not yet running), over every model still serving.
  * - onSwap: the model changed (`current` null after unload).
+ * - onShadow: one sample of a request compared on the shadow model, after its answer went out:
+ *   whether both top-1 classes agreed. Shadow runs appear in none of the hooks above.
+ * - onShadowSkipped: a sampled request that was not compared (see ShadowSkip), or whose shadow
+ *   run failed (details go to the slot's onShadowError).
  */
 export interface ServingObserver {
   onRequest(latencyMs: number, outcome: RequestOutcome): void;
   onRun(batchSize: number, runMs: number): void;
   onQueueDepth(depth: number): void;
   onSwap?(current: ServingMeta | null, previous: ServingMeta | null): void;
+  onShadow?(agreed: boolean): void;
+  onShadowSkipped?(reason: ShadowMiss): void;
 }
 
 export interface RunFailure {
@@ -68,6 +83,18 @@ export interface ModelSlotOptions {
   onRunFailure?(failure: RunFailure): void;
   /** Releasing a retired model failed (it is dropped either way). */
   onReleaseError?(err: unknown, meta: ServingMeta): void;
+  /** A shadow run failed: the old variant's problem, never counted against the one serving. */
+  onShadowError?(err: unknown, shadow: ServingMeta): void;
+  /** Uniform draws in [0, 1) that decide which requests are compared (default Math.random). */
+  random?(): number;
+}
+
+export interface SwapOptions {
+  /**
+   * Shadow mode: keep the model serving until now as the shadow and compare this fraction of the
+   * new model's requests on it. null or absent: no shadow (one held so far is released).
+   */
+  shadow?: { sampleRate: number } | null;
 }
 
 export interface NamedTensor extends Tensor {
@@ -85,8 +112,14 @@ export interface InferResult {
 export interface Swapped {
   /** What served before; null if nothing did. */
   previous: ServingMeta | null;
-  /** Resolves once the previous model's last request finished and it was released. */
+  /**
+   * Resolves once the previous model's last request finished and it was released (or kept as
+   * the shadow), and a shadow given up by this swap was released.
+   */
   released: Promise<void>;
+  /** The shadow after this swap, or null; `noShadow` says why one asked for was not kept. */
+  shadow: ServingMeta | null;
+  noShadow?: string;
 }
 
 interface Entry extends ServingModel {
@@ -98,6 +131,8 @@ export class ModelSlot {
   private active: Entry | undefined;
   /** Every entry with requests still queued or running, the active one included. */
   private readonly live = new Set<Entry>();
+  /** The shadow and the entry whose requests it compares (only that one's, never the old's). */
+  private shadowed: { shadow: Shadow; primary: Entry } | undefined;
 
   constructor(private readonly options: ModelSlotOptions = {}) {}
 
@@ -118,17 +153,31 @@ export class ModelSlot {
     };
   }
 
+  /** The shadow model, while shadow mode is on. */
+  shadow(): ServingMeta | null {
+    return this.shadowed ? { ...this.shadowed.shadow.meta } : null;
+  }
+
   /** Failed runs in a row of the model serving now (0 when nothing is loaded). */
   get consecutiveFailures(): number {
     return this.active?.failures ?? 0;
   }
 
   /**
-   * Puts `next` in service at once (synchronously) and retires the previous model. Throws
-   * InvalidServingModelError, changing nothing, for metadata or options it cannot serve with.
+   * Puts `next` in service at once (synchronously) and retires the previous model, or keeps it
+   * as the shadow (`opts.shadow`). Throws InvalidServingModelError, changing nothing, for
+   * metadata or options it cannot serve with.
    */
-  swap(next: ServingModel): Swapped {
-    const options = validateServingModel(next, this.live);
+  swap(next: ServingModel, opts: SwapOptions = {}): Swapped {
+    const held = this.shadowed?.shadow.model;
+    const options = validateServingModel(next, held ? [...this.live, { model: held }] : this.live);
+    const sampleRate = opts.shadow?.sampleRate;
+    if (sampleRate !== undefined && !(sampleRate > 0 && sampleRate <= 1)) {
+      throw new InvalidServingModelError(
+        "shadow.sampleRate",
+        `must be in (0, 1], got ${sampleRate}`,
+      );
+    }
     const batcher = new Batcher({
       model: next.model,
       policy: {
@@ -149,12 +198,12 @@ export class ModelSlot {
       batcher,
       failures: 0,
     };
-    return this.replace(entry);
+    return this.replace(entry, sampleRate);
   }
 
-  /** Stops serving: new requests get NoModelError; admitted ones still finish. */
+  /** Stops serving: new requests get NoModelError; admitted ones still finish. The shadow goes. */
   unload(): Swapped {
-    return this.replace(undefined);
+    return this.replace(undefined, undefined);
   }
 
   /**
@@ -169,9 +218,10 @@ export class ModelSlot {
     // this instant, whatever swaps happen while it waits.
     const entry = this.active;
     let pending: Promise<Record<string, Tensor>>;
+    let batch: number;
     try {
       if (!entry) throw new NoModelError();
-      const batch = validateInput(entry.model, input, dims);
+      batch = validateInput(entry.model, input, dims);
       pending = entry.batcher.submit(input, batch);
     } catch (err) {
       observer?.onRequest(performance.now() - t0, "rejected");
@@ -181,23 +231,99 @@ export class ModelSlot {
       const outputs = await pending;
       const latencyMs = performance.now() - t0;
       observer?.onRequest(latencyMs, "ok");
-      return {
+      const result: InferResult = {
         outputs: entry.model.outputNames.map((name) => ({ name, ...outputs[name] })),
         model: { ...entry.meta },
         latencyMs,
       };
+      this.offerShadow(entry, input, batch, result.outputs[0]);
+      return result;
     } catch (err) {
       observer?.onRequest(performance.now() - t0, "error");
       throw err;
     }
   }
 
-  private replace(next: Entry | undefined): Swapped {
+  /** Decides (synchronously, cheaply) whether to compare this answered request on the shadow. */
+  private offerShadow(entry: Entry, input: Float32Array, samples: number, primary: NamedTensor) {
+    const held = this.shadowed;
+    // Requests the old model answered while draining are not comparisons of the new one.
+    if (!held || held.primary !== entry || !primary) return;
+    const { shadow } = held;
+    const observer = this.options.observer;
+    const plan = planShadowSample(shadow.sampleRate, this.random(), shadow.status);
+    if (plan === "unsampled") return;
+    if (plan !== "run") {
+      observer?.onShadowSkipped?.(plan);
+      return;
+    }
+    shadow.compare(
+      { input, samples, primary, primaryPending: () => entry.batcher.pending },
+      {
+        compared: (agreed) => observer?.onShadow?.(agreed),
+        skipped: (reason) => observer?.onShadowSkipped?.(reason),
+        failed: (err) => {
+          observer?.onShadowSkipped?.("failed");
+          this.options.onShadowError?.(err, { ...shadow.meta });
+        },
+      },
+    );
+  }
+
+  private random(): number {
+    return this.options.random ? this.options.random() : Math.random();
+  }
+
+  private replace(next: Entry | undefined, sampleRate: number | undefined): Swapped {
     const prev = this.active;
+    const held = this.shadowed;
+    const choice = next
+      ? chooseShadow({
+          requested: sampleRate !== undefined,
+          next: candidate(next),
+          previous: prev ? candidate(prev) : null,
+          current: held ? candidate(held.shadow) : null,
+        })
+      : ({ keep: "none" } satisfies ShadowChoice as ShadowChoice);
     this.active = next;
     if (next) this.live.add(next);
+    const released: Promise<void>[] = [];
+    if (choice.keep === "previous" && prev && next && sampleRate !== undefined) {
+      // prev stops taking requests now but finishes those it admitted (the shadow waits for
+      // them); its model is not released: it is the shadow from here on.
+      const drained = prev.batcher.drained().then(() => {
+        this.live.delete(prev);
+      });
+      this.shadowed = {
+        shadow: new Shadow(prev.model, { ...prev.meta }, sampleRate, drained),
+        primary: next,
+      };
+      released.push(drained);
+      if (held) released.push(this.releaseShadow(held.shadow));
+    } else if (choice.keep === "current" && held && next && sampleRate !== undefined) {
+      held.primary = next;
+      held.shadow.sampleRate = sampleRate;
+      if (prev) released.push(this.retire(prev));
+    } else {
+      this.shadowed = undefined;
+      if (held) released.push(this.releaseShadow(held.shadow));
+      if (prev) released.push(this.retire(prev));
+    }
     this.options.observer?.onSwap?.(next ? { ...next.meta } : null, prev ? { ...prev.meta } : null);
-    return { previous: prev ? { ...prev.meta } : null, released: prev ? this.retire(prev) : done };
+    return {
+      previous: prev ? { ...prev.meta } : null,
+      released: released.length > 0 ? Promise.all(released).then(() => {}) : done,
+      shadow: this.shadow(),
+      ...(choice.keep === "none" && choice.reason ? { noShadow: choice.reason } : {}),
+    };
+  }
+
+  private async releaseShadow(shadow: Shadow): Promise<void> {
+    try {
+      await shadow.release();
+    } catch (err) {
+      this.options.onReleaseError?.(err, { ...shadow.meta });
+    }
   }
 
   private async retire(entry: Entry): Promise<void> {
@@ -230,7 +356,14 @@ export class ModelSlot {
 
 const done: Promise<void> = Promise.resolve();
 
-function validateServingModel(next: ServingModel, live: ReadonlySet<Entry>): RuntimeOptions {
+function candidate(e: { model: LoadedModel; meta: ServingMeta }): ShadowCandidate {
+  return { digest: e.meta.digest, sampleDims: e.model.sampleDims };
+}
+
+function validateServingModel(
+  next: ServingModel,
+  live: Iterable<{ model: LoadedModel }>,
+): RuntimeOptions {
   const m = next.meta;
   const fail = (field: string, problem: string) => {
     throw new InvalidServingModelError(field, problem);

@@ -1,11 +1,31 @@
 // Small real ONNX models for the serving tests and benchmarks (built in code, run by the real
 // ONNX Runtime). Weights are random: these measure and check plumbing, not accuracy.
-import { createMlp, exportOnnx } from "@edgefleet/compression";
+import { createMlp, type Dense, exportOnnx, type Sequential } from "@edgefleet/compression";
 import { DataType, GraphBuilder } from "@edgefleet/onnx";
 
 /** An MLP from @edgefleet/compression: input `input` [N, widths[0]], output `logits`. */
 export function mlpModel(widths: number[], seed: number): Uint8Array {
   return exportOnnx(createMlp(widths, seed));
+}
+
+/**
+ * `model` with its output classes rotated by `shift`: class k's logit becomes class
+ * (k + shift) mod K's, so its top-1 is always another class than the original's (0 < shift < K).
+ * A variant that disagrees with `model` on every input, whatever the input.
+ */
+export function rotateClasses(model: Sequential, shift: number): Sequential {
+  const last = model.layers.at(-1);
+  if (last?.kind !== "dense") throw new Error("the last layer must be dense");
+  const k = last.outputs;
+  const weight = new Float32Array(last.weight.length);
+  const bias = new Float32Array(k);
+  for (let c = 0; c < k; c++) {
+    const to = (c + shift) % k;
+    bias[to] = last.bias[c];
+    for (let i = 0; i < last.inputs; i++) weight[i * k + to] = last.weight[i * k + c];
+  }
+  const rotated: Dense = { ...last, weight, bias };
+  return { ...model, layers: [...model.layers.slice(0, -1), rotated] };
 }
 
 /** The MNIST-sized MLP of the benchmarks: 784-300-100-10 fp32. */
@@ -24,6 +44,15 @@ export function gatherTrapModel(): Uint8Array {
   const table = g.initializer("table", DataType.FLOAT, [3], [10, 20, 30]);
   const [idx] = g.node("Cast", ["x"], 1, { attrs: { to: DataType.INT64 } });
   g.node("Gather", [table, idx], ["y"], { attrs: { axis: 0 } });
+  g.output("y", DataType.FLOAT, ["N", 4]);
+  return g.toBytes();
+}
+
+/** Relu over x [N, 4]: the trap model's signature, and it runs on any value. */
+export function reluModel(): Uint8Array {
+  const g = new GraphBuilder();
+  g.input("x", DataType.FLOAT, ["N", 4]);
+  g.node("Relu", ["x"], ["y"]);
   g.output("y", DataType.FLOAT, ["N", 4]);
   return g.toBytes();
 }
