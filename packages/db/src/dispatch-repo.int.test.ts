@@ -46,6 +46,37 @@ describe("desired state", () => {
     expect(seen.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect((await repo().assignment(d.id))?.generation).toBe(8);
   });
+
+  it("writes many devices in one transaction, all or nothing", async () => {
+    const devices = await Promise.all(Array.from({ length: 5 }, () => device()));
+    const inputs = devices.map((d) => ({ deviceId: d.id, variantId: null, assignedBy: "rollout" }));
+    const batch = (publish: (stored: Map<string, number>) => void) =>
+      repo().writeAssignments(inputs, async (stored) => {
+        publish(stored);
+        return new Map(
+          [...stored].map(([id, g]) => [id, { generation: g + 1, desired: { generation: g + 1 } }]),
+        );
+      });
+    const first = await batch(() => {});
+    expect(first.map((r) => r.generation)).toEqual([1, 1, 1, 1, 1]);
+    expect(new Set(first.map((r) => r.deviceId))).toEqual(new Set(devices.map((d) => d.id)));
+    await expect(
+      batch(() => {
+        throw new Error("KV unreachable");
+      }),
+    ).rejects.toThrow("KV unreachable");
+    const after = await repo().statesOf(devices.map((d) => d.id));
+    expect([...after.assignments.values()].map((a) => a.generation)).toEqual([1, 1, 1, 1, 1]);
+    // One device assigned on its own meanwhile: the next batch sees its own generation for each.
+    await repo().writeAssignment(inputs[0], async (g) => ({ generation: g + 1, desired: {} }));
+    const second = await batch(() => {});
+    const byId = new Map(second.map((r) => [r.deviceId, r.generation]));
+    expect(byId.get(devices[0].id)).toBe(3);
+    expect(byId.get(devices[1].id)).toBe(2);
+    await expect(
+      repo().writeAssignments([inputs[0], inputs[0]], async () => new Map()),
+    ).rejects.toThrow("duplicate device ids");
+  });
 });
 
 describe("reported state", () => {

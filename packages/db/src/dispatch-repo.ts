@@ -49,6 +49,19 @@ export interface DispatchRepo {
     /** A controller's lease: checked in the same transaction, before anything is published. */
     fence?: Fence,
   ): Promise<DeviceAssignment>;
+  /**
+   * `writeAssignment` for many devices in one transaction (rollouts): every row locked, then
+   * `publish(storedGenerations)` writes them all where devices read them, then one statement
+   * stores them. All or nothing here; what `publish` wrote before failing is ahead of Postgres,
+   * which the next write's generation accounts for. Distinct device ids.
+   */
+  writeAssignments(
+    inputs: Omit<NewAssignment, "desired">[],
+    publish: (
+      storedGenerations: Map<string, number>,
+    ) => Promise<Map<string, { generation: number; desired: Prisma.InputJsonObject }>>,
+    fence?: Fence,
+  ): Promise<DeviceAssignment[]>;
   reported(deviceId: string): Promise<DeviceReportedState | null>;
   /**
    * Stores a state report unless a newer one is stored: newer means a higher generation, or the
@@ -72,36 +85,62 @@ export class PrismaDispatchRepo implements DispatchRepo {
     return this.db.deviceAssignment.findUnique({ where: { deviceId } });
   }
 
-  writeAssignment(
+  async writeAssignment(
     input: Omit<NewAssignment, "desired">,
     publish: Parameters<DispatchRepo["writeAssignment"]>[1],
     fence?: Fence,
   ): Promise<DeviceAssignment> {
+    const [row] = await this.writeAssignments(
+      [input],
+      async (stored) => {
+        const out = await publish(stored.get(input.deviceId) ?? 0);
+        return new Map([[input.deviceId, out]]);
+      },
+      fence,
+    );
+    return row;
+  }
+
+  async writeAssignments(
+    inputs: Omit<NewAssignment, "desired">[],
+    publish: Parameters<DispatchRepo["writeAssignments"]>[1],
+    fence?: Fence,
+  ): Promise<DeviceAssignment[]> {
+    if (inputs.length === 0) return [];
+    const ids = inputs.map((i) => i.deviceId);
+    if (new Set(ids).size !== ids.length) throw new Error("writeAssignments: duplicate device ids");
     return this.db.$transaction(
       async (tx) => {
         if (fence) await checkFence(tx, fence);
-        // The row exists from the first assignment on; create it (generation 0) so that two
-        // first assignments racing each other still queue on one row lock.
+        // Rows exist from the first assignment on; create them (generation 0) so that first
+        // assignments racing each other still queue on one row lock. Locked in id order, so two
+        // batches sharing devices cannot deadlock.
         await tx.$executeRaw`
           INSERT INTO "DeviceAssignment" ("deviceId", "generation", "desired", "assignedBy", "updatedAt")
-          VALUES (${input.deviceId}::uuid, 0, '{}'::jsonb, ${input.assignedBy}, now())
+          SELECT d, 0, '{}'::jsonb, 'system', now() FROM unnest(${ids}::uuid[]) AS d
           ON CONFLICT ("deviceId") DO NOTHING`;
-        const [row] = await tx.$queryRaw<{ generation: number }[]>`
-          SELECT "generation" FROM "DeviceAssignment" WHERE "deviceId" = ${input.deviceId}::uuid
-          FOR UPDATE`;
-        const { generation, desired } = await publish(row?.generation ?? 0);
-        return tx.deviceAssignment.update({
-          where: { deviceId: input.deviceId },
-          data: {
-            generation,
-            variantId: input.variantId,
-            desired,
-            assignedBy: input.assignedBy,
-            updatedAt: new Date(),
-          },
+        const locked = await tx.$queryRaw<{ deviceId: string; generation: number }[]>`
+          SELECT "deviceId"::text AS "deviceId", "generation" FROM "DeviceAssignment"
+          WHERE "deviceId" = ANY(${ids}::uuid[]) ORDER BY "deviceId" FOR UPDATE`;
+        const published = await publish(new Map(locked.map((r) => [r.deviceId, r.generation])));
+        const rows = inputs.map((i) => {
+          const p = published.get(i.deviceId);
+          if (!p) throw new Error(`writeAssignments: nothing published for ${i.deviceId}`);
+          return { ...i, ...p };
         });
+        return tx.$queryRaw<DeviceAssignment[]>`
+          UPDATE "DeviceAssignment" AS a SET
+            "generation" = v.generation, "variantId" = v."variantId", "desired" = v.desired,
+            "assignedBy" = v."assignedBy", "updatedAt" = now()
+          FROM unnest(
+            ${rows.map((r) => r.deviceId)}::uuid[], ${rows.map((r) => r.generation)}::int[],
+            ${rows.map((r) => r.variantId)}::uuid[], ${rows.map((r) => JSON.stringify(r.desired))}::jsonb[],
+            ${rows.map((r) => r.assignedBy)}::text[]
+          ) AS v("deviceId", generation, "variantId", desired, "assignedBy")
+          WHERE a."deviceId" = v."deviceId"
+          RETURNING a.*`;
       },
-      { timeout: 15_000 },
+      { timeout: 30_000 },
     );
   }
 

@@ -39,14 +39,14 @@ export interface RolloutControllerDeps {
     Repos,
     "rollouts" | "dispatch" | "telemetry" | "catalog" | "devices" | "profiles" | "latency" | "audit"
   >;
-  assignments: Pick<AssignmentService, "write" | "signedAssignment">;
+  assignments: Pick<AssignmentService, "writeMany" | "signedAssignment">;
   rollouts: Pick<RolloutService, "publish" | "get">;
   artifacts: Pick<ArtifactStore, "get">;
   lease: Pick<LeaseKeeper, "current">;
   logger: Logger;
   tickMs?: number;
-  /** Assignments written at once (each is a KV write and a transaction). */
-  concurrency?: number;
+  /** Devices whose desired state is written in one transaction (default 500). */
+  batchSize?: number;
   now?: () => Date;
 }
 
@@ -172,34 +172,31 @@ export class RolloutController {
     strategy: RolloutStrategy,
     fence: Fence,
   ): Promise<void> {
-    if (targets.length === 0) return;
-    const before = await this.deps.repos.dispatch.statesOf(targets.map((t) => t.deviceId));
-    const done: TargetStateUpdate[] = [];
-    try {
-      await inPool(targets, this.deps.concurrency ?? 16, async (t) => {
-        if (!t.variantId) return;
-        const assignment = await this.assignmentFor(r, t.variantId, strategy.gates);
-        const row = await this.deps.assignments.write(
-          {
-            deviceId: t.deviceId,
-            variantId: t.variantId,
-            assignment,
-            actor: `rollout:${r.id}`,
-            rolloutId: r.id,
-          },
-          fence,
-        );
-        done.push({
+    const live = targets.filter((t) => t.variantId !== null);
+    if (live.length === 0) return;
+    const before = await this.deps.repos.dispatch.statesOf(live.map((t) => t.deviceId));
+    await inBatches(live, this.deps.batchSize ?? 500, async (batch) => {
+      const writes = await Promise.all(
+        batch.map(async (t) => ({
           deviceId: t.deviceId,
+          variantId: t.variantId,
+          assignment: await this.assignmentFor(r, t.variantId as string, strategy.gates),
+          actor: `rollout:${r.id}`,
+          rolloutId: r.id,
+        })),
+      );
+      const rows = await this.deps.assignments.writeMany(writes, fence);
+      await this.deps.repos.rollouts.setTargetStates(
+        r.id,
+        rows.map((row) => ({
+          deviceId: row.deviceId,
           state: "assigned",
           generation: row.generation,
-          previousVariantId: before.assignments.get(t.deviceId)?.variantId ?? null,
-        });
-      });
-    } finally {
-      // What was written is recorded even when a later write failed: the next tick goes on.
-      await this.deps.repos.rollouts.setTargetStates(r.id, done, fence);
-    }
+          previousVariantId: before.assignments.get(row.deviceId)?.variantId ?? null,
+        })),
+        fence,
+      );
+    });
   }
 
   /** Targets' states from their devices' reports on the generation the rollout wrote. */
@@ -263,7 +260,9 @@ export class RolloutController {
     const byDevice = new Map<string, RollupRecord[]>();
     for (const row of rows) {
       if (wanted.get(row.deviceId) !== row.variantId) continue;
-      byDevice.set(row.deviceId, [...(byDevice.get(row.deviceId) ?? []), row]);
+      const list = byDevice.get(row.deviceId);
+      if (list) list.push(row);
+      else byDevice.set(row.deviceId, [row]);
     }
     const q = strategy.gates.latency.quantile;
     const observations: TargetObservation[] = live.map((t) => {
@@ -329,38 +328,49 @@ export class RolloutController {
     });
     if (targets.length === 0) return;
     const { assignments } = await this.deps.repos.dispatch.statesOf(targets.map((t) => t.deviceId));
-    await inPool(targets, this.deps.concurrency ?? 16, async (t) => {
+    // Someone assigned a device since the rollout did: theirs stands.
+    const superseded = targets.filter((t) => {
       const current = assignments.get(t.deviceId);
-      if (current && t.generation !== null && current.generation !== t.generation) {
-        // Someone assigned this device since the rollout did: theirs stands.
-        await this.deps.repos.rollouts.updateTarget(
+      return current && t.generation !== null && current.generation !== t.generation;
+    });
+    await this.deps.repos.rollouts.setTargetStates(
+      r.id,
+      superseded.map((t) => ({ deviceId: t.deviceId, state: "superseded" })),
+      fence,
+    );
+    const skip = new Set(superseded.map((t) => t.deviceId));
+    const signed = new Map<string, Assignment>();
+    await inBatches(
+      targets.filter((t) => !skip.has(t.deviceId)),
+      this.deps.batchSize ?? 500,
+      async (batch) => {
+        const writes = [];
+        for (const t of batch) {
+          const previous = t.previousVariantId;
+          let assignment: Assignment | null = null;
+          if (previous) {
+            assignment = signed.get(previous) ?? null;
+            if (!assignment) {
+              assignment = await this.deps.assignments.signedAssignment(previous);
+              signed.set(previous, assignment);
+            }
+          }
+          writes.push({
+            deviceId: t.deviceId,
+            variantId: previous,
+            assignment,
+            actor: `rollout:${r.id}`,
+            rolloutId: r.id,
+          });
+        }
+        await this.deps.assignments.writeMany(writes, fence);
+        await this.deps.repos.rollouts.setTargetStates(
           r.id,
-          t.deviceId,
-          { state: "superseded" },
+          batch.map((t) => ({ deviceId: t.deviceId, state: "rolled-back" })),
           fence,
         );
-        return;
-      }
-      const assignment = t.previousVariantId
-        ? await this.deps.assignments.signedAssignment(t.previousVariantId)
-        : null;
-      await this.deps.assignments.write(
-        {
-          deviceId: t.deviceId,
-          variantId: t.previousVariantId,
-          assignment,
-          actor: `rollout:${r.id}`,
-          rolloutId: r.id,
-        },
-        fence,
-      );
-      await this.deps.repos.rollouts.updateTarget(
-        r.id,
-        t.deviceId,
-        { state: "rolled-back" },
-        fence,
-      );
-    });
+      },
+    );
     await this.audit(r.id, "rollout.devices_reverted", {
       devices: targets.length,
       ...(wave !== undefined ? { wave: wave + 1 } : {}),
@@ -485,11 +495,6 @@ function merged(rows: readonly RollupRecord[]): LatencySketch | null {
 }
 
 /** Runs `fn` over `items`, at most `n` at a time. */
-async function inPool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]);
-    }),
-  );
+async function inBatches<T>(items: readonly T[], n: number, fn: (batch: T[]) => Promise<void>) {
+  for (let i = 0; i < items.length; i += n) await fn(items.slice(i, i + n));
 }

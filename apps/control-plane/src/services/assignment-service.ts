@@ -114,28 +114,45 @@ export class AssignmentService {
    * controller that lost it cannot write.
    */
   async write(req: AssignmentWrite, fence?: Fence): Promise<DeviceAssignment> {
-    const row = await this.deps.repos.dispatch.writeAssignment(
-      { deviceId: req.deviceId, variantId: req.variantId, assignedBy: req.actor },
-      async (storedGeneration) => {
-        // The KV may be ahead of Postgres (a write whose commit was lost): never reuse a
-        // generation a device may have seen.
-        const current = await this.deps.desired.get(req.deviceId);
-        const generation = Math.max(storedGeneration, current?.generation ?? 0) + 1;
-        const desired: DesiredState = {
-          version: 1,
-          deviceId: req.deviceId,
-          generation,
-          updatedAt: this.now().toISOString(),
-          assignment: req.assignment,
-          rolloutId: req.rolloutId ?? null,
-        };
-        await this.deps.desired.put(req.deviceId, desired);
-        return { generation, desired: desired as unknown as Record<string, never> };
+    const [row] = await this.writeMany([req], fence);
+    return row;
+  }
+
+  /** `write` for many devices at once (one transaction, KV writes in parallel): rollouts. */
+  async writeMany(reqs: AssignmentWrite[], fence?: Fence): Promise<DeviceAssignment[]> {
+    const rows = await this.deps.repos.dispatch.writeAssignments(
+      reqs.map((r) => ({ deviceId: r.deviceId, variantId: r.variantId, assignedBy: r.actor })),
+      async (stored) => {
+        const updatedAt = this.now().toISOString();
+        const out = new Map<string, { generation: number; desired: Record<string, never> }>();
+        await Promise.all(
+          reqs.map(async (req) => {
+            // The KV may be ahead of Postgres (a write whose commit was lost): never reuse a
+            // generation a device may have seen.
+            const current = await this.deps.desired.get(req.deviceId);
+            const generation =
+              Math.max(stored.get(req.deviceId) ?? 0, current?.generation ?? 0) + 1;
+            const desired: DesiredState = {
+              version: 1,
+              deviceId: req.deviceId,
+              generation,
+              updatedAt,
+              assignment: req.assignment,
+              rolloutId: req.rolloutId ?? null,
+            };
+            await this.deps.desired.put(req.deviceId, desired);
+            out.set(req.deviceId, {
+              generation,
+              desired: desired as unknown as Record<string, never>,
+            });
+          }),
+        );
+        return out;
       },
       fence,
     );
-    this.deps.notifier.desiredChanged(req.deviceId, row.generation);
-    return row;
+    for (const row of rows) this.deps.notifier.desiredChanged(row.deviceId, row.generation);
+    return rows;
   }
 
   async get(deviceId: string): Promise<DeploymentView> {
