@@ -1,6 +1,7 @@
 // Listens to what devices publish: heartbeats (core NATS, queue group so replicas share them) and
-// events (JetStream EVENTS, one durable consumer shared by replicas). A malformed message is
-// logged and dropped; it never stops the listener.
+// events (JetStream EVENTS, one durable consumer shared by replicas). Messages are handled side by
+// side (each a database write or two), in order per device. A malformed message is logged and
+// dropped; it never stops the listener.
 import {
   type DeviceEvent,
   decodeJson,
@@ -15,6 +16,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { ControlPlaneMetrics } from "../metrics";
 import type { DeviceService } from "../services/device-service";
+import { KeyedPool } from "./keyed-pool";
 
 const QUEUE = "control-plane";
 const EVENTS_CONSUMER = "control-plane-events";
@@ -28,20 +30,25 @@ export async function startDeviceListener(
   devices: DeviceService,
   logger: Logger,
   metrics?: ControlPlaneMetrics,
+  /** Messages handled at once (default 32: a rollout's reports arrive by the thousand). */
+  concurrency = 32,
 ): Promise<DeviceListener> {
+  const pool = new KeyedPool(concurrency);
   const count = (kind: string, outcome: string) => metrics?.natsMessages.inc({ kind, outcome });
   const heartbeats = nc.subscribe(subjects.anyHeartbeat, { queue: QUEUE });
   const beatLoop = (async () => {
     for await (const msg of heartbeats) {
       const deviceId = deviceIdFromSubject(msg.subject);
       if (!deviceId) continue;
-      try {
-        await devices.recordHeartbeat(deviceId, decodeJson(heartbeatSchema, msg.data));
-        count("heartbeat", "ok");
-      } catch (err) {
-        logger.warn({ err, deviceId }, "heartbeat dropped");
-        count("heartbeat", "dropped");
-      }
+      await pool.submit(deviceId, async () => {
+        try {
+          await devices.recordHeartbeat(deviceId, decodeJson(heartbeatSchema, msg.data));
+          count("heartbeat", "ok");
+        } catch (err) {
+          logger.warn({ err, deviceId }, "heartbeat dropped");
+          count("heartbeat", "dropped");
+        }
+      });
     }
   })();
 
@@ -66,16 +73,22 @@ export async function startDeviceListener(
         msg.term();
         continue;
       }
-      try {
-        if (deviceId) await devices.recordEvent(deviceId, event);
+      if (!deviceId) {
         msg.ack();
-        count("event", "ok");
-      } catch (err) {
-        // Our side failed (database away): let JetStream redeliver it later.
-        logger.warn({ err, deviceId }, "device event not recorded, will retry");
-        count("event", "retried");
-        msg.nak(2_000);
+        continue;
       }
+      await pool.submit(deviceId, async () => {
+        try {
+          await devices.recordEvent(deviceId, event);
+          msg.ack();
+          count("event", "ok");
+        } catch (err) {
+          // Our side failed (database away): let JetStream redeliver it later.
+          logger.warn({ err, deviceId }, "device event not recorded, will retry");
+          count("event", "retried");
+          msg.nak(2_000);
+        }
+      });
     }
   })();
 
@@ -84,6 +97,7 @@ export async function startDeviceListener(
       heartbeats.unsubscribe();
       await messages.close();
       await Promise.allSettled([beatLoop, eventLoop]);
+      await pool.idle();
     },
   };
 }
