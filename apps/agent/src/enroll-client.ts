@@ -21,17 +21,17 @@ export class EnrollmentRefusedError extends Error {
 
 export interface EnrollOptions {
   address: string;
+  /** A client to share between many enrollments (a simulator's); left open. */
+  client?: EnrollmentServiceClient;
   maxAttempts?: number;
   onRetry?: (attempt: number, delayMs: number, err: ServiceError) => void;
 }
 
 export async function enrollWithRetry(
   request: EnrollRequest,
-  { address, maxAttempts = 30, onRetry }: EnrollOptions,
+  { address, client: shared, maxAttempts = 30, onRetry }: EnrollOptions,
 ): Promise<EnrollResponse> {
-  const client = new EnrollmentServiceClient(address, credentials.createInsecure(), {
-    "grpc.keepalive_time_ms": 30_000,
-  });
+  const client = shared ?? enrollmentClient(address);
   try {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -49,8 +49,14 @@ export async function enrollWithRetry(
       }
     }
   } finally {
-    client.close();
+    if (!shared) client.close();
   }
+}
+
+export function enrollmentClient(address: string): EnrollmentServiceClient {
+  return new EnrollmentServiceClient(address, credentials.createInsecure(), {
+    "grpc.keepalive_time_ms": 30_000,
+  });
 }
 
 function callEnroll(

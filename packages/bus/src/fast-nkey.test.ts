@@ -3,10 +3,11 @@ import {
   createOperator,
   createUser,
   fromPublic,
+  fromSeed,
   type KeyPair,
 } from "@nats-io/nkeys";
 import { describe, expect, it } from "vitest";
-import { InvalidSeedError, keyPairFromSeed } from "./fast-nkey";
+import { createUserKey, InvalidSeedError, keyPairFromSeed } from "./fast-nkey";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -33,5 +34,33 @@ describe("keyPairFromSeed", () => {
     ["a corrupted seed", `${text(createUser().getSeed()).slice(0, -2)}AA`],
   ])("rejects %s", (_what, seed) => {
     expect(() => keyPairFromSeed(seed)).toThrow(InvalidSeedError);
+  });
+});
+
+describe("createUserKey", () => {
+  it("makes user keys that nkeys reads as the same key", () => {
+    const { seed, publicKey } = createUserKey();
+    expect(seed.startsWith("SU")).toBe(true);
+    const kp = fromSeed(new TextEncoder().encode(seed));
+    expect(kp.getPublicKey()).toBe(publicKey);
+    expect(keyPairFromSeed(seed).getPublicKey()).toBe(publicKey);
+    expect(createUserKey().seed).not.toBe(seed);
+  });
+
+  it("signs as nkeys does when the public key is given beside the seed", () => {
+    const { seed, publicKey } = createUserKey();
+    const msg = new TextEncoder().encode("nonce");
+    const fast = keyPairFromSeed(seed, publicKey);
+    expect(fast.getPublicKey()).toBe(publicKey);
+    expect(fast.sign(msg)).toEqual(fromSeed(new TextEncoder().encode(seed)).sign(msg));
+    expect(text(fast.getPrivateKey())).toBe(
+      text(fromSeed(new TextEncoder().encode(seed)).getPrivateKey()),
+    );
+  });
+
+  it("refuses a public key of another kind or with a bad checksum", () => {
+    const { seed, publicKey } = createUserKey();
+    expect(() => keyPairFromSeed(seed, createAccount().getPublicKey())).toThrow(InvalidSeedError);
+    expect(() => keyPairFromSeed(seed, `${publicKey.slice(0, -2)}AA`)).toThrow(InvalidSeedError);
   });
 });

@@ -2,6 +2,7 @@ export * from "./atomic-file";
 export * from "./backoff";
 export * from "./connect";
 export * from "./creds";
+export { createUserKey, InvalidSeedError, keyPairFromSeed, type UserKey } from "./fast-nkey";
 export * from "./fleet-auth";
 export * from "./fleet-auth-store";
 export * from "./server-config";

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
 import { InvalidCursorError, PrismaDeviceRepo } from "./device-repo";
 import { newDevice, usePrisma } from "./test-fixtures";
@@ -23,6 +24,24 @@ describe("DeviceRepo", () => {
     });
     expect(await repo().findById(created.id)).toEqual(created);
     expect(await repo().findByPublicKey(input.publicKey)).toEqual(created);
+  });
+
+  it("creates many devices at once with the ids given, all or nothing", async () => {
+    const inputs = Array.from({ length: 4_500 }, (_, i) =>
+      newDevice({ id: randomUUID(), name: `bulk-${i}`, simulated: true, deviceClass: "rpi4" }),
+    );
+    expect(await repo().createMany(inputs)).toBe(4_500);
+    const last = inputs[4_499];
+    expect(await repo().findById(last.id!)).toMatchObject({
+      name: "bulk-4499",
+      deviceClass: "rpi4",
+    });
+
+    // A key already taken in the last chunk undoes the chunks before it.
+    const again = Array.from({ length: 4_100 }, () => newDevice({ id: randomUUID() }));
+    again[4_099] = { ...again[4_099], publicKey: last.publicKey };
+    await expect(repo().createMany(again)).rejects.toThrow();
+    expect(await ctx.prisma.device.count()).toBe(4_500);
   });
 
   it.each(["not-a-uuid", "00000000-0000-4000-8000-000000000000"])(

@@ -51,6 +51,11 @@ export interface MarkSeenResult {
 
 export interface DeviceRepo {
   create(input: NewDevice): Promise<Device>;
+  /**
+   * Many devices in few statements (bulk registration: ids and keys chosen by the caller), all
+   * or nothing; returns how many were written.
+   */
+  createMany(inputs: readonly NewDevice[]): Promise<number>;
   findById(id: string): Promise<Device | null>;
   findByPublicKey(publicKey: string): Promise<Device | null>;
   /** Oldest first, keyset-paged on (createdAt, id) so pages stay stable while devices enroll. */
@@ -65,11 +70,32 @@ export interface DeviceRepo {
   countByStatus(): Promise<Record<string, number>>;
 }
 
+const CREATE_MANY_CHUNK = 2_000;
+
 export class PrismaDeviceRepo implements DeviceRepo {
   constructor(private readonly db: Db) {}
 
   create(input: NewDevice): Promise<Device> {
     return createDevice(this.db, input);
+  }
+
+  async createMany(inputs: readonly NewDevice[]): Promise<number> {
+    const rows = inputs.map((input) => ({
+      ...input,
+      ramBytes: BigInt(input.ramBytes),
+      labels: input.labels ?? {},
+    }));
+    // Postgres takes at most 65535 bind parameters per statement; a device row has ~17.
+    const write = async (db: Db) => {
+      let written = 0;
+      for (let i = 0; i < rows.length; i += CREATE_MANY_CHUNK) {
+        const chunk = rows.slice(i, i + CREATE_MANY_CHUNK);
+        written += (await db.device.createMany({ data: chunk })).count;
+      }
+      return written;
+    };
+    if (rows.length <= CREATE_MANY_CHUNK || !("$transaction" in this.db)) return write(this.db);
+    return this.db.$transaction((tx) => write(tx), { timeout: 120_000 });
   }
 
   findById(id: string): Promise<Device | null> {

@@ -1,0 +1,53 @@
+// Test fixtures for fleet-sim's *.int.test.ts: temp fleet files, the control plane's own NATS
+// connection (to watch the wire and write desired state by hand), small artifacts.
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectBus, formatCreds, loadOrCreateFleetAuth } from "@edgefleet/bus";
+import type { TestControlPlane } from "@edgefleet/control-plane/testing";
+import type { NatsConnection } from "@nats-io/transport-node";
+
+export async function tempDir(): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), "ef-fleet-sim-"));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** A connection with the control plane's identity (full rights on the fleet account). */
+export async function controlPlaneNats(stack: TestControlPlane): Promise<NatsConnection> {
+  const auth = await loadOrCreateFleetAuth(stack.stateDir);
+  return connectBus({
+    servers: stack.nats.url,
+    name: "test-control-plane",
+    creds: formatCreds(auth.controlPlane.jwt, auth.controlPlane.seed),
+  });
+}
+
+export async function newEnrollmentToken(stack: TestControlPlane, maxUses: number) {
+  const res = await stack.api("/api/v1/enrollment-tokens", {
+    method: "POST",
+    body: JSON.stringify({ label: "fleet-sim", maxUses, expiresInSeconds: 600 }),
+  });
+  if (res.status !== 201) throw new Error(`enrollment token: HTTP ${res.status}`);
+  return res.body.token as string;
+}
+
+/** Two variants of made-up bytes (the simulator never parses them). */
+export async function importTwoVariants(stack: TestControlPlane) {
+  return stack.importModel({
+    name: "sim-model",
+    variants: [
+      { name: "fp32", bytes: randomBytes(3_000), accuracy: 0.98 },
+      { name: "int8-static", bytes: randomBytes(1_500), accuracy: 0.975, kernelType: "int8" },
+    ],
+  });
+}
+
+export async function assign(stack: TestControlPlane, deviceId: string, variantId: string | null) {
+  const res = await stack.api(`/api/v1/devices/${deviceId}/assignment`, {
+    method: "PUT",
+    body: JSON.stringify({ variantId }),
+  });
+  if (res.status !== 200) throw new Error(`assign: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+  return (res.body.desired as { generation: number }).generation;
+}
