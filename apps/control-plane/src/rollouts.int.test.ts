@@ -29,7 +29,6 @@ import { startTestControlPlane, type TestControlPlane } from "./testing";
 
 let stack: TestControlPlane;
 let modelId: string;
-let variants: Map<string, string>;
 const wsEvents: FleetEvent[] = [];
 let ws: WebSocket;
 /** The re-targeting controller's clock: real time, or the virtual time a test sets. */
@@ -179,7 +178,7 @@ beforeAll(async () => {
     ],
   });
   modelId = m.modelId;
-  variants = m.variantIds;
+
   ws = new WebSocket(`${stack.cp.httpUrl.replace("http", "ws")}/api/v1/stream`, {
     headers: { authorization: `Bearer ${stack.adminToken}` },
   });

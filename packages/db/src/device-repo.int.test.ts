@@ -127,6 +127,22 @@ describe("DeviceRepo", () => {
     });
   });
 
+  it("markSeenMany marks a batch in one statement, skipping ids it does not know", async () => {
+    const a = await repo().create(newDevice());
+    const b = await repo().create(newDevice());
+    await repo().markSeen(a.id, new Date());
+    const seen = await repo().markSeenMany(
+      [a.id, b.id, b.id, "not-a-uuid", "00000000-0000-4000-8000-000000000000"],
+      new Date(),
+    );
+    expect(Object.fromEntries(seen)).toEqual({
+      [a.id]: { previousStatus: "online", wasOffline: false },
+      [b.id]: { previousStatus: "enrolled", wasOffline: true },
+    });
+    expect((await repo().findById(b.id))?.status).toBe("online");
+    expect((await repo().markSeenMany([], new Date())).size).toBe(0);
+  });
+
   it("markOfflineOlderThan turns only stale online devices offline, once", async () => {
     const now = Date.now();
     const stale = await repo().create(newDevice({ name: "stale" }));

@@ -65,6 +65,8 @@ export interface DeviceRepo {
   setLabels(id: string, labels: Record<string, string>): Promise<Device | null>;
   /** Marks the device online; lastSeenAt never moves backwards. Null when no such device. */
   markSeen(id: string, at: Date): Promise<MarkSeenResult | null>;
+  /** `markSeen` for many devices in one statement (heartbeats, batched); unknown ids are absent. */
+  markSeenMany(ids: readonly string[], at: Date): Promise<Map<string, MarkSeenResult>>;
   /** Online devices last seen before `cutoff` become offline; returns their ids. */
   markOfflineOlderThan(cutoff: Date): Promise<string[]>;
   countByStatus(): Promise<Record<string, number>>;
@@ -153,19 +155,29 @@ export class PrismaDeviceRepo implements DeviceRepo {
   }
 
   async markSeen(id: string, at: Date): Promise<MarkSeenResult | null> {
-    if (!isUuid(id)) return null;
-    // The sub-select locks the row and hands back the status it had before this update.
-    const rows = await this.db.$queryRaw<{ previousStatus: DeviceStatus }[]>`
+    return (await this.markSeenMany([id], at)).get(id) ?? null;
+  }
+
+  async markSeenMany(ids: readonly string[], at: Date): Promise<Map<string, MarkSeenResult>> {
+    const valid = [...new Set(ids.filter(isUuid))];
+    if (valid.length === 0) return new Map();
+    // The sub-select locks the rows (in id order: batches never deadlock each other) and hands
+    // back the status each had before this update.
+    const rows = await this.db.$queryRaw<{ id: string; previousStatus: DeviceStatus }[]>`
       UPDATE "Device" AS d
       SET "status" = 'online',
           "lastSeenAt" = GREATEST(COALESCE(d."lastSeenAt", ${at}), ${at}),
           "updatedAt" = now()
-      FROM (SELECT "id", "status" FROM "Device" WHERE "id" = ${id}::uuid FOR UPDATE) AS old
+      FROM (SELECT "id", "status" FROM "Device" WHERE "id" = ANY(${valid}::uuid[])
+            ORDER BY "id" FOR UPDATE) AS old
       WHERE d."id" = old."id"
-      RETURNING old."status"::text AS "previousStatus"`;
-    const row = rows[0];
-    if (!row) return null;
-    return { previousStatus: row.previousStatus, wasOffline: row.previousStatus !== "online" };
+      RETURNING d."id"::text AS "id", old."status"::text AS "previousStatus"`;
+    return new Map(
+      rows.map((r) => [
+        r.id,
+        { previousStatus: r.previousStatus, wasOffline: r.previousStatus !== "online" },
+      ]),
+    );
   }
 
   async markOfflineOlderThan(cutoff: Date): Promise<string[]> {

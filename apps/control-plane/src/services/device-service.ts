@@ -1,7 +1,7 @@
 // Devices as operators see them, and what agents report about themselves (heartbeats, facts).
 
 import { InvalidCursorError, type Repos } from "@edgefleet/db";
-import type { DeviceEvent, FleetEvent, Heartbeat } from "@edgefleet/protocol";
+import type { DeviceEvent, FleetEvent } from "@edgefleet/protocol";
 import { z } from "zod";
 import { InvalidArgumentError, NotFoundError } from "../errors";
 import type { FleetEvents } from "../fleet-events";
@@ -77,9 +77,10 @@ export class DeviceService {
   }
 
   /** A heartbeat from an unknown device is dropped: its JWT outlived its row. */
-  async recordHeartbeat(deviceId: string, _beat: Heartbeat): Promise<void> {
-    const seen = await this.deps.repos.devices.markSeen(deviceId, this.now());
-    if (seen?.wasOffline) this.emit("device.online", deviceId);
+  /** Heartbeats of many devices (gathered for a moment by the listener): one database write. */
+  async recordHeartbeats(deviceIds: readonly string[]): Promise<void> {
+    const seen = await this.deps.repos.devices.markSeenMany(deviceIds, this.now());
+    for (const [id, s] of seen) if (s.wasOffline) this.emit("device.online", id);
   }
 
   async recordEvent(deviceId: string, event: DeviceEvent): Promise<void> {
