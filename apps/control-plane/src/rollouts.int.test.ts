@@ -518,7 +518,9 @@ describe("a rollout", () => {
         const n = await prisma.telemetryRollup.count({
           where: {
             deviceId: { in: devices.map((d) => d.deviceId) },
-            minute: { gte: new Date(t - 60_000) },
+            // The minute the phase's first window starts in (t's seconds put it in this one or
+            // the one before).
+            minute: { gte: new Date(Math.floor((t - 30_000) / 60_000) * 60_000) },
           },
         });
         return n >= 2 ? true : undefined;

@@ -8,9 +8,6 @@
 //             requests at --request-rate, telemetry every 5 s
 // Usage: tsx bench/scale.ts --sizes 1000,5000,10000 [--processes 2] [--hold 30]
 // Heavy: run it alone (no tests beside it). Prints one JSON line per size.
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { directGetLast, kvStreamName } from "@edgefleet/bus";
 import { silentLogger, startTestControlPlane } from "@edgefleet/control-plane/testing";
@@ -24,11 +21,19 @@ import {
   kvSubject,
   subjects,
 } from "@edgefleet/protocol";
-import { freePorts } from "@edgefleet/testkit";
 import { jetstream } from "@nats-io/jetstream";
-import type { FleetStats } from "../src/fleet";
 import { loadFleetFile } from "../src/fleet-file";
 import { assign, controlPlaneNats, importTwoVariants, tempDir } from "../src/test-support";
+import {
+  procCpuTicks,
+  procRss,
+  type Sim,
+  simStats,
+  startSim,
+  stopSims,
+  TICK,
+  waitFor,
+} from "./sim-process";
 
 const { values: args } = parseArgs({
   options: {
@@ -43,77 +48,6 @@ const { values: args } = parseArgs({
   },
 });
 const HOLD_S = Number(args.hold);
-const MAIN = resolve(import.meta.dirname, "../src/main.ts");
-const TICK = 100; // USER_HZ: /proc/<pid>/stat counts clock ticks
-
-function procCpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
-}
-function procRss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? 0) * 1024;
-}
-
-interface Sim {
-  child: ChildProcess;
-  url: string;
-  fleetFile: string;
-  devices: number;
-}
-
-async function startSim(o: {
-  devices: number;
-  index: number;
-  dir: string;
-  stack: Awaited<ReturnType<typeof startTestControlPlane>>;
-  telemetryS: number;
-}): Promise<Sim> {
-  const [port] = await freePorts(1);
-  const fleetFile = join(o.dir, `fleet-${o.index}.json`);
-  const child = spawn(
-    process.execPath,
-    [
-      ...args["sim-node-flags"]!.split(" ").filter(Boolean),
-      "--import",
-      "tsx",
-      MAIN,
-      ...["--devices", String(o.devices), "--register", "bulk"],
-      ...["--state-dir", o.stack.stateDir, "--database-url", o.stack.db.url],
-      ...["--nats", o.stack.nats.url, "--heartbeat-ms", args["heartbeat-ms"]!],
-      ...["--fleet-file", fleetFile, "--name-prefix", `p${o.index}`],
-      ...["--telemetry-interval", String(o.telemetryS), "--request-rate", args["request-rate"]!],
-      ...["--apply-ms", "1000", "--connect-concurrency", args["connect-concurrency"]!],
-      ...["--control-port", String(port), "--stats-every", "0"],
-    ],
-    { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, LOG_LEVEL: "warn" } },
-  );
-  return { child, url: `http://127.0.0.1:${port}`, fleetFile, devices: o.devices };
-}
-
-async function stats(sim: Sim): Promise<FleetStats | undefined> {
-  try {
-    return (await (await fetch(`${sim.url}/stats`)).json()) as FleetStats;
-  } catch {
-    return undefined;
-  }
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms: number,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** CPU (100 = one core) and RSS of each process over `seconds`. */
 async function sample(pids: Record<string, number>, seconds: number, sims: Sim[] = []) {
   const t0 = performance.now();
@@ -129,7 +63,7 @@ async function sample(pids: Record<string, number>, seconds: number, sims: Sim[]
     };
   }
   for (const [i, sim] of sims.entries()) {
-    const p = (await stats(sim))?.process;
+    const p = (await simStats(sim))?.process;
     if (p)
       Object.assign(out[`sim${i}`], {
         heapUsedMiB: round(p.heapUsedBytes / 2 ** 20),
@@ -158,7 +92,18 @@ async function runSims(
   const per = Math.ceil(n / processes);
   const sims = await Promise.all(
     Array.from({ length: processes }, (_, i) =>
-      startSim({ devices: Math.min(per, n - i * per), index: i, dir, stack, telemetryS }),
+      startSim({
+        devices: Math.min(per, n - i * per),
+        index: i,
+        dir,
+        stack,
+        heartbeatMs: Number(args["heartbeat-ms"]),
+        nodeFlags: args["sim-node-flags"]!.split(" ").filter(Boolean),
+        args: [
+          ...["--telemetry-interval", String(telemetryS), "--request-rate", args["request-rate"]!],
+          ...["--apply-ms", "1000", "--connect-concurrency", args["connect-concurrency"]!],
+        ],
+      }),
     ),
   );
   const all = await Promise.all(
@@ -166,7 +111,7 @@ async function runSims(
       waitFor(
         "connected",
         async () => {
-          const st = await stats(s);
+          const st = await simStats(s);
           return st && st.connected === s.devices ? st : undefined;
         },
         600_000,
@@ -176,21 +121,6 @@ async function runSims(
   // CPU seconds each simulator spent to get here: process start (tsx), registration, connects.
   const cpuS = sims.map((s) => round(procCpuTicks(s.child.pid!) / TICK));
   return { sims, wallMs: Math.round(performance.now() - t0), stats: all, cpuS };
-}
-
-async function stopSims(sims: Sim[]) {
-  const t0 = performance.now();
-  await Promise.all(
-    sims.map(
-      (s) =>
-        new Promise<void>((r) => {
-          if (s.child.exitCode !== null) return r();
-          s.child.once("exit", () => r());
-          s.child.kill("SIGTERM");
-        }),
-    ),
-  );
-  return Math.round(performance.now() - t0);
 }
 
 async function serveAll(stack: Awaited<ReturnType<typeof startTestControlPlane>>, sims: Sim[]) {
@@ -226,7 +156,7 @@ async function serveAll(stack: Awaited<ReturnType<typeof startTestControlPlane>>
       waitFor(
         "applied",
         async () => {
-          const st = await stats(s);
+          const st = await simStats(s);
           return st && (st.phases.applied ?? 0) === s.devices ? st : undefined;
         },
         300_000,
@@ -280,7 +210,7 @@ for (const n of args.sizes!.split(",").map(Number)) {
     result.assignAllMs = await serveAll(stack, b.sims);
     await new Promise((r) => setTimeout(r, 6_000)); // windows with requests have closed
     result.serving = await sample(pidsB, HOLD_S, b.sims);
-    const last = await Promise.all(b.sims.map(stats));
+    const last = await Promise.all(b.sims.map(simStats));
     result.counters = last.map((s) => s?.counters);
     result.online = (await stack.api("/api/v1/devices?status=online&limit=1")).body.total;
     result.stopMs2 = await stopSims(b.sims);

@@ -100,6 +100,25 @@ describe("reported state", () => {
     expect((await repo().reported(d.id))?.phase).toBe(stored ? "failed" : "applying");
   });
 
+  it("stores a batch in one statement: each device's newest report, stale ones not", async () => {
+    const [a, b, c] = await Promise.all([device(), device(), device()]);
+    await repo().recordReport(c.id, report(5, 1000));
+    const stored = await repo().recordReports([
+      { deviceId: a.id, ...report(1, 1000, "applying") },
+      { deviceId: b.id, ...report(1, 1000, "applying") },
+      { deviceId: a.id, ...report(1, 2000, "applied") },
+      { deviceId: b.id, ...report(0, 3000, "failed") }, // an older generation, sent later
+      { deviceId: c.id, ...report(4, 9000, "applied") }, // older than what is stored
+      { deviceId: "00000000-0000-4000-8000-000000000000", ...report(1, 1) },
+    ]);
+    expect(Object.fromEntries(stored.map((r) => [r.deviceId, r.phase]))).toEqual({
+      [a.id]: "applied",
+      [b.id]: "applying",
+    });
+    expect((await repo().reported(c.id))?.generation).toBe(5);
+    expect(await repo().recordReports([])).toEqual([]);
+  });
+
   it("drops a report of a device that does not exist", async () => {
     expect(
       await repo().recordReport("00000000-0000-4000-8000-000000000000", report(1, 1)),

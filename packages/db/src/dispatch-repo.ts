@@ -69,7 +69,15 @@ export interface DispatchRepo {
    * device does not exist.
    */
   recordReport(deviceId: string, report: ReportedStateInput): Promise<DeviceReportedState | null>;
+  /** `recordReport` for many (a device's newest in the batch counts); returns the rows stored. */
+  recordReports(
+    reports: (ReportedStateInput & { deviceId: string })[],
+  ): Promise<DeviceReportedState[]>;
   countByPhase(): Promise<Record<string, number>>;
+  /** Desired rows of many devices (those assigned at least once). */
+  assignmentsOf(deviceIds: string[]): Promise<Map<string, DeviceAssignment>>;
+  /** Reported rows of many devices. */
+  reportedOf(deviceIds: string[]): Promise<Map<string, DeviceReportedState>>;
   /** Desired and reported rows of many devices (for device lists). */
   statesOf(deviceIds: string[]): Promise<{
     assignments: Map<string, DeviceAssignment>;
@@ -150,20 +158,45 @@ export class PrismaDispatchRepo implements DispatchRepo {
   }
 
   async recordReport(deviceId: string, r: ReportedStateInput): Promise<DeviceReportedState | null> {
-    if (!isUuid(deviceId)) return null;
-    const servingVariantId =
-      r.servingVariantId && isUuid(r.servingVariantId) ? r.servingVariantId : null;
+    return (await this.recordReports([{ deviceId, ...r }]))[0] ?? null;
+  }
+
+  async recordReports(
+    reports: (ReportedStateInput & { deviceId: string })[],
+  ): Promise<DeviceReportedState[]> {
+    // One row per device in a statement: the newest of a device's reports in this batch.
+    const newest = new Map<string, ReportedStateInput & { deviceId: string }>();
+    for (const r of reports) {
+      if (!isUuid(r.deviceId)) continue;
+      const seen = newest.get(r.deviceId);
+      const newer =
+        !seen ||
+        r.generation > seen.generation ||
+        (r.generation === seen.generation && r.sentAt.getTime() >= seen.sentAt.getTime());
+      if (newer) newest.set(r.deviceId, r);
+    }
+    const rows = [...newest.values()];
+    if (rows.length === 0) return [];
+    const col = <T>(f: (r: ReportedStateInput & { deviceId: string }) => T) => rows.map(f);
     // One statement: insert, or overwrite only an older report; a stale one changes nothing.
-    const rows = await this.db.$queryRaw<DeviceReportedState[]>`
+    return this.db.$queryRaw<DeviceReportedState[]>`
       INSERT INTO "DeviceReportedState" AS s
         ("deviceId", "generation", "phase", "step", "servingGeneration", "servingVariantId",
          "servingDigest", "error", "canaryDigest", "canarySamples", "canaryCorrect",
          "sentAt", "receivedAt")
-      SELECT ${deviceId}::uuid, ${r.generation}, ${r.phase}, ${r.step ?? null},
-             ${r.servingGeneration ?? null}::int, ${servingVariantId}::uuid, ${r.servingDigest ?? null},
-             ${r.error ?? null}, ${r.canaryDigest ?? null}, ${r.canarySamples ?? null}::int,
-             ${r.canaryCorrect ?? null}::int, ${r.sentAt}, ${r.receivedAt}
-      WHERE EXISTS (SELECT 1 FROM "Device" WHERE "id" = ${deviceId}::uuid)
+      SELECT v.* FROM unnest(
+        ${col((r) => r.deviceId)}::uuid[], ${col((r) => r.generation)}::int[],
+        ${col((r) => r.phase)}::text[], ${col((r) => r.step ?? null)}::text[],
+        ${col((r) => r.servingGeneration ?? null)}::int[],
+        ${col((r) => (r.servingVariantId && isUuid(r.servingVariantId) ? r.servingVariantId : null))}::uuid[],
+        ${col((r) => r.servingDigest ?? null)}::text[], ${col((r) => r.error ?? null)}::text[],
+        ${col((r) => r.canaryDigest ?? null)}::text[], ${col((r) => r.canarySamples ?? null)}::int[],
+        ${col((r) => r.canaryCorrect ?? null)}::int[], ${col((r) => r.sentAt)}::timestamptz[],
+        ${col((r) => r.receivedAt)}::timestamptz[]
+      ) AS v("deviceId", "generation", "phase", "step", "servingGeneration", "servingVariantId",
+             "servingDigest", "error", "canaryDigest", "canarySamples", "canaryCorrect",
+             "sentAt", "receivedAt")
+      WHERE EXISTS (SELECT 1 FROM "Device" d WHERE d."id" = v."deviceId")
       ON CONFLICT ("deviceId") DO UPDATE SET
         "generation" = EXCLUDED."generation", "phase" = EXCLUDED."phase", "step" = EXCLUDED."step",
         "servingGeneration" = EXCLUDED."servingGeneration",
@@ -174,7 +207,6 @@ export class PrismaDispatchRepo implements DispatchRepo {
         "sentAt" = EXCLUDED."sentAt", "receivedAt" = EXCLUDED."receivedAt"
       WHERE (s."generation", s."sentAt") <= (EXCLUDED."generation", EXCLUDED."sentAt")
       RETURNING *`;
-    return rows[0] ?? null;
   }
 
   async countByPhase(): Promise<Record<string, number>> {
@@ -185,17 +217,25 @@ export class PrismaDispatchRepo implements DispatchRepo {
     return Object.fromEntries(rows.map((r) => [r.phase, r._count._all]));
   }
 
-  async statesOf(deviceIds: string[]) {
+  async reportedOf(deviceIds: string[]) {
     const ids = deviceIds.filter(isUuid);
+    const rows = await this.db.deviceReportedState.findMany({ where: { deviceId: { in: ids } } });
+    return new Map(rows.map((r) => [r.deviceId, r]));
+  }
+
+  async assignmentsOf(deviceIds: string[]) {
+    const ids = deviceIds.filter(isUuid);
+    const rows = await this.db.deviceAssignment.findMany({
+      where: { deviceId: { in: ids }, generation: { gt: 0 } },
+    });
+    return new Map(rows.map((a) => [a.deviceId, a]));
+  }
+
+  async statesOf(deviceIds: string[]) {
     const [assignments, reported] = await Promise.all([
-      this.db.deviceAssignment.findMany({
-        where: { deviceId: { in: ids }, generation: { gt: 0 } },
-      }),
-      this.db.deviceReportedState.findMany({ where: { deviceId: { in: ids } } }),
+      this.assignmentsOf(deviceIds),
+      this.reportedOf(deviceIds),
     ]);
-    return {
-      assignments: new Map(assignments.map((a) => [a.deviceId, a])),
-      reported: new Map(reported.map((r) => [r.deviceId, r])),
-    };
+    return { assignments, reported };
   }
 }

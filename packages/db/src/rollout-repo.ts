@@ -95,6 +95,13 @@ export interface RolloutRepo {
   ): Promise<void>;
   /** Many targets' states in one statement (generation and previous variant when given). */
   setTargetStates(rolloutId: string, updates: TargetStateUpdate[], fence?: Fence): Promise<void>;
+  /**
+   * Moves the rollout's `assigned` targets on by their devices' reports, in one statement: a
+   * report of the target's generation that is `applied` with the target's variant makes it
+   * `applied`, one that `failed` (or rolled back) `failed`; a report of a newer generation
+   * (someone assigned the device since) `superseded`. Returns how many moved.
+   */
+  followReports(rolloutId: string, fence?: Fence): Promise<number>;
   /** Devices the selector matches, selected by the database, oldest first. */
   selectDevices(
     selector: DeviceSelector,
@@ -219,6 +226,26 @@ export class PrismaRolloutRepo implements RolloutRepo {
           FROM (VALUES ${Prisma.join(rows)}) AS u("deviceId", state, generation, has_previous, previous)
           WHERE t."rolloutId" = ${rolloutId}::uuid AND t."deviceId" = u."deviceId"`;
       }
+    });
+  }
+
+  followReports(rolloutId: string, fence?: Fence): Promise<number> {
+    return this.db.$transaction(async (tx) => {
+      if (fence) await checkFence(tx, fence);
+      return tx.$executeRaw`
+        UPDATE "RolloutTarget" AS t SET
+          "state" = CASE
+            WHEN r."generation" > t."generation" THEN 'superseded'
+            WHEN r."phase" = 'applied' THEN 'applied'
+            ELSE 'failed' END,
+          "updatedAt" = now()
+        FROM "DeviceReportedState" AS r
+        WHERE t."rolloutId" = ${rolloutId}::uuid AND t."state" = 'assigned'
+          AND t."generation" IS NOT NULL AND r."deviceId" = t."deviceId"
+          AND (r."generation" > t."generation"
+            OR (r."generation" = t."generation"
+              AND ((r."phase" = 'applied' AND r."servingVariantId" = t."variantId")
+                OR r."phase" IN ('failed', 'rolled-back'))))`;
     });
   }
 

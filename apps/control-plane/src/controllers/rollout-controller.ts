@@ -7,6 +7,7 @@
 // one stopped; every write is fenced by the lease.
 import { decodeCanarySet } from "@edgefleet/artifact";
 import {
+  type DeviceReportedState,
   type Fence,
   FencedError,
   type Repos,
@@ -59,6 +60,8 @@ export class RolloutController {
   private readonly published = new Map<string, string>();
   private readonly assignmentCache = new Map<string, Assignment>();
   private readonly canaries = new Map<string, Assignment["canary"]>();
+  /** Per rollout: its devices' classes, read once (a class changed mid-rollout is not seen). */
+  private readonly deviceClasses = new Map<string, Map<string, string | null>>();
   private readonly now: () => Date;
 
   constructor(private readonly deps: RolloutControllerDeps) {
@@ -120,7 +123,7 @@ export class RolloutController {
       // Late joiners of a finished rollout get its assignment straight away.
       const pending = await this.deps.repos.rollouts.targets(r.id, { states: ["pending"] });
       await this.assign(r, pending, strategy, fence);
-      await this.follow(await this.deps.repos.rollouts.targets(r.id, { states: ["assigned"] }));
+      await this.deps.repos.rollouts.followReports(r.id, fence);
       return;
     }
     let targets = await this.deps.repos.rollouts.targets(r.id, { wave: r.currentWave });
@@ -130,7 +133,7 @@ export class RolloutController {
     );
     const pending = targets.filter((t) => t.state === "pending");
     if (pending.length > 0) await this.assign(r, pending.slice(0, budget), strategy, fence);
-    await this.follow(targets.filter((t) => t.state === "assigned" || t.state === "pending"));
+    await this.deps.repos.rollouts.followReports(r.id, fence);
     targets = await this.deps.repos.rollouts.targets(r.id, { wave: r.currentWave });
     let waveStartedAt = r.waveStartedAt;
     if (!waveStartedAt && targets.every((t) => t.state !== "pending")) {
@@ -146,6 +149,7 @@ export class RolloutController {
       );
       await this.audit(r.id, "rollout.halted", { wave: r.currentWave + 1, reason: verdict.reason });
       this.deps.logger.warn({ rollout: r.id, reason: verdict.reason }, "rollout halted");
+      this.deviceClasses.delete(r.id);
       await this.revert(r, fence, r.currentWave);
     } else if (verdict.verdict === "advance") {
       const done = r.currentWave >= lastWave;
@@ -156,6 +160,7 @@ export class RolloutController {
           : { currentWave: r.currentWave + 1, waveStartedAt: null, gates: verdict.gates as never },
         fence,
       );
+      if (done) this.deviceClasses.delete(r.id);
       await this.audit(r.id, done ? "rollout.completed" : "rollout.wave_passed", {
         wave: r.currentWave + 1,
       });
@@ -174,7 +179,7 @@ export class RolloutController {
   ): Promise<void> {
     const live = targets.filter((t) => t.variantId !== null);
     if (live.length === 0) return;
-    const before = await this.deps.repos.dispatch.statesOf(live.map((t) => t.deviceId));
+    const before = await this.deps.repos.dispatch.assignmentsOf(live.map((t) => t.deviceId));
     await inBatches(live, this.deps.batchSize ?? 500, async (batch) => {
       const writes = await Promise.all(
         batch.map(async (t) => ({
@@ -192,34 +197,11 @@ export class RolloutController {
           deviceId: row.deviceId,
           state: "assigned",
           generation: row.generation,
-          previousVariantId: before.assignments.get(row.deviceId)?.variantId ?? null,
+          previousVariantId: before.get(row.deviceId)?.variantId ?? null,
         })),
         fence,
       );
     });
-  }
-
-  /** Targets' states from their devices' reports on the generation the rollout wrote. */
-  private async follow(targets: RolloutTarget[]): Promise<void> {
-    const waiting = targets.filter((t) => t.state === "assigned" && t.generation !== null);
-    if (waiting.length === 0) return;
-    const { reported } = await this.deps.repos.dispatch.statesOf(waiting.map((t) => t.deviceId));
-    const updates = new Map<string, TargetStateUpdate[]>();
-    for (const t of waiting) {
-      const rep = reported.get(t.deviceId);
-      if (!rep || rep.generation < (t.generation ?? 0)) continue;
-      let state: string | undefined;
-      if (rep.generation > (t.generation ?? 0)) state = "superseded";
-      else if (rep.phase === "applied" && rep.servingVariantId === t.variantId) state = "applied";
-      else if (rep.phase === "failed" || rep.phase === "rolled-back") state = "failed";
-      if (state)
-        updates.set(t.rolloutId, [
-          ...(updates.get(t.rolloutId) ?? []),
-          { deviceId: t.deviceId, state },
-        ]);
-    }
-    for (const [rolloutId, list] of updates)
-      await this.deps.repos.rollouts.setTargetStates(rolloutId, list);
   }
 
   /** Gathers what the gates judge: reports, canary results, telemetry since the wave began. */
@@ -236,12 +218,14 @@ export class RolloutController {
         ? "fidelity"
         : "accuracy";
     const live = targets.filter((t) => t.state !== "skipped" && t.state !== "superseded");
-    const devices = new Map(
-      (
-        await this.deps.repos.rollouts.selectDevices({ deviceIds: live.map((t) => t.deviceId) })
-      ).map((d) => [d.id, d]),
+    const classes = await this.classesOf(
+      r.id,
+      live.map((t) => t.deviceId),
     );
-    const { reported } = await this.deps.repos.dispatch.statesOf(live.map((t) => t.deviceId));
+    // Reports matter only for canary results: the targets' states already say applied or failed.
+    const reported = r.canaryDigest
+      ? await this.deps.repos.dispatch.reportedOf(live.map((t) => t.deviceId))
+      : new Map<string, DeviceReportedState>();
     const variantIds = [...new Set(live.flatMap((t) => (t.variantId ? [t.variantId] : [])))];
     const promised = new Map<string, number>();
     for (const id of variantIds) {
@@ -279,7 +263,7 @@ export class RolloutController {
           : undefined;
       return {
         deviceId: t.deviceId,
-        deviceClass: devices.get(t.deviceId)?.deviceClass ?? null,
+        deviceClass: classes.get(t.deviceId) ?? null,
         state: t.state as TargetObservation["state"],
         ...(canary ? { canary } : {}),
         promisedAccuracy: promised.get(t.variantId ?? "") ?? 0,
@@ -290,13 +274,13 @@ export class RolloutController {
         shadowAgreed: sum(mine, (m) => shadowOf(m).agreed),
       };
     });
-    const classes = new Map<string | null, RollupRecord[]>();
+    const byClass = new Map<string | null, RollupRecord[]>();
     for (const t of observations) {
-      const list = classes.get(t.deviceClass) ?? [];
+      const list = byClass.get(t.deviceClass) ?? [];
       list.push(...(byDevice.get(t.deviceId) ?? []));
-      classes.set(t.deviceClass, list);
+      byClass.set(t.deviceClass, list);
     }
-    const classObs: ClassObservation[] = [...classes].map(([deviceClass, list]) => ({
+    const classObs: ClassObservation[] = [...byClass].map(([deviceClass, list]) => ({
       deviceClass,
       requests: sum(list, (m) => m.requests),
       errors: sum(list, (m) => m.errors),
@@ -327,7 +311,9 @@ export class RolloutController {
       states: ["assigned", "applied", "failed"],
     });
     if (targets.length === 0) return;
-    const { assignments } = await this.deps.repos.dispatch.statesOf(targets.map((t) => t.deviceId));
+    const assignments = await this.deps.repos.dispatch.assignmentsOf(
+      targets.map((t) => t.deviceId),
+    );
     // Someone assigned a device since the rollout did: theirs stands.
     const superseded = targets.filter((t) => {
       const current = assignments.get(t.deviceId);
@@ -410,6 +396,20 @@ export class RolloutController {
       fence,
     );
     this.deps.logger.info({ rollout: r.id, devices: decisions.length }, "late joiners admitted");
+  }
+
+  private async classesOf(rolloutId: string, ids: string[]) {
+    let known = this.deviceClasses.get(rolloutId);
+    if (!known) {
+      known = new Map();
+      this.deviceClasses.set(rolloutId, known);
+    }
+    const missing = ids.filter((id) => !known.has(id));
+    if (missing.length > 0) {
+      for (const d of await this.deps.repos.rollouts.selectDevices({ deviceIds: missing }))
+        known.set(d.id, d.deviceClass);
+    }
+    return known;
   }
 
   private async assignmentFor(r: Rollout, variantId: string, gates: GatesConfig) {

@@ -167,32 +167,42 @@ export class AssignmentService {
 
   /** A device's state report, stored unless a newer one is; pushed to live clients. */
   async recordReport(deviceId: string, report: StateReport, receivedAt = this.now()) {
-    const stored = await this.deps.repos.dispatch.recordReport(deviceId, {
-      generation: report.generation,
-      phase: report.phase,
-      step: report.step ?? null,
-      servingGeneration: report.serving?.generation ?? null,
-      servingVariantId: report.serving?.variantId ?? null,
-      servingDigest: report.serving?.digest ?? null,
-      error: report.error ?? null,
-      canaryDigest: report.canary?.digest ?? null,
-      canarySamples: report.canary?.samples ?? null,
-      canaryCorrect: report.canary?.correct ?? null,
-      sentAt: new Date(report.sentAt),
-      receivedAt,
-    });
-    if (!stored) return;
-    const view = deploymentView(
-      deviceId,
-      await this.deps.repos.dispatch.assignment(deviceId),
-      stored,
+    await this.recordReports([{ deviceId, report, receivedAt }]);
+  }
+
+  /** Many reports in one statement (a device's newest counts); stored ones go to live clients. */
+  async recordReports(
+    items: { deviceId: string; report: StateReport; receivedAt?: Date }[],
+  ): Promise<void> {
+    const now = this.now();
+    const stored = await this.deps.repos.dispatch.recordReports(
+      items.map(({ deviceId, report, receivedAt }) => ({
+        deviceId,
+        generation: report.generation,
+        phase: report.phase,
+        step: report.step ?? null,
+        servingGeneration: report.serving?.generation ?? null,
+        servingVariantId: report.serving?.variantId ?? null,
+        servingDigest: report.serving?.digest ?? null,
+        error: report.error ?? null,
+        canaryDigest: report.canary?.digest ?? null,
+        canarySamples: report.canary?.samples ?? null,
+        canaryCorrect: report.canary?.correct ?? null,
+        sentAt: new Date(report.sentAt),
+        receivedAt: receivedAt ?? now,
+      })),
     );
-    this.deps.events.publish({
-      type: "device.state",
-      deviceId,
-      at: receivedAt.toISOString(),
-      data: view as unknown as Record<string, unknown>,
-    });
+    if (stored.length === 0) return;
+    const assignments = await this.deps.repos.dispatch.assignmentsOf(stored.map((r) => r.deviceId));
+    for (const row of stored) {
+      const view = deploymentView(row.deviceId, assignments.get(row.deviceId) ?? null, row);
+      this.deps.events.publish({
+        type: "device.state",
+        deviceId: row.deviceId,
+        at: row.receivedAt.toISOString(),
+        data: view as unknown as Record<string, unknown>,
+      });
+    }
   }
 
   /** A variant's signed manifest with runtime options, ready to write as an assignment. */

@@ -1,7 +1,7 @@
 // Devices as operators see them, and what agents report about themselves (heartbeats, facts).
 
 import { InvalidCursorError, type Repos } from "@edgefleet/db";
-import type { DeviceEvent, FleetEvent } from "@edgefleet/protocol";
+import type { DeviceEvent, FleetEvent, StateReport } from "@edgefleet/protocol";
 import { z } from "zod";
 import { InvalidArgumentError, NotFoundError } from "../errors";
 import type { FleetEvents } from "../fleet-events";
@@ -33,7 +33,7 @@ export interface DeviceServiceDeps {
   /** Where reported profiles go. */
   profiles: Pick<ProfileService, "record">;
   /** Where state reports go. */
-  assignments: Pick<AssignmentService, "recordReport">;
+  assignments: Pick<AssignmentService, "recordReport" | "recordReports">;
   events: FleetEvents;
   heartbeatTimeoutMs: number;
   now?: () => Date;
@@ -81,6 +81,11 @@ export class DeviceService {
   async recordHeartbeats(deviceIds: readonly string[]): Promise<void> {
     const seen = await this.deps.repos.devices.markSeenMany(deviceIds, this.now());
     for (const [id, s] of seen) if (s.wasOffline) this.emit("device.online", id);
+  }
+
+  /** State reports of many devices (gathered for a moment by the listener): one write. */
+  recordReports(reports: { deviceId: string; report: StateReport }[]): Promise<void> {
+    return this.deps.assignments.recordReports(reports);
   }
 
   async recordEvent(deviceId: string, event: DeviceEvent): Promise<void> {

@@ -1,18 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { HeartbeatBatch } from "./heartbeat-batch";
+import { MicroBatch } from "./micro-batch";
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("HeartbeatBatch", () => {
-  it("hands over a batch when it is full, or when its first id has waited long enough", async () => {
+describe("MicroBatch", () => {
+  it("hands over a batch when it is full, or when its first item has waited long enough", async () => {
     const batches: string[][] = [];
-    const batch = new HeartbeatBatch(
+    const batch = new MicroBatch<string>(
       async (ids) => {
         batches.push(ids);
       },
-      { maxWaitMs: 20, maxIds: 3 },
+      { maxWaitMs: 20, maxItems: 3 },
     );
-    for (const id of ["a", "b", "a", "c"]) batch.add(id);
+    for (const id of ["a", "b", "c"]) batch.add(id);
     expect(batches).toEqual([["a", "b", "c"]]);
     batch.add("d");
     expect(batches).toHaveLength(1);
@@ -26,7 +26,7 @@ describe("HeartbeatBatch", () => {
     let release: () => void = () => {};
     let inFlight = 0;
     let most = 0;
-    const batch = new HeartbeatBatch(
+    const batch = new MicroBatch<string>(
       async (ids) => {
         inFlight++;
         most = Math.max(most, inFlight);
@@ -36,7 +36,7 @@ describe("HeartbeatBatch", () => {
         });
         inFlight--;
       },
-      { maxWaitMs: 1, maxIds: 2 },
+      { maxWaitMs: 1, maxItems: 2 },
     );
     batch.add("a");
     batch.add("b");

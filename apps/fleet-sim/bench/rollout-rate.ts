@@ -1,0 +1,183 @@
+// Rollout notification rate: a rollout of one model to N simulated devices (one wave, 100 %),
+// from `start` to every device's desired state written (KV + Postgres, one generation each) and
+// to every device having acknowledged it (its `applied` report stored and followed by the
+// controller). The control plane runs in this process with its controllers; the simulator
+// (bulk-registered devices, each its own NATS connection and identity, mixed classes) runs in a
+// process of its own; nats-server and Postgres are the machine's.
+//
+// Side by side in the same run, on the same devices: the same desired state written one device
+// at a time through the REST API (`PUT /devices/:id/assignment`, 16 requests in flight), the
+// path a script without rollouts would take.
+//
+//   npm run bench:rollout-rate -w @edgefleet/fleet-sim -- --devices 10000
+// Heavy: run it alone (no tests beside it).
+import { writeFile } from "node:fs/promises";
+import { Session } from "node:inspector/promises";
+import { parseArgs } from "node:util";
+import { silentLogger, startTestControlPlane } from "@edgefleet/control-plane/testing";
+import { loadFleetFile } from "../src/fleet-file";
+import { importTwoVariants, tempDir } from "../src/test-support";
+import { procCpuTicks, simStats, startSim, stopSims, TICK, waitFor } from "./sim-process";
+
+const { values: args } = parseArgs({
+  options: {
+    devices: { type: "string", default: "10000" },
+    "rest-devices": { type: "string", default: "2000" },
+    "apply-ms": { type: "string", default: "200" },
+    "heartbeat-ms": { type: "string", default: "5000" },
+    "tick-ms": { type: "string", default: "250" },
+    /** Writes a V8 CPU profile of this process (the control plane) during the rollout. */
+    profile: { type: "string" },
+  },
+});
+const N = Number(args.devices);
+const REST_N = Math.min(N, Number(args["rest-devices"]));
+const HEARTBEAT_MS = Number(args["heartbeat-ms"]);
+
+const stack = await startTestControlPlane({
+  heartbeatIntervalMs: HEARTBEAT_MS,
+  heartbeatTimeoutMs: 3 * HEARTBEAT_MS,
+  logger: silentLogger,
+  telemetryBatch: {},
+  controllers: { tickMs: Number(args["tick-ms"]) },
+});
+const dir = await tempDir();
+const progress = (line: string) => process.stderr.write(`\r${line.padEnd(100)}`);
+const sim = await startSim({
+  devices: N,
+  index: 0,
+  dir: dir.path,
+  stack,
+  heartbeatMs: HEARTBEAT_MS,
+  args: ["--telemetry-interval", "0", "--apply-ms", args["apply-ms"]!],
+});
+try {
+  await waitFor(
+    "devices connected",
+    async () => {
+      const s = await simStats(sim);
+      if (s) progress(`connecting: ${s.connected} of ${N}`);
+      return s && s.connected === N ? s : undefined;
+    },
+    900_000,
+    1_000,
+  );
+  const ids = (await loadFleetFile(sim.fleetFile))!.devices.map((d) => d.id);
+  const model = await importTwoVariants(stack);
+  const body = {
+    modelId: model.modelId,
+    policy: { latencySloMs: 50 },
+    strategy: { waves: ["100%"], bakeSeconds: 0, maxPerSecond: 100_000 },
+  };
+  // Every device profiled (its first run publishes one) before the plan is made.
+  await waitFor(
+    "devices profiled",
+    async () => {
+      const dry = await stack.api("/api/v1/rollouts", {
+        method: "POST",
+        body: JSON.stringify({ ...body, dryRun: true }),
+      });
+      const planned = (dry.body.waves as { devices: { variantName: string | null }[] }[])
+        .flatMap((w) => w.devices)
+        .filter((d) => d.variantName !== null).length;
+      progress(`profiles: ${planned} of ${N} devices planned`);
+      return planned === N ? planned : undefined;
+    },
+    600_000,
+    2_000,
+  );
+
+  // 1. The rollout.
+  const created = await stack.api("/api/v1/rollouts", {
+    method: "POST",
+    body: JSON.stringify(body),
+  });
+  if (created.status !== 201) throw new Error(JSON.stringify(created.body));
+  const id = String(created.body.id);
+  const inspector = args.profile ? new Session() : undefined;
+  if (inspector) {
+    inspector.connect();
+    await inspector.post("Profiler.enable");
+    await inspector.post("Profiler.start");
+  }
+  const cpu0 = process.cpuUsage();
+  const sim0 = procCpuTicks(sim.child.pid!);
+  const t0 = performance.now();
+  await stack.api(`/api/v1/rollouts/${id}/start`, { method: "POST", body: "{}" });
+  let writtenAt = 0;
+  let appliedAt = 0;
+  const final = await waitFor(
+    "rollout completed",
+    async () => {
+      const r = await stack.api(`/api/v1/rollouts/${id}`);
+      const states = (r.body.waves as { states: Record<string, number> }[])[0].states;
+      const applied = states.applied ?? 0;
+      const written = applied + (states.assigned ?? 0) + (states.failed ?? 0);
+      const now = performance.now();
+      if (!writtenAt && written === N) writtenAt = now;
+      if (!appliedAt && applied === N) appliedAt = now;
+      progress(
+        `rollout: ${written} written, ${applied} applied of ${N} (${((now - t0) / 1000).toFixed(1)} s)`,
+      );
+      return r.body.state === "completed" ? r.body : undefined;
+    },
+    900_000,
+    100,
+  );
+  const doneAt = performance.now();
+  if (inspector) {
+    const { profile } = await inspector.post("Profiler.stop");
+    await writeFile(args.profile!, JSON.stringify(profile));
+    inspector.disconnect();
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const simCpuS = (procCpuTicks(sim.child.pid!) - sim0) / TICK;
+  const simApplied = (await simStats(sim))?.phases.applied ?? 0;
+
+  // 2. The same devices, one REST call each (the first REST_N), back to the other variant.
+  const other = model.variantIds.get("int8-static")!;
+  const restStart = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < REST_N) {
+        const deviceId = ids[next++];
+        const res = await stack.api(`/api/v1/devices/${deviceId}/assignment`, {
+          method: "PUT",
+          body: JSON.stringify({ variantId: other }),
+        });
+        if (res.status !== 200) throw new Error(`assign: HTTP ${res.status}`);
+        if (next % 200 === 0) progress(`REST: ${next} of ${REST_N} devices`);
+      }
+    }),
+  );
+  const restWritten = performance.now() - restStart;
+  process.stderr.write("\n");
+
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  const rate = (n: number, ms: number) => Math.round(n / (ms / 1000)).toLocaleString("en-US");
+  console.log(
+    `${N.toLocaleString("en-US")} simulated devices (one process, own NATS connections; mixed classes), ` +
+      `apply takes ${args["apply-ms"]} ms on a device, controller tick ${args["tick-ms"]} ms, 2 cores shared by everything\n`,
+  );
+  console.log("| path | devices | written | acknowledged (applied) | devices/s (acknowledged) |");
+  console.log("| --- | --- | --- | --- | --- |");
+  console.log(
+    `| rollout (one wave, batches of 500 per transaction) | ${N} | ${s(writtenAt - t0)} s | ${s(appliedAt - t0)} s | ${rate(N, appliedAt - t0)} |`,
+  );
+  console.log(
+    `| REST, one device per call, 16 in flight | ${REST_N} | ${s(restWritten)} s | - | ${rate(REST_N, restWritten)} (written only) |`,
+  );
+  console.log(
+    `\nrollout completed ${s(doneAt - t0)} s after start; final state ${final.state}; the simulator counted ${simApplied} applied. ` +
+      `CPU during the rollout: control plane ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, simulator ${simCpuS.toFixed(1)} s.`,
+  );
+  console.log(
+    `Greengrass's maximum rollout rate, 1,000 devices a minute, is ${(1000 / 60).toFixed(1)} devices/s.`,
+  );
+} finally {
+  await stopSims([sim]);
+  await stack.stop();
+  await dir.remove();
+}
+process.exit(0);
