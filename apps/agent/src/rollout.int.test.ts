@@ -140,7 +140,18 @@ beforeAll(async () => {
     );
     agents.push(a);
     await a.connected;
-    await a.profiled();
+  }
+  // Plans need each device's profile stored (`profiled()` only waits for a measurement already
+  // under way, and the first may not have started yet).
+  for (const a of agents) {
+    await until(
+      `the profile of ${a.deviceId}`,
+      async () =>
+        (await stack.api(`/api/v1/devices/${a.deviceId}/profile`)).status === 200
+          ? true
+          : undefined,
+      30_000,
+    );
   }
   // What every device runs before the rollouts: the good model.
   const base = await stack.importModel({
@@ -189,10 +200,20 @@ describe("gates that stop a bad variant", () => {
       expect(r.haltReason).toMatch(
         /^wave 1 halted: canary accuracy \d+(\.\d)?% vs 95% promised by compression \(drop [\d.]+ pt > 2 pt budget; 100 samples on 1 devices\)$/,
       );
-      const targets = (await stack.api(`/api/v1/rollouts/${id}/targets?wave=1`)).body.items as {
-        variantId: string;
-        state: string;
-      }[];
+      // The halt is stored first, then the wave's devices are written back.
+      const targets = await until(
+        "the wave rolled back",
+        async () => {
+          const items = (await stack.api(`/api/v1/rollouts/${id}/targets?wave=1`)).body.items as {
+            variantId: string;
+            state: string;
+          }[];
+          return items.every((t) => t.state !== "applied" && t.state !== "assigned")
+            ? items
+            : undefined;
+        },
+        10_000,
+      );
       expect(targets).toMatchObject([{ variantId: candidate, state: "rolled-back" }]);
       await allServing(good);
     } finally {

@@ -329,6 +329,23 @@ describe("a rollout", () => {
         state: string;
       }[];
       expect(later.every((t) => t.state === "pending")).toBe(true);
+
+      // Resumed, the wave it stopped at is tried again (and, still slow, halts again).
+      const first = devices.find(
+        (d) => d.desired?.assignment === null && d.desired.rolloutId === id,
+      )!;
+      const revertedAt = first.desired!.generation;
+      expect((await act(id, "resume", "the devices were busy")).body).toMatchObject({
+        state: "running",
+        haltReason: null,
+      });
+      // Assigned again, slow again, put back again: two generations on.
+      await until("the wave tried again and put back", async () =>
+        first.desired!.generation >= revertedAt + 2 && first.desired!.assignment === null
+          ? true
+          : undefined,
+      );
+      expect((await settledIn(id, ["halted"])).haltReason).toMatch(/^wave 1 halted: p95/);
     } finally {
       stop();
     }

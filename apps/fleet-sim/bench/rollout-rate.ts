@@ -11,6 +11,8 @@
 //
 //   npm run bench:rollout-rate -w @edgefleet/fleet-sim -- --devices 10000
 // Heavy: run it alone (no tests beside it).
+
+import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
 import { parseArgs } from "node:util";
@@ -18,6 +20,13 @@ import { silentLogger, startTestControlPlane } from "@edgefleet/control-plane/te
 import { loadFleetFile } from "../src/fleet-file";
 import { importTwoVariants, tempDir } from "../src/test-support";
 import { procCpuTicks, simStats, startSim, stopSims, TICK, waitFor } from "./sim-process";
+
+/** Busy CPU ticks of the whole machine (all cores; idle and iowait left out). */
+function machineBusyTicks(): number {
+  const [line] = readFileSync("/proc/stat", "utf8").split("\n");
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  return f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0);
+}
 
 const { values: args } = parseArgs({
   options: {
@@ -28,6 +37,8 @@ const { values: args } = parseArgs({
     "tick-ms": { type: "string", default: "250" },
     /** Writes a V8 CPU profile of this process (the control plane) during the rollout. */
     profile: { type: "string" },
+    /** V8 flags for the simulator process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"). */
+    "sim-node-flags": { type: "string", default: "" },
   },
 });
 const N = Number(args.devices);
@@ -50,6 +61,7 @@ const sim = await startSim({
   stack,
   heartbeatMs: HEARTBEAT_MS,
   args: ["--telemetry-interval", "0", "--apply-ms", args["apply-ms"]!],
+  nodeFlags: args["sim-node-flags"]!.split(" ").filter(Boolean),
 });
 try {
   await waitFor(
@@ -87,6 +99,14 @@ try {
     2_000,
   );
 
+  // The fleet at rest (heartbeats only): what the machine spends before anything moves.
+  const rest0 = { machine: machineBusyTicks(), cp: process.cpuUsage(), at: performance.now() };
+  await new Promise((r) => setTimeout(r, 5_000));
+  const restS = (performance.now() - rest0.at) / 1000;
+  const restMachine = (machineBusyTicks() - rest0.machine) / TICK / restS;
+  const restCpUsage = process.cpuUsage(rest0.cp);
+  const restCp = (restCpUsage.user + restCpUsage.system) / 1e6 / restS;
+
   // 1. The rollout.
   const created = await stack.api("/api/v1/rollouts", {
     method: "POST",
@@ -102,6 +122,8 @@ try {
   }
   const cpu0 = process.cpuUsage();
   const sim0 = procCpuTicks(sim.child.pid!);
+  const nats0 = procCpuTicks(stack.nats.pid);
+  const machine0 = machineBusyTicks();
   const t0 = performance.now();
   await stack.api(`/api/v1/rollouts/${id}/start`, { method: "POST", body: "{}" });
   let writtenAt = 0;
@@ -114,10 +136,11 @@ try {
       const applied = states.applied ?? 0;
       const written = applied + (states.assigned ?? 0) + (states.failed ?? 0);
       const now = performance.now();
+      const onDevices = (await simStats(sim))?.phases.applied ?? 0;
       if (!writtenAt && written === N) writtenAt = now;
       if (!appliedAt && applied === N) appliedAt = now;
       progress(
-        `rollout: ${written} written, ${applied} applied of ${N} (${((now - t0) / 1000).toFixed(1)} s)`,
+        `rollout: ${written} written, ${applied} applied of ${N} (${onDevices} applied on the devices) ${((now - t0) / 1000).toFixed(1)} s`,
       );
       return r.body.state === "completed" ? r.body : undefined;
     },
@@ -132,6 +155,8 @@ try {
   }
   const cpu = process.cpuUsage(cpu0);
   const simCpuS = (procCpuTicks(sim.child.pid!) - sim0) / TICK;
+  const natsCpuS = (procCpuTicks(stack.nats.pid) - nats0) / TICK;
+  const machineCpuS = (machineBusyTicks() - machine0) / TICK;
   const simApplied = (await simStats(sim))?.phases.applied ?? 0;
 
   // 2. The same devices, one REST call each (the first REST_N), back to the other variant.
@@ -170,7 +195,12 @@ try {
   );
   console.log(
     `\nrollout completed ${s(doneAt - t0)} s after start; final state ${final.state}; the simulator counted ${simApplied} applied. ` +
-      `CPU during the rollout: control plane ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, simulator ${simCpuS.toFixed(1)} s.`,
+      `CPU during the rollout: control plane ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, simulator ${simCpuS.toFixed(1)} s, ` +
+      `nats-server ${natsCpuS.toFixed(1)} s; the whole machine ${machineCpuS.toFixed(1)} s busy of ${((2 * (doneAt - t0)) / 1000).toFixed(1)} s on 2 cores ` +
+      "(the rest is mostly Postgres).",
+  );
+  console.log(
+    `At rest (heartbeats every ${HEARTBEAT_MS} ms, nothing else) the machine was ${(restMachine * 100).toFixed(0)} % busy (100 % = one core), the control plane ${(restCp * 100).toFixed(0)} %.`,
   );
   console.log(
     `Greengrass's maximum rollout rate, 1,000 devices a minute, is ${(1000 / 60).toFixed(1)} devices/s.`,

@@ -34,7 +34,7 @@ export function generateSigningKey(): SigningKey {
 
 /** First 16 hex digits of sha256 of the key's SPKI DER: names the key in manifests, so keys can rotate. */
 export function keyId(publicKeyPem: string): string {
-  return idOf(publicKeyFrom(publicKeyPem));
+  return pinned(publicKeyPem).id;
 }
 
 /**
@@ -68,8 +68,7 @@ export function verifySignedManifest(
   publicKeyPem: string,
 ): ArtifactManifest {
   const manifest = parseManifest(manifestJson);
-  const key = publicKeyFrom(publicKeyPem);
-  const trusted = idOf(key);
+  const { key, id: trusted } = pinned(publicKeyPem);
   if (manifest.keyId !== trusted) {
     const by = manifest.keyId === "" ? "names no signing key" : `signed by key ${manifest.keyId}`;
     throw new ManifestSignatureError("wrong-key", `manifest ${by}, this device trusts ${trusted}`);
@@ -129,13 +128,22 @@ function idOf(publicKey: KeyObject): string {
   return createHash("sha256").update(der).digest("hex").slice(0, 16);
 }
 
-function publicKeyFrom(pem: string): KeyObject {
+/** Parsed public keys and their ids: a device checks every manifest against the same pinned key. */
+const publicKeys = new Map<string, { key: KeyObject; id: string }>();
+
+function pinned(pem: string): { key: KeyObject; id: string } {
+  const known = publicKeys.get(pem);
+  if (known) return known;
   // createPublicKey would also derive a public key from a private PEM: a device holding the
   // control plane's private key is a mistake to report, not to work around.
   if (typeof pem !== "string" || !pem.includes("-----BEGIN PUBLIC KEY-----")) {
     throw new SigningKeyError("the public key is not an SPKI PEM (-----BEGIN PUBLIC KEY-----)");
   }
-  return ed25519(() => createPublicKey(pem), "public");
+  const key = ed25519(() => createPublicKey(pem), "public");
+  const entry = { key, id: idOf(key) };
+  if (publicKeys.size >= 64) publicKeys.clear();
+  publicKeys.set(pem, entry);
+  return entry;
 }
 
 function privateKeyFrom(pem: string): KeyObject {

@@ -42,7 +42,7 @@ describe("DeviceRepo", () => {
     again[4_099] = { ...again[4_099], publicKey: last.publicKey };
     await expect(repo().createMany(again)).rejects.toThrow();
     expect(await ctx.prisma.device.count()).toBe(4_500);
-  });
+  }, 60_000);
 
   it.each(["not-a-uuid", "00000000-0000-4000-8000-000000000000"])(
     "finds nothing for id %s",

@@ -44,6 +44,23 @@ export async function checkFence(tx: Prisma.TransactionClient, fence: Fence): Pr
   if (rows.length === 0) throw new FencedError(fence);
 }
 
+/** A rollout target without its plan reasons. */
+export type TargetRow = Omit<RolloutTarget, "reasons">;
+
+type TargetFilter = { wave?: number; states?: string[]; limit?: number };
+
+function targetQuery(rolloutId: string, filter: TargetFilter) {
+  return {
+    where: {
+      rolloutId,
+      ...(filter.wave !== undefined ? { wave: filter.wave } : {}),
+      ...(filter.states ? { state: { in: filter.states } } : {}),
+    },
+    orderBy: [{ wave: "asc" as const }, { deviceId: "asc" as const }],
+    take: filter.limit ?? 100_000,
+  };
+}
+
 export interface NewRolloutTarget {
   deviceId: string;
   wave: number;
@@ -82,10 +99,21 @@ export interface RolloutRepo {
   inState(states: RolloutState[]): Promise<Rollout[]>;
   /** Updates the rollout (fenced when `fence` is given); null when it does not exist. */
   update(id: string, data: Prisma.RolloutUpdateInput, fence?: Fence): Promise<Rollout | null>;
+  /**
+   * A halted rollout running again, in one transaction: its halt cleared and the targets of the
+   * wave it stopped at that were put back (`rolled-back`) pending again, so the wave is retried.
+   * Null when it does not exist or is no longer halted.
+   */
+  resumeHalted(id: string): Promise<Rollout | null>;
   targets(
     rolloutId: string,
     filter?: { wave?: number; states?: string[]; limit?: number },
   ): Promise<RolloutTarget[]>;
+  /** `targets` without each device's plan reasons: what the controller reads every tick. */
+  targetStates(
+    rolloutId: string,
+    filter?: { wave?: number; states?: string[]; limit?: number },
+  ): Promise<TargetRow[]>;
   addTargets(rolloutId: string, targets: NewRolloutTarget[], fence?: Fence): Promise<number>;
   updateTarget(
     rolloutId: string,
@@ -169,16 +197,34 @@ export class PrismaRolloutRepo implements RolloutRepo {
     });
   }
 
-  targets(rolloutId: string, filter: { wave?: number; states?: string[]; limit?: number } = {}) {
+  async resumeHalted(id: string) {
+    if (!isUuid(id)) return null;
+    return this.db.$transaction(async (tx) => {
+      const [row] = await tx.$queryRaw<{ currentWave: number }[]>`
+        SELECT "currentWave" FROM "Rollout" WHERE "id" = ${id}::uuid AND "state" = 'halted'
+        FOR UPDATE`;
+      if (!row) return null;
+      await tx.rolloutTarget.updateMany({
+        where: { rolloutId: id, wave: row.currentWave, state: "rolled-back" },
+        data: { state: "pending", generation: null },
+      });
+      return tx.rollout.update({
+        where: { id },
+        data: { state: "running", haltReason: null, waveStartedAt: null },
+      });
+    });
+  }
+
+  targets(rolloutId: string, filter: TargetFilter = {}) {
+    if (!isUuid(rolloutId)) return Promise.resolve([]);
+    return this.db.rolloutTarget.findMany(targetQuery(rolloutId, filter));
+  }
+
+  targetStates(rolloutId: string, filter: TargetFilter = {}): Promise<TargetRow[]> {
     if (!isUuid(rolloutId)) return Promise.resolve([]);
     return this.db.rolloutTarget.findMany({
-      where: {
-        rolloutId,
-        ...(filter.wave !== undefined ? { wave: filter.wave } : {}),
-        ...(filter.states ? { state: { in: filter.states } } : {}),
-      },
-      orderBy: [{ wave: "asc" }, { deviceId: "asc" }],
-      take: filter.limit ?? 100_000,
+      ...targetQuery(rolloutId, filter),
+      omit: { reasons: true },
     });
   }
 

@@ -105,12 +105,12 @@ function foldTx(tx: Prisma.TransactionClient): TelemetryFoldTx {
           ${r.messages}, ${r.requests}, ${r.errors}, ${r.rejected}, ${r.runs}, ${r.samples},
           ${bytes(r.latencySketch)}, ${r.latencyCount}, ${r.latencySumMs}, ${r.latencyMinMs}::float8,
           ${r.latencyMaxMs}::float8, ${bytes(r.runSketch)}, ${r.runCount}, ${r.runSumMs},
-          ${r.queueDepthMax}, ${r.cpuPercentMax}, ${BigInt(Math.round(r.rssBytesMax))}, now())`,
+          ${r.shadowCompared}, ${r.shadowAgreed}, ${r.queueDepthMax}, ${r.cpuPercentMax}, ${BigInt(Math.round(r.rssBytesMax))}, now())`,
       );
       await tx.$executeRaw`
         INSERT INTO "TelemetryRollup" ("deviceId", "variantId", "minute", "messages", "requests",
           "errors", "rejected", "runs", "samples", "latencySketch", "latencyCount", "latencySumMs",
-          "latencyMinMs", "latencyMaxMs", "runSketch", "runCount", "runSumMs", "queueDepthMax",
+          "latencyMinMs", "latencyMaxMs", "runSketch", "runCount", "runSumMs", "shadowCompared", "shadowAgreed", "queueDepthMax",
           "cpuPercentMax", "rssBytesMax", "updatedAt")
         VALUES ${Prisma.join(values)}
         ON CONFLICT ("deviceId", "variantId", "minute") DO UPDATE SET
@@ -121,6 +121,7 @@ function foldTx(tx: Prisma.TransactionClient): TelemetryFoldTx {
           "latencySumMs" = EXCLUDED."latencySumMs", "latencyMinMs" = EXCLUDED."latencyMinMs",
           "latencyMaxMs" = EXCLUDED."latencyMaxMs", "runSketch" = EXCLUDED."runSketch",
           "runCount" = EXCLUDED."runCount", "runSumMs" = EXCLUDED."runSumMs",
+          "shadowCompared" = EXCLUDED."shadowCompared", "shadowAgreed" = EXCLUDED."shadowAgreed",
           "queueDepthMax" = EXCLUDED."queueDepthMax", "cpuPercentMax" = EXCLUDED."cpuPercentMax",
           "rssBytesMax" = EXCLUDED."rssBytesMax", "updatedAt" = now()`;
     },
@@ -162,6 +163,8 @@ function toRecord(r: TelemetryRollup): RollupRecord {
     runSketch: r.runSketch ? new Uint8Array(r.runSketch) : null,
     runCount: r.runCount,
     runSumMs: r.runSumMs,
+    shadowCompared: r.shadowCompared,
+    shadowAgreed: r.shadowAgreed,
     queueDepthMax: r.queueDepthMax,
     cpuPercentMax: r.cpuPercentMax,
     rssBytesMax: Number(r.rssBytesMax),

@@ -27,6 +27,7 @@ const obs = (over: Partial<WaveObservation> = {}): WaveObservation => ({
   bakeMs: 60_000,
   sloMs: 30,
   metric: "accuracy",
+  canarySet: true,
   ...over,
 });
 const gate = (o: WaveObservation, name: string) =>
@@ -118,9 +119,43 @@ describe("evaluateWave", () => {
     expect(gate(o, "canary")?.status).toBe("off");
   });
 
-  it("waits for canary results of every applied device", () => {
-    const o = obs({ targets: [target(0), target(1, { canary: undefined })] });
-    expect(gate(o, "canary")?.status).toBe("waiting");
+  it.each([
+    ["no canary set", { canarySet: false, targets: [target(0, { canary: undefined })] }, "off"],
+    [
+      "a device without its result, baking",
+      { bakeElapsedMs: 1000, targets: [target(0), target(1, { canary: undefined })] },
+      "waiting",
+    ],
+    [
+      "a device without its result, baked",
+      { targets: [target(0), target(1, { canary: undefined })] },
+      "pass",
+    ],
+    [
+      "no result yet, baking",
+      { bakeElapsedMs: 1000, targets: [target(0, { canary: undefined })] },
+      "waiting",
+    ],
+    [
+      "no device applied yet, baked",
+      { targets: [target(0, { canary: undefined, state: "assigned" })] },
+      "waiting",
+    ],
+    [
+      "no result from an applied device, baked",
+      { targets: [target(0, { canary: undefined })] },
+      "fail",
+    ],
+  ] as const)("canary gate: %s -> %s", (_what, over, status) => {
+    expect(gate(obs(over), "canary")?.status).toBe(status);
+  });
+
+  it("halts when no device could check what compression promised", () => {
+    const v = evaluateWave(obs({ targets: [target(0, { canary: undefined })] }), config);
+    expect(v).toMatchObject({
+      verdict: "halt",
+      reason: "wave 2 halted: no canary results from 1 applied devices after the bake time",
+    });
   });
 
   it("turns shadow agreement off unless asked", () => {

@@ -41,6 +41,8 @@ export interface WaveObservation {
   sloMs: number;
   /** "fidelity" catalogues have no labelled accuracy to hold a canary to. */
   metric: "accuracy" | "fidelity";
+  /** The rollout ships a labelled canary set that every device evaluates before swapping. */
+  canarySet: boolean;
 }
 
 export type GateName = "install" | "latency" | "errors" | "agreement" | "canary";
@@ -201,24 +203,41 @@ function agreementGate(o: WaveObservation, c: GatesConfig): GateReading {
 }
 
 function canaryGate(o: WaveObservation, c: GatesConfig): GateReading {
-  const budget = c.canary.maxDropPoints;
-  const withCanary = o.targets.filter((t) => t.canary && t.canary.samples > 0);
-  if (withCanary.length === 0) {
-    return {
-      gate: "canary",
-      status: "off",
-      value: null,
-      threshold: null,
-      detail: "no canary results",
-    };
-  }
+  const off = (detail: string): GateReading => ({
+    gate: "canary",
+    status: "off",
+    value: null,
+    threshold: null,
+    detail,
+  });
+  if (!o.canarySet) return off("no canary set");
   if (o.metric !== "accuracy") {
+    return off("a fidelity catalogue promises no accuracy to hold the canary to");
+  }
+  const budget = c.canary.maxDropPoints;
+  const baked = o.bakeElapsedMs !== null && o.bakeElapsedMs >= o.bakeMs;
+  const withCanary = o.targets.filter((t) => t.canary && t.canary.samples > 0);
+  // Devices report their canary result with `applied` (it is measured before the swap): one
+  // applied without it could not evaluate the set.
+  const missing = o.targets.filter((t) => t.state === "applied" && !t.canary).length;
+  if (withCanary.length === 0) {
+    const applied = o.targets.filter((t) => t.state === "applied").length;
+    if (applied > 0 && baked) {
+      // The accuracy the manifest promised is unchecked: that is not a pass.
+      return {
+        gate: "canary",
+        status: "fail",
+        value: null,
+        threshold: null,
+        detail: `no canary results from ${applied} applied devices after the bake time`,
+      };
+    }
     return {
       gate: "canary",
-      status: "off",
+      status: "waiting",
       value: null,
       threshold: null,
-      detail: "a fidelity catalogue promises no accuracy to hold the canary to",
+      detail: `waiting for canary results (${applied} devices applied)`,
     };
   }
   const samples = withCanary.reduce((a, t) => a + t.canary!.samples, 0);
@@ -228,9 +247,10 @@ function canaryGate(o: WaveObservation, c: GatesConfig): GateReading {
   const field = correct / samples;
   const drop = (promised - field) * 100;
   const threshold = promised - budget / 100;
-  const detail = `canary accuracy ${pct(field)} vs ${pct(promised)} promised by compression (drop ${drop.toFixed(1)} pt ${drop > budget ? ">" : "<="} ${budget} pt budget; ${samples} samples on ${withCanary.length} devices)`;
+  const detail = `canary accuracy ${pct(field)} vs ${pct(promised)} promised by compression (drop ${drop.toFixed(1)} pt ${drop > budget ? ">" : "<="} ${budget} pt budget; ${samples} samples on ${withCanary.length} devices${missing > 0 ? `, ${missing} without a result` : ""})`;
   if (drop > budget) return { gate: "canary", status: "fail", value: field, threshold, detail };
-  const pending = o.targets.filter((t) => t.state === "applied" && !t.canary).length;
-  if (pending > 0) return { gate: "canary", status: "waiting", value: field, threshold, detail };
+  if (missing > 0 && !baked) {
+    return { gate: "canary", status: "waiting", value: field, threshold, detail };
+  }
   return { gate: "canary", status: "pass", value: field, threshold, detail };
 }

@@ -199,6 +199,7 @@ describe("folding a batch", () => {
             samples: 9,
             cpuPercent: 50,
             rssBytes: 80e6,
+            shadow: { compared: 7, agreed: 6 },
           },
         ],
         [
@@ -214,6 +215,7 @@ describe("folding a batch", () => {
               samples: 1,
               cpuPercent: 20,
               rssBytes: 90e6,
+              shadow: { compared: 3, agreed: 1 },
             },
             ...{
               latency: sketchOf([100, 200]).toSummary(),
@@ -232,6 +234,7 @@ describe("folding a batch", () => {
       ...{ deviceId: "d1", variantId: VARIANT_A, minute: new Date(T0), messages: 2 },
       ...{ requests: 5, errors: 1, rejected: 5, runs: 5, samples: 10 },
       ...{ queueDepthMax: 6, cpuPercentMax: 50, rssBytesMax: 90e6 },
+      ...{ shadowCompared: 10, shadowAgreed: 7 },
     });
     expect([d.latency?.count, d.latency?.sum, d.latency?.min, d.latency?.max]).toEqual([
       5, 360, 10, 200,

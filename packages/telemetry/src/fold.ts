@@ -24,6 +24,9 @@ export interface RollupDelta {
   samples: number;
   latency: LatencySketch | null;
   run: LatencySketch | null;
+  /** Shadow comparisons with the previous variant, and how many agreed on the top-1 class. */
+  shadowCompared: number;
+  shadowAgreed: number;
   queueDepthMax: number;
   cpuPercentMax: number;
   rssBytesMax: number;
@@ -52,6 +55,8 @@ export interface StoredRollup {
   runSketch: Uint8Array | null;
   runCount: number;
   runSumMs: number;
+  shadowCompared: number;
+  shadowAgreed: number;
   queueDepthMax: number;
   cpuPercentMax: number;
   rssBytesMax: number;
@@ -149,6 +154,8 @@ export function foldTelemetry(
         samples: m.samples,
         latency,
         run,
+        shadowCompared: m.shadow?.compared ?? 0,
+        shadowAgreed: m.shadow?.agreed ?? 0,
         queueDepthMax: Math.max(m.queueDepthMax, m.queueDepth),
         cpuPercentMax: m.cpuPercent,
         rssBytesMax: m.rssBytes,
@@ -175,6 +182,8 @@ export function addRollup(a: RollupDelta, b: RollupDelta): void {
   a.samples += b.samples;
   a.latency = mergeSketch(a.latency, b.latency);
   a.run = mergeSketch(a.run, b.run);
+  a.shadowCompared += b.shadowCompared;
+  a.shadowAgreed += b.shadowAgreed;
   a.queueDepthMax = Math.max(a.queueDepthMax, b.queueDepthMax);
   a.cpuPercentMax = Math.max(a.cpuPercentMax, b.cpuPercentMax);
   a.rssBytesMax = Math.max(a.rssBytesMax, b.rssBytesMax);
@@ -226,6 +235,8 @@ export function toStoredRollup(r: RollupDelta): StoredRollup {
     runSketch: r.run?.count ? r.run.toBytes() : null,
     runCount: r.run?.count ?? 0,
     runSumMs: r.run?.sum ?? 0,
+    shadowCompared: r.shadowCompared,
+    shadowAgreed: r.shadowAgreed,
     queueDepthMax: r.queueDepthMax,
     cpuPercentMax: r.cpuPercentMax,
     rssBytesMax: r.rssBytesMax,
@@ -255,6 +266,8 @@ export function fromStoredRollup(s: StoredRollup): RollupDelta {
     // The table keeps no run min/max: they come back from the outer bins, within 1 %.
     run:
       s.runSketch && LatencySketch.fromBytes(s.runSketch, { count: s.runCount, sum: s.runSumMs }),
+    shadowCompared: s.shadowCompared,
+    shadowAgreed: s.shadowAgreed,
     queueDepthMax: s.queueDepthMax,
     cpuPercentMax: s.cpuPercentMax,
     rssBytesMax: s.rssBytesMax,

@@ -12,9 +12,8 @@ import {
   FencedError,
   type Repos,
   type Rollout,
-  type RolloutTarget,
   type RollupRecord,
-  type TargetStateUpdate,
+  type TargetRow,
 } from "@edgefleet/db";
 import { type Assignment, artifactManifestSchema } from "@edgefleet/protocol";
 import {
@@ -51,7 +50,9 @@ export interface RolloutControllerDeps {
   now?: () => Date;
 }
 
-const ACTIVE: RolloutState[] = ["running", "completed", "rolled_back"];
+// A halted rollout stays here so that a revert cut short (a crash between storing the halt and
+// writing the wave's devices back) is finished by the next tick; a finished revert finds nothing.
+const ACTIVE: RolloutState[] = ["running", "completed", "halted", "rolled_back"];
 
 export class RolloutController {
   private timer: NodeJS.Timeout | undefined;
@@ -95,6 +96,7 @@ export class RolloutController {
     for (const r of await this.deps.repos.rollouts.inState(ACTIVE)) {
       try {
         if (r.state === "rolled_back") await this.revert(r, fence, undefined);
+        else if (r.state === "halted") await this.revert(r, fence, r.currentWave);
         else await this.step(r, fence);
       } catch (err) {
         if (err instanceof FencedError) {
@@ -121,20 +123,21 @@ export class RolloutController {
     const lastWave = Math.max(0, ...Object.keys(found.counts).map(Number));
     if (r.state === "completed") {
       // Late joiners of a finished rollout get its assignment straight away.
-      const pending = await this.deps.repos.rollouts.targets(r.id, { states: ["pending"] });
+      const pending = await this.deps.repos.rollouts.targetStates(r.id, { states: ["pending"] });
       await this.assign(r, pending, strategy, fence);
       await this.deps.repos.rollouts.followReports(r.id, fence);
       return;
     }
-    let targets = await this.deps.repos.rollouts.targets(r.id, { wave: r.currentWave });
+    let targets = await this.deps.repos.rollouts.targetStates(r.id, { wave: r.currentWave });
     const budget = Math.max(
       1,
       Math.ceil((strategy.maxPerSecond * (this.deps.tickMs ?? 1_000)) / 1000),
     );
     const pending = targets.filter((t) => t.state === "pending");
     if (pending.length > 0) await this.assign(r, pending.slice(0, budget), strategy, fence);
-    await this.deps.repos.rollouts.followReports(r.id, fence);
-    targets = await this.deps.repos.rollouts.targets(r.id, { wave: r.currentWave });
+    const moved = await this.deps.repos.rollouts.followReports(r.id, fence);
+    if (pending.length > 0 || moved > 0)
+      targets = await this.deps.repos.rollouts.targetStates(r.id, { wave: r.currentWave });
     let waveStartedAt = r.waveStartedAt;
     if (!waveStartedAt && targets.every((t) => t.state !== "pending")) {
       waveStartedAt = this.now();
@@ -173,7 +176,7 @@ export class RolloutController {
   /** Writes desired state for each target (the rollout's variant, shadow and canary). */
   private async assign(
     r: Rollout,
-    targets: RolloutTarget[],
+    targets: TargetRow[],
     strategy: RolloutStrategy,
     fence: Fence,
   ): Promise<void> {
@@ -207,7 +210,7 @@ export class RolloutController {
   /** Gathers what the gates judge: reports, canary results, telemetry since the wave began. */
   private async judge(
     r: Rollout,
-    targets: RolloutTarget[],
+    targets: TargetRow[],
     waveStartedAt: Date | null,
     strategy: RolloutStrategy,
   ): Promise<WaveVerdict> {
@@ -270,8 +273,8 @@ export class RolloutController {
         requests: sum(mine, (m) => m.requests),
         errors: sum(mine, (m) => m.errors),
         quantileMs: merged(mine)?.quantile(q) ?? null,
-        shadowCompared: sum(mine, (m) => shadowOf(m).compared),
-        shadowAgreed: sum(mine, (m) => shadowOf(m).agreed),
+        shadowCompared: sum(mine, (m) => m.shadowCompared),
+        shadowAgreed: sum(mine, (m) => m.shadowAgreed),
       };
     });
     const byClass = new Map<string | null, RollupRecord[]>();
@@ -295,6 +298,7 @@ export class RolloutController {
         bakeMs: strategy.bakeSeconds * 1000,
         sloMs: policy.latencySloMs,
         metric,
+        canarySet: r.canaryDigest !== null,
       },
       strategy.gates,
     );
@@ -306,7 +310,7 @@ export class RolloutController {
    * are left alone.
    */
   private async revert(r: Rollout, fence: Fence, wave: number | undefined): Promise<void> {
-    const targets = await this.deps.repos.rollouts.targets(r.id, {
+    const targets = await this.deps.repos.rollouts.targetStates(r.id, {
       ...(wave !== undefined ? { wave } : {}),
       states: ["assigned", "applied", "failed"],
     });
@@ -468,12 +472,6 @@ export class RolloutController {
       data: data as never,
     });
   }
-}
-
-// TODO(ingest merge): RollupRecord gains shadowCompared/shadowAgreed with the ingest rework.
-function shadowOf(m: RollupRecord): { compared: number; agreed: number } {
-  const r = m as RollupRecord & { shadowCompared?: number; shadowAgreed?: number };
-  return { compared: r.shadowCompared ?? 0, agreed: r.shadowAgreed ?? 0 };
 }
 
 function sum<T>(items: readonly T[], f: (t: T) => number): number {

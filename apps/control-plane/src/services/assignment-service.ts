@@ -7,7 +7,6 @@ import {
   type Assignment,
   artifactManifestSchema,
   type DesiredState,
-  desiredStateSchema,
   type RuntimeOptions,
   runtimeOptionsSchema,
   type StateReport,
@@ -264,8 +263,25 @@ export function deploymentView(
   return { deviceId, desired, reported, inSync };
 }
 
+/**
+ * What a view shows of a stored desired state (written by this control plane, so read, not
+ * validated in full: a rollout's reports build one view each, by the thousand).
+ */
+const desiredSummarySchema = z.object({
+  assignment: z
+    .object({
+      manifest: z.object({
+        variant: z.object({ name: z.string() }),
+        model: z.object({ id: z.string(), name: z.string(), version: z.string() }),
+        digest: z.string(),
+      }),
+      options: z.unknown(),
+    })
+    .nullable(),
+});
+
 function desiredView(a: DeviceAssignment): DesiredView {
-  const parsed = desiredStateSchema.safeParse(a.desired);
+  const parsed = desiredSummarySchema.safeParse(a.desired);
   const m = parsed.success ? parsed.data.assignment?.manifest : undefined;
   return {
     generation: a.generation,

@@ -211,13 +211,13 @@ export class RolloutService {
       if (err instanceof RolloutTransitionError) throw new ConflictError(err.message);
       throw err;
     }
-    await this.deps.repos.rollouts.update(id, {
-      state: next,
+    if (action === "resume" && row.state === "halted") {
       // A resumed halt retries the wave it stopped at.
-      ...(action === "resume" && row.state === "halted"
-        ? { haltReason: null, waveStartedAt: null }
-        : {}),
-    });
+      const resumed = await this.deps.repos.rollouts.resumeHalted(id);
+      if (!resumed) throw new ConflictError(`rollout ${id} is no longer halted`);
+    } else {
+      await this.deps.repos.rollouts.update(id, { state: next });
+    }
     await this.audit(`apitoken:${principal.tokenId}`, `rollout.${action}`, id, {
       from: row.state,
       to: next,
