@@ -1,7 +1,7 @@
 // Dispatch on the control plane's side, against a real nats-server (operator mode), Postgres and
 // HTTP: artifact uploads, signed manifests, desired state in KV with a change notice, state
 // reports from a device identity, telemetry folded once, /metrics.
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { verifySignedManifest } from "@edgefleet/artifact";
@@ -387,6 +387,26 @@ describe("telemetry", () => {
     expect(metrics).toMatch(
       /edgefleet_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/devices\/:id\/telemetry",status="200"\}/,
     );
+  });
+
+  it("folds telemetry of a variant the catalogue does not hold, without blocking what follows", async () => {
+    const js = jetstream(device);
+    const stranger = randomUUID();
+    await js.publish(
+      subjects.telemetry(deviceId),
+      encodeJson({ ...message(2, [5, 5, 5]), variantId: stranger }),
+    );
+    await js.publish(subjects.telemetry(deviceId), encodeJson(message(3, [7, 7])));
+    const r = await until("both folded", async () => {
+      const body = (await stack.api(`/api/v1/devices/${deviceId}/telemetry?minutes=10`)).body;
+      return (body.summary as { requests: number }).requests >= 205 ? body : undefined;
+    });
+    const variants = r.variants as { variantId: string; summary: { requests: number } }[];
+    expect(variants.find((v) => v.variantId === stranger)?.summary.requests).toBe(3);
+    const prisma = createPrisma(stack.db.url);
+    const strange = await prisma.latencyObservation.count({ where: { variantId: stranger } });
+    await prisma.$disconnect();
+    expect(strange).toBe(0);
   });
 
   it.each([

@@ -135,7 +135,16 @@ function foldTx(tx: Prisma.TransactionClient): TelemetryFoldTx {
         ON CONFLICT ("deviceId") DO UPDATE SET "epoch" = EXCLUDED."epoch", "seq" = EXCLUDED."seq"`;
     },
     async addObservations(rows) {
-      await new PrismaLatencyRepo(tx).add(rows);
+      // A device may report a variant the catalogue no longer (or never) held: its rollups are
+      // kept, but there is nothing to correct, and the foreign key would fail the whole batch.
+      const ids = [...new Set(rows.map((r) => r.variantId))].filter(isUuid);
+      if (ids.length === 0) return;
+      const known = new Set(
+        (await tx.variant.findMany({ where: { id: { in: ids } }, select: { id: true } })).map(
+          (v) => v.id,
+        ),
+      );
+      await new PrismaLatencyRepo(tx).add(rows.filter((r) => known.has(r.variantId)));
     },
   };
 }

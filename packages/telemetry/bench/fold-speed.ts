@@ -10,10 +10,9 @@ import {
   LatencySketch,
   mergeRollup,
   type RollupDelta,
-  TelemetryWindow,
   toStoredRollup,
 } from "../src/index";
-import { lognormal, rng, T0, VARIANT_A, VARIANT_B } from "../src/test-fixtures";
+import { syntheticTelemetry } from "../src/test-fixtures";
 
 const DEVICES = 1000;
 const WINDOWS = 50;
@@ -21,36 +20,8 @@ const RUNS = 5;
 const BATCH = 1000;
 
 function build(): { wire: string[]; messages: { deviceId: string; message: Telemetry }[] } {
-  const random = rng(1);
-  const devices = Array.from({ length: DEVICES }, (_, d) => ({
-    id: `00000000-0000-4000-8000-${String(d).padStart(12, "0")}`,
-    window: new TelemetryWindow(T0 + d * 5),
-    medianMs: 2 + random() * 30,
-    variantId: d % 3 === 0 ? VARIANT_B : VARIANT_A,
-  }));
-  const wire: string[] = [];
-  const messages: { deviceId: string; message: Telemetry }[] = [];
-  // Interleaved by time, as the stream delivers them: one window of every device, then the next.
-  for (let seq = 0; seq < WINDOWS; seq++) {
-    for (const [d, dev] of devices.entries()) {
-      const n = 50 + Math.floor(random() * 451);
-      for (let i = 0; i < n; i++) {
-        const ms = lognormal(random, dev.medianMs, 0.5);
-        dev.window.onRequest(ms, random() < 0.01 ? "error" : "ok");
-        if (i % 3 === 0) dev.window.onRun(1, ms * 0.4);
-        else if (i % 3 === 1) dev.window.onRun(2, ms * 0.6);
-        dev.window.onQueueDepth(Math.floor(random() * 8));
-      }
-      const message = dev.window.snapshot({
-        ...{ epoch: 1, seq, windowEnd: T0 + d * 5 + (seq + 1) * 5000, variantId: dev.variantId },
-        ...{ generation: 3, queueDepth: 1, cpuPercent: 30 + random() * 60, rssBytes: 70e6 },
-        ...{ simulated: true, deviceClass: "rpi4", droppedBefore: 0 },
-      });
-      wire.push(JSON.stringify(message));
-      messages.push({ deviceId: dev.id, message });
-    }
-  }
-  return { wire, messages };
+  const all = syntheticTelemetry({ devices: DEVICES, windows: WINDOWS });
+  return { wire: all.map((m) => m.wire), messages: all };
 }
 
 /** Best and median of RUNS, in items per second. */
