@@ -87,32 +87,50 @@ function foldTx(tx: Prisma.TransactionClient): TelemetryFoldTx {
         ORDER BY "deviceId" FOR UPDATE`;
       return new Map(rows.map((r) => [r.deviceId, { epoch: r.epoch, seq: r.seq }]));
     },
+    // Arrays, one parameter per column (unnest), rather than a tuple of parameters per row:
+    // Prisma binds each parameter on its own, and a batch touches thousands of rows.
     async rollups(keys) {
       if (keys.length === 0) return [];
-      const tuples = keys.map(
-        (k) => Prisma.sql`(${k.deviceId}::uuid, ${k.variantId}::uuid, ${k.minute}::timestamptz)`,
-      );
       const rows = await tx.$queryRaw<TelemetryRollup[]>`
-        SELECT * FROM "TelemetryRollup"
-        WHERE ("deviceId", "variantId", "minute") IN (${Prisma.join(tuples)})
-        ORDER BY "deviceId", "variantId", "minute" FOR UPDATE`;
+        SELECT r.* FROM "TelemetryRollup" r
+        JOIN unnest(${keys.map((k) => k.deviceId)}::uuid[], ${keys.map((k) => k.variantId)}::uuid[],
+          ${keys.map((k) => k.minute)}::timestamptz[]) AS k("deviceId", "variantId", "minute")
+          ON r."deviceId" = k."deviceId" AND r."variantId" = k."variantId" AND r."minute" = k."minute"
+        ORDER BY r."deviceId", r."variantId", r."minute" FOR UPDATE OF r`;
       return rows.map(toRecord);
     },
     async writeRollups(rows) {
       if (rows.length === 0) return;
-      const values = rows.map(
-        (r) => Prisma.sql`(${r.deviceId}::uuid, ${r.variantId}::uuid, ${r.minute}::timestamptz,
-          ${r.messages}, ${r.requests}, ${r.errors}, ${r.rejected}, ${r.runs}, ${r.samples},
-          ${bytes(r.latencySketch)}, ${r.latencyCount}, ${r.latencySumMs}, ${r.latencyMinMs}::float8,
-          ${r.latencyMaxMs}::float8, ${bytes(r.runSketch)}, ${r.runCount}, ${r.runSumMs},
-          ${r.shadowCompared}, ${r.shadowAgreed}, ${r.queueDepthMax}, ${r.cpuPercentMax}, ${BigInt(Math.round(r.rssBytesMax))}, now())`,
-      );
+      const col = <T>(f: (r: RollupRecord) => T) => rows.map(f);
+      const b64 = (b: Uint8Array | null) =>
+        b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64") : null;
       await tx.$executeRaw`
         INSERT INTO "TelemetryRollup" ("deviceId", "variantId", "minute", "messages", "requests",
           "errors", "rejected", "runs", "samples", "latencySketch", "latencyCount", "latencySumMs",
-          "latencyMinMs", "latencyMaxMs", "runSketch", "runCount", "runSumMs", "shadowCompared", "shadowAgreed", "queueDepthMax",
-          "cpuPercentMax", "rssBytesMax", "updatedAt")
-        VALUES ${Prisma.join(values)}
+          "latencyMinMs", "latencyMaxMs", "runSketch", "runCount", "runSumMs", "shadowCompared",
+          "shadowAgreed", "queueDepthMax", "cpuPercentMax", "rssBytesMax", "updatedAt")
+        SELECT v."deviceId", v."variantId", v."minute", v."messages", v."requests", v."errors",
+          v."rejected", v."runs", v."samples", decode(v."latencySketch", 'base64'),
+          v."latencyCount", v."latencySumMs", v."latencyMinMs", v."latencyMaxMs",
+          decode(v."runSketch", 'base64'), v."runCount", v."runSumMs", v."shadowCompared",
+          v."shadowAgreed", v."queueDepthMax", v."cpuPercentMax", v."rssBytesMax", now()
+        FROM unnest(
+          ${col((r) => r.deviceId)}::uuid[], ${col((r) => r.variantId)}::uuid[],
+          ${col((r) => r.minute)}::timestamptz[], ${col((r) => r.messages)}::int[],
+          ${col((r) => r.requests)}::int[], ${col((r) => r.errors)}::int[],
+          ${col((r) => r.rejected)}::int[], ${col((r) => r.runs)}::int[],
+          ${col((r) => r.samples)}::int[], ${col((r) => b64(r.latencySketch))}::text[],
+          ${col((r) => r.latencyCount)}::int[], ${col((r) => r.latencySumMs)}::float8[],
+          ${col((r) => r.latencyMinMs)}::float8[], ${col((r) => r.latencyMaxMs)}::float8[],
+          ${col((r) => b64(r.runSketch))}::text[], ${col((r) => r.runCount)}::int[],
+          ${col((r) => r.runSumMs)}::float8[], ${col((r) => r.shadowCompared)}::int[],
+          ${col((r) => r.shadowAgreed)}::int[], ${col((r) => r.queueDepthMax)}::int[],
+          ${col((r) => r.cpuPercentMax)}::float8[],
+          ${col((r) => String(Math.round(r.rssBytesMax)))}::bigint[]
+        ) AS v("deviceId", "variantId", "minute", "messages", "requests", "errors", "rejected",
+          "runs", "samples", "latencySketch", "latencyCount", "latencySumMs", "latencyMinMs",
+          "latencyMaxMs", "runSketch", "runCount", "runSumMs", "shadowCompared", "shadowAgreed",
+          "queueDepthMax", "cpuPercentMax", "rssBytesMax")
         ON CONFLICT ("deviceId", "variantId", "minute") DO UPDATE SET
           "messages" = EXCLUDED."messages", "requests" = EXCLUDED."requests",
           "errors" = EXCLUDED."errors", "rejected" = EXCLUDED."rejected",
@@ -127,11 +145,11 @@ function foldTx(tx: Prisma.TransactionClient): TelemetryFoldTx {
     },
     async writeCursors(cursors) {
       if (cursors.size === 0) return;
-      const values = [...cursors].map(
-        ([deviceId, c]) => Prisma.sql`(${deviceId}::uuid, ${c.epoch}, ${c.seq})`,
-      );
+      const list = [...cursors];
       await tx.$executeRaw`
-        INSERT INTO "TelemetryCursor" ("deviceId", "epoch", "seq") VALUES ${Prisma.join(values)}
+        INSERT INTO "TelemetryCursor" ("deviceId", "epoch", "seq")
+        SELECT * FROM unnest(${list.map(([d]) => d)}::uuid[], ${list.map(([, c]) => c.epoch)}::int[],
+          ${list.map(([, c]) => c.seq)}::int[])
         ON CONFLICT ("deviceId") DO UPDATE SET "epoch" = EXCLUDED."epoch", "seq" = EXCLUDED."seq"`;
     },
     async addObservations(rows) {
@@ -147,10 +165,6 @@ function foldTx(tx: Prisma.TransactionClient): TelemetryFoldTx {
       await new PrismaLatencyRepo(tx).add(rows.filter((r) => known.has(r.variantId)));
     },
   };
-}
-
-function bytes(b: Uint8Array | null): Uint8Array<ArrayBuffer> | null {
-  return b ? (Buffer.from(b.buffer, b.byteOffset, b.byteLength) as Uint8Array<ArrayBuffer>) : null;
 }
 
 function toRecord(r: TelemetryRollup): RollupRecord {
