@@ -79,6 +79,8 @@ export interface ControlPlaneConfig {
       everyMs?: number;
       windowMs?: number;
       hysteresis?: Partial<HysteresisOptions>;
+      /** Which completed rollouts it looks after (default: every one). */
+      include?: (rollout: { id: string; name: string }) => boolean;
       /** The controller's clock (tests run it on virtual time). */
       now?: () => Date;
     };

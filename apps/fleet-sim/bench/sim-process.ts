@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { TestControlPlane } from "@edgefleet/control-plane/testing";
 import { freePorts } from "@edgefleet/testkit";
-import type { FleetStats } from "../src/fleet";
+import type { DeviceView, FleetStats } from "../src/fleet";
 
 const MAIN = resolve(import.meta.dirname, "../src/main.ts");
 /** USER_HZ: /proc/<pid>/stat counts clock ticks. */
@@ -67,6 +67,29 @@ export async function simStats(sim: Sim): Promise<FleetStats | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** Every device of the simulator: class, load, what it serves (GET /devices). */
+export async function simDevices(sim: Sim): Promise<DeviceView[]> {
+  const res = await fetch(`${sim.url}/devices`);
+  if (!res.ok) throw new Error(`simulator /devices: HTTP ${res.status}`);
+  return ((await res.json()) as { items: DeviceView[] }).items;
+}
+
+/** Sets co-tenant load (POST /load, see control-api.ts); the ids of the devices it changed. */
+export async function simSetLoad(
+  sim: Sim,
+  body: {
+    factor: number;
+    fraction?: number;
+    deviceClass?: string;
+    deviceIds?: string[];
+    seed?: number;
+  },
+): Promise<string[]> {
+  const res = await fetch(`${sim.url}/load`, { method: "POST", body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`simulator /load: HTTP ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { deviceIds: string[] }).deviceIds;
 }
 
 export async function waitFor<T>(

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { connectBus, formatCreds, loadOrCreateFleetAuth } from "@edgefleet/bus";
 import type { TestControlPlane } from "@edgefleet/control-plane/testing";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { SimulationModel } from "./model";
+import { DEFAULT_HOST_FIGURES } from "./profile";
 
 export async function tempDir(): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), "ef-fleet-sim-"));
@@ -40,6 +42,26 @@ export async function importTwoVariants(stack: TestControlPlane) {
       { name: "fp32", bytes: randomBytes(3_000), accuracy: 0.98 },
       { name: "int8-static", bytes: randomBytes(1_500), accuracy: 0.975, kernelType: "int8" },
     ],
+  });
+}
+
+/**
+ * Three fp32 variants of falling cost and accuracy whose FLOPs are chosen so the planner's
+ * predictions agree with the simulation model's default latencies (base latency x the stated
+ * host's best fp32 throughput, the figure the planner reads: a class's predicted latency and its
+ * simulated median then match up to dispatch overhead): "fp32" (0.25 ms on the host), "pruned-50" (0.15 ms), "distilled-student" (0.05 ms).
+ */
+export async function importThreeVariants(stack: TestControlPlane) {
+  const model = new SimulationModel();
+  const hostOps = DEFAULT_HOST_FIGURES.kernels.fp32.opsPerSecond.best;
+  const v = (name: string, bytes: number) => {
+    const m = model.variant(name);
+    const flops = (m.baseLatencyMs / 1000) * hostOps;
+    return { name, bytes: randomBytes(bytes), accuracy: m.canaryAccuracy, flops };
+  };
+  return stack.importModel({
+    name: "sim-model-3",
+    variants: [v("fp32", 3_000), v("pruned-50", 1_500), v("distilled-student", 600)],
   });
 }
 

@@ -26,6 +26,11 @@ export interface RetargetControllerDeps {
   /** The window of field latency judged (default 2 minutes). */
   windowMs?: number;
   hysteresis?: Partial<HysteresisOptions>;
+  /**
+   * Which completed rollouts it looks after (default: every one). The re-targeting benchmark
+   * leaves one rollout alone this way, as its control arm.
+   */
+  include?: (rollout: { id: string; name: string }) => boolean;
   now?: () => Date;
 }
 
@@ -64,6 +69,7 @@ export class RetargetController {
     const result = { looked: 0, moved: 0 };
     if (!fence) return result;
     for (const r of await this.deps.repos.rollouts.inState(["completed"])) {
+      if (this.deps.include && !this.deps.include(r)) continue;
       try {
         const one = await this.rollout(r.id, r.modelId, r.policy, fence);
         result.looked += one.looked;
