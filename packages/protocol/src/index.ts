@@ -2,5 +2,6 @@
 // is its own entry, `@edgefleet/protocol/grpc`.
 export * from "./dispatch";
 export * from "./messages";
+export type * from "./rest";
 export * from "./subjects";
 export * from "./telemetry";

@@ -1,6 +1,7 @@
 // A wave's health gates: install, latency, errors, shadow agreement and the canary accuracy
 // budget. Pure: the controller gathers the observation (reports, merged telemetry) and acts on
 // the verdict. Every gate reading carries a sentence a person reads, with the numbers.
+import type { GateName, GateReading, GateStatus } from "@edgefleet/protocol/rest";
 import type { GatesConfig } from "./strategy";
 
 export type TargetState = "pending" | "assigned" | "applied" | "failed" | "rolled-back" | "skipped";
@@ -45,17 +46,7 @@ export interface WaveObservation {
   canarySet: boolean;
 }
 
-export type GateName = "install" | "latency" | "errors" | "agreement" | "canary";
-export type GateStatus = "pass" | "fail" | "waiting" | "off";
-
-export interface GateReading {
-  gate: GateName;
-  status: GateStatus;
-  /** The measured value the gate judged (a rate, ms, a share), when there is one. */
-  value: number | null;
-  threshold: number | null;
-  detail: string;
-}
+export type { GateName, GateReading, GateStatus };
 
 export type WaveVerdict =
   | { verdict: "wait"; gates: GateReading[] }

@@ -1,12 +1,7 @@
 // A rollout's life: which operator actions and controller outcomes are allowed from which state.
-export type RolloutState =
-  | "pending"
-  | "running"
-  | "paused"
-  | "completed"
-  | "halted"
-  | "aborted"
-  | "rolled_back";
+import type { RolloutState } from "@edgefleet/protocol/rest";
+
+export type { RolloutState };
 
 export type RolloutAction =
   | "start"

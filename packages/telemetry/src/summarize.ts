@@ -1,32 +1,8 @@
+import type { RollupSummary } from "@edgefleet/protocol/rest";
 import { fromStoredRollup, MINUTE_MS, type StoredRollup } from "./fold";
 import { LatencySketch } from "./sketch";
 
-export interface RollupSummary {
-  messages: number;
-  requests: number;
-  errors: number;
-  rejected: number;
-  runs: number;
-  samples: number;
-  /** Requests answered per second over `spanMs`. */
-  throughputPerS: number;
-  /** Samples per run: the mean micro-batch; null without runs. */
-  meanBatch: number | null;
-  /** End-to-end latency of answered requests; null without any. */
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  meanMs: number | null;
-  minMs: number | null;
-  maxMs: number | null;
-  /** Single-sample run time; null without any. */
-  runP50Ms: number | null;
-  runP95Ms: number | null;
-  runMeanMs: number | null;
-  queueDepthMax: number;
-  cpuPercentMax: number;
-  rssBytesMax: number;
-}
+export type { RollupSummary };
 
 /**
  * Merges any group of rows: a device over an hour, a variant across the fleet, a rollout wave.

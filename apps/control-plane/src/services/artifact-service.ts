@@ -10,6 +10,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { mediaTypeOf } from "@edgefleet/artifact";
 import type { Artifact, Repos } from "@edgefleet/db";
+import type { ArtifactUploadView, ArtifactView } from "@edgefleet/protocol/rest";
 import {
   InvalidArgumentError,
   NotFoundError,
@@ -20,14 +21,9 @@ import {
 import { type Principal, requireRole } from "./auth-service";
 import type { ArtifactStore } from "./dispatch-ports";
 
-const SHA256 = /^[0-9a-f]{64}$/;
+export type { ArtifactView };
 
-export interface ArtifactView {
-  sha256: string;
-  sizeBytes: number;
-  mediaType: string;
-  createdAt: string;
-}
+const SHA256 = /^[0-9a-f]{64}$/;
 
 export interface ArtifactServiceDeps {
   repos: Pick<Repos, "catalog" | "audit">;
@@ -56,7 +52,7 @@ export class ArtifactService {
     digest: string,
     body: Readable,
     declaredBytes: number | undefined,
-  ): Promise<{ created: boolean; artifact: ArtifactView }> {
+  ): Promise<ArtifactUploadView> {
     requireRole(principal, "operator");
     if (!SHA256.test(digest)) {
       throw new InvalidArgumentError("sha256", "must be 64 lowercase hex digits");

@@ -11,12 +11,15 @@ import {
   runtimeOptionsSchema,
   type StateReport,
 } from "@edgefleet/protocol";
+import type { DeploymentView, DesiredView, ReportedView } from "@edgefleet/protocol/rest";
 import { z } from "zod";
 import { ConflictError, NotFoundError } from "../errors";
 import type { FleetEvents } from "../fleet-events";
 import { type Principal, requireRole } from "./auth-service";
 import type { DesiredStateStore, DeviceNotifier } from "./dispatch-ports";
 import { parseInput } from "./validation";
+
+export type { DeploymentView, DesiredView, ReportedView };
 
 export const assignSchema = z.object({
   /** null: run nothing (the device unloads what it serves). */
@@ -32,37 +35,6 @@ export interface AssignmentWrite {
   /** `apitoken:<id>`, `rollout:<id>`, `retarget`. */
   actor: string;
   rolloutId?: string | null;
-}
-
-export interface DesiredView {
-  generation: number;
-  variantId: string | null;
-  variantName: string | null;
-  model: { id: string; name: string; version: string } | null;
-  digest: string | null;
-  options: unknown;
-  assignedBy: string;
-  updatedAt: string;
-}
-
-export interface ReportedView {
-  generation: number;
-  phase: string;
-  step: string | null;
-  serving: { generation: number; variantId: string | null; digest: string | null } | null;
-  error: string | null;
-  /** The serving variant's result on the assignment's canary set. */
-  canary: { digest: string; samples: number; correct: number } | null;
-  sentAt: string;
-  receivedAt: string;
-}
-
-export interface DeploymentView {
-  deviceId: string;
-  desired: DesiredView | null;
-  reported: ReportedView | null;
-  /** The device reports serving exactly the desired generation. */
-  inSync: boolean;
 }
 
 export interface AssignmentServiceDeps {

@@ -4,11 +4,19 @@ import { randomUUID } from "node:crypto";
 import { DuplicateModelError, type Model, type Repos, type Variant } from "@edgefleet/db";
 import { estimateMemory } from "@edgefleet/planner";
 import { type ArtifactManifest, MEDIA_TYPES } from "@edgefleet/protocol";
+import type {
+  ModelDetailView,
+  ModelListView,
+  ModelView,
+  VariantView,
+} from "@edgefleet/protocol/rest";
 import { z } from "zod";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors";
 import { type Principal, requireRole } from "./auth-service";
 import type { ManifestSigner } from "./dispatch-ports";
 import { parseInput } from "./validation";
+
+export type { ModelView, VariantView };
 
 const slug = z
   .string()
@@ -65,33 +73,6 @@ export const importModelSchema = z.object({
 });
 export type ImportModelInput = z.input<typeof importModelSchema>;
 
-export interface VariantView {
-  id: string;
-  name: string;
-  technique: string;
-  recipe: unknown;
-  onnxBytes: number;
-  shippedBytes: number;
-  params: number;
-  accuracy: number | null;
-  latencyB1Ms: number | null;
-  latencyB64Ms: number | null;
-  kernels: string[];
-  artifactDigest: string | null;
-  cost: unknown;
-  runtime: unknown;
-  /** False for variants imported before manifests were signed: they cannot be assigned. */
-  signed: boolean;
-}
-
-export interface ModelView {
-  id: string;
-  name: string;
-  version: string;
-  input: unknown;
-  createdAt: string;
-}
-
 export class CatalogService {
   constructor(
     private readonly deps: {
@@ -100,7 +81,7 @@ export class CatalogService {
     },
   ) {}
 
-  async importModel(principal: Principal, body: unknown) {
+  async importModel(principal: Principal, body: unknown): Promise<ModelDetailView> {
     requireRole(principal, "operator");
     const input = parseInput(importModelSchema, body);
     const names = new Set<string>();
@@ -194,11 +175,11 @@ export class CatalogService {
     }
   }
 
-  async listModels() {
+  async listModels(): Promise<ModelListView> {
     return { items: (await this.deps.repos.catalog.listModels()).map(modelView) };
   }
 
-  async getModel(id: string) {
+  async getModel(id: string): Promise<ModelDetailView> {
     const model = await this.deps.repos.catalog.findModel(id);
     if (!model) throw new NotFoundError(`model ${id} not found`);
     const variants = await this.deps.repos.catalog.listVariants(id);

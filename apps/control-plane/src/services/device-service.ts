@@ -2,6 +2,7 @@
 
 import { InvalidCursorError, type Repos } from "@edgefleet/db";
 import type { DeviceEvent, FleetEvent, StateReport } from "@edgefleet/protocol";
+import type { DeviceDetailView, DevicePageView } from "@edgefleet/protocol/rest";
 import { z } from "zod";
 import { InvalidArgumentError, NotFoundError } from "../errors";
 import type { FleetEvents } from "../fleet-events";
@@ -11,22 +12,13 @@ import type { ProfileService } from "./profile-service";
 import { parseInput } from "./validation";
 import { type DeviceView, deviceView } from "./views";
 
+export type { DeviceDetailView, DevicePageView };
+
 export const listDevicesQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),
   status: z.enum(["enrolled", "online", "offline"]).optional(),
 });
-
-/** A device with what it should run and what it reports running. */
-export interface DeviceDetailView extends DeviceView {
-  deployment: DeploymentView;
-}
-
-export interface DevicePageView {
-  items: DeviceDetailView[];
-  total: number;
-  nextCursor: string | null;
-}
 
 export interface DeviceServiceDeps {
   repos: Pick<Repos, "devices" | "dispatch">;

@@ -9,6 +9,7 @@ import {
   type PlanPolicy,
   type VariantCost,
 } from "@edgefleet/planner";
+import type { PlanDecisionView, PlanView } from "@edgefleet/protocol/rest";
 import { z } from "zod";
 import { NotFoundError } from "../errors";
 import { type Principal, requireRole } from "./auth-service";
@@ -18,6 +19,8 @@ import {
   variantCostFromRow,
 } from "./plan-inputs";
 import { parseInput } from "./validation";
+
+export type { PlanDecisionView };
 
 const MAX_DEVICES = 100_000;
 const CORRECTION_WINDOW_MS = 7 * 86_400_000;
@@ -44,18 +47,6 @@ export const createPlanSchema = z.object({
   dryRun: z.boolean().default(true),
 });
 
-export interface PlanDecisionView {
-  deviceId: string;
-  deviceName: string;
-  deviceClass: string | null;
-  ok: boolean;
-  variantId: string | null;
-  variantName: string | null;
-  predictedLatencyMs: number | null;
-  predictedMemoryBytes: number | null;
-  reasons: string[];
-}
-
 export class PlanService {
   constructor(
     private readonly deps: {
@@ -66,7 +57,7 @@ export class PlanService {
     },
   ) {}
 
-  async createPlan(principal: Principal, body: unknown) {
+  async createPlan(principal: Principal, body: unknown): Promise<PlanView> {
     requireRole(principal, "operator");
     const input = parseInput(createPlanSchema, body);
     const model = await this.deps.repos.catalog.findModel(input.modelId);

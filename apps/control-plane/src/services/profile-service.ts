@@ -8,9 +8,12 @@ import {
   reprofileReplySchema,
   subjects,
 } from "@edgefleet/protocol";
+import type { ProfileView } from "@edgefleet/protocol/rest";
 import { NotFoundError, UnavailableError } from "../errors";
 import type { FleetEvents } from "../fleet-events";
 import { type Principal, requireRole } from "./auth-service";
+
+export type { ProfileView };
 
 /** How the control plane reaches a device: NATS request/reply in production and tests. */
 export interface DeviceRpc {
@@ -20,23 +23,6 @@ export interface DeviceRpc {
     timeoutMs: number,
     headers?: Record<string, string>,
   ): Promise<Uint8Array>;
-}
-
-export interface ProfileView {
-  id: string;
-  deviceId: string;
-  measuredAt: string;
-  agentVersion: string;
-  threads: number;
-  simulated: boolean;
-  deviceClass: string | null;
-  fp32Gflops: number;
-  int8Gops: number;
-  int4Gops: number | null;
-  memBandwidthGBs: number;
-  loadTimeMs: number | null;
-  nativeKernels: string[];
-  profile: unknown;
 }
 
 export class ProfileService {

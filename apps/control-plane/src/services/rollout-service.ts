@@ -4,6 +4,13 @@
 import { decodeCanarySet } from "@edgefleet/artifact";
 import type { Repos, Rollout, RolloutWithCounts } from "@edgefleet/db";
 import { MEDIA_TYPES, sha256HexSchema } from "@edgefleet/protocol";
+import type {
+  RetargetMovesView,
+  RolloutDryRunView,
+  RolloutListView,
+  RolloutTargetsView,
+  RolloutView,
+} from "@edgefleet/protocol/rest";
 import {
   assignWaves,
   type GateReading,
@@ -21,6 +28,8 @@ import type { ArtifactStore } from "./dispatch-ports";
 import { loadPlanningInputs, planDevices, policySchema, selectorSchema } from "./plan-service";
 import { parseInput } from "./validation";
 
+export type { RolloutView };
+
 export const createRolloutSchema = z.object({
   modelId: z.string().uuid("must be a model id (uuid)"),
   name: z.string().min(1).max(100).default("rollout"),
@@ -35,25 +44,6 @@ export const createRolloutSchema = z.object({
 
 const actionSchema = z.object({ reason: z.string().max(500).default("") });
 
-export interface RolloutView {
-  id: string;
-  name: string;
-  modelId: string;
-  state: RolloutState;
-  /** 1-based for people; `waves[i].wave` matches. */
-  currentWave: number;
-  waves: { wave: number; devices: number; states: Record<string, number> }[];
-  gates: GateReading[];
-  haltReason: string | null;
-  selector: unknown;
-  policy: unknown;
-  strategy: unknown;
-  canaryDigest: string | null;
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
 export class RolloutService {
   constructor(
     private readonly deps: {
@@ -65,7 +55,7 @@ export class RolloutService {
     },
   ) {}
 
-  async create(principal: Principal, body: unknown) {
+  async create(principal: Principal, body: unknown): Promise<RolloutView | RolloutDryRunView> {
     requireRole(principal, "operator");
     const input = parseInput(createRolloutSchema, body);
     const model = await this.deps.repos.catalog.findModel(input.modelId);
@@ -136,7 +126,7 @@ export class RolloutService {
     return rolloutView(row);
   }
 
-  async list() {
+  async list(): Promise<RolloutListView> {
     const rows = await this.deps.repos.rollouts.list();
     return {
       items: rows.map((r) => ({
@@ -151,7 +141,7 @@ export class RolloutService {
     };
   }
 
-  async targets(id: string, rawQuery: unknown) {
+  async targets(id: string, rawQuery: unknown): Promise<RolloutTargetsView> {
     const q = parseInput(
       z.object({
         wave: z.coerce.number().int().min(1).optional(),
@@ -180,7 +170,7 @@ export class RolloutService {
   }
 
   /** A device's re-targeting history, newest first: each move with its reasons. */
-  async moves(deviceId: string) {
+  async moves(deviceId: string): Promise<RetargetMovesView> {
     const device = await this.deps.repos.devices.findById(deviceId);
     if (!device) throw new NotFoundError(`device ${deviceId} not found`);
     const moves = await this.deps.repos.rollouts.moves(deviceId);
@@ -199,7 +189,12 @@ export class RolloutService {
   }
 
   /** start, pause, resume, abort, rollback: audited with who and why. */
-  async control(principal: Principal, id: string, action: RolloutAction, body: unknown) {
+  async control(
+    principal: Principal,
+    id: string,
+    action: RolloutAction,
+    body: unknown,
+  ): Promise<RolloutView> {
     requireRole(principal, "operator");
     const { reason } = parseInput(actionSchema, body ?? {});
     const row = await this.deps.repos.rollouts.find(id);

@@ -3,6 +3,7 @@
 // events for WebSocket clients, and rollups read back as series and summaries.
 import type { NewLatencyObservation, Repos, RollupRecord } from "@edgefleet/db";
 import type { Telemetry } from "@edgefleet/protocol";
+import type { DeviceTelemetryView } from "@edgefleet/protocol/rest";
 import {
   foldTelemetry,
   mergeRollup,
@@ -95,7 +96,7 @@ export class TelemetryService {
   }
 
   /** A device's latency and load over the last `minutes`, as a series and a summary. */
-  async forDevice(deviceId: string, rawQuery: unknown) {
+  async forDevice(deviceId: string, rawQuery: unknown): Promise<DeviceTelemetryView> {
     const q = parseInput(telemetryQuerySchema, rawQuery);
     const device = await this.deps.repos.devices.findById(deviceId);
     if (!device) throw new NotFoundError(`device ${deviceId} not found`);

@@ -2,9 +2,12 @@
 import { access, chmod, mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Repos } from "@edgefleet/db";
+import type { CreatedEnrollmentToken } from "@edgefleet/protocol/rest";
 import { z } from "zod";
 import { type Principal, requireRole } from "./auth-service";
 import { parseInput } from "./validation";
+
+export type { CreatedEnrollmentToken };
 
 export const createEnrollmentTokenSchema = z.object({
   label: z.string().min(1).max(100).default("enrollment"),
@@ -17,14 +20,6 @@ export const createEnrollmentTokenSchema = z.object({
     .default(3600),
   maxUses: z.number().int().min(1).max(100_000).default(1),
 });
-
-export interface CreatedEnrollmentToken {
-  id: string;
-  token: string;
-  label: string;
-  expiresAt: string;
-  maxUses: number;
-}
 
 export class TokenService {
   constructor(

@@ -1,24 +1,8 @@
 // JSON views of stored rows: what REST, gRPC and WebSocket clients see.
 import type { Device } from "@edgefleet/db";
+import type { DeviceView } from "@edgefleet/protocol/rest";
 
-export interface DeviceView {
-  id: string;
-  name: string;
-  status: string;
-  arch: string;
-  cores: number;
-  ramBytes: number;
-  cpuModel: string;
-  cpuFlags: string[];
-  accelerators: string[];
-  agentVersion: string;
-  simulated: boolean;
-  deviceClass: string | null;
-  labels: unknown;
-  facts: unknown;
-  lastSeenAt: string | null;
-  createdAt: string;
-}
+export type { DeviceView };
 
 export function deviceView(d: Device): DeviceView {
   return {
