@@ -531,18 +531,22 @@ describe("a rollout", () => {
       });
       for (const d of devices)
         for (let w = 0; w < 3; w++) await d.serve(60, t - 30_000 + w * 5_000);
-      await until("windows folded", async () => {
-        const n = await prisma.telemetryRollup.count({
+      await until("every window of the phase folded", async () => {
+        const folded = await prisma.telemetryRollup.groupBy({
+          by: ["deviceId"],
           where: {
             deviceId: { in: devices.map((d) => d.deviceId) },
             // The minute the phase's first window starts in (t's seconds put it in this one or
-            // the one before).
+            // the one before); earlier phases are three minutes back.
             minute: { gte: new Date(Math.floor((t - 30_000) / 60_000) * 60_000) },
           },
+          _sum: { requests: true },
         });
-        return n >= 2 ? true : undefined;
+        const all = devices.every(
+          (d) => folded.find((f) => f.deviceId === d.deviceId)?._sum.requests === 3 * 60,
+        );
+        return all ? true : undefined;
       });
-      await new Promise((r) => setTimeout(r, 300));
       const result = await retarget.tick();
       await until("moves applied", async () =>
         devices.every((d) => d.desired) ? true : undefined,
@@ -598,16 +602,18 @@ describe("a rollout", () => {
         const w = ((await get(id)).waves as { states: Record<string, number> }[])[0];
         return w.states.applied === 1 ? true : undefined;
       });
+      // While the first control plane holds the lease, the replica's controllers stand by.
+      expect(stack.cp.controllers.lease?.current()).toBeDefined();
+      expect(replica.controllers.lease?.current()).toBeUndefined();
       // The first control plane's controllers die without releasing the lease.
       const c = stack.cp.controllers;
       await c.rollout?.stop();
       await c.retarget?.stop();
       await c.lease?.stop({ release: false });
-      expect(replica.controllers.lease?.current()).toBeUndefined();
       await until(
         "the replica holds the lease",
         async () => (replica.controllers.lease?.current() ? true : undefined),
-        10_000,
+        20_000,
       );
       const done = await settledIn(id, ["completed"], 40_000);
       expect(done.state).toBe("completed");

@@ -1,8 +1,8 @@
-/** Polls `probe` until it returns something other than undefined, or fails naming `what`. */
+/** Polls `probe` until it returns something other than undefined, or fails naming `what` (after 15 s by default: CI runs two suites at once on 2 cores). */
 export async function until<T>(
   what: string,
   probe: () => Promise<T | undefined>,
-  ms = 5000,
+  ms = 15_000,
   everyMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + ms;

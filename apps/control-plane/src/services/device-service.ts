@@ -6,7 +6,7 @@ import type { DeviceDetailView, DevicePageView } from "@edgefleet/protocol/rest"
 import { z } from "zod";
 import { InvalidArgumentError, NotFoundError } from "../errors";
 import type { FleetEvents } from "../fleet-events";
-import { type AssignmentService, type DeploymentView, deploymentView } from "./assignment-service";
+import { type AssignmentService, deploymentView } from "./assignment-service";
 import { factColumns } from "./enrollment-service";
 import type { ProfileService } from "./profile-service";
 import { parseInput } from "./validation";
