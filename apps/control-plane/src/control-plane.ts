@@ -28,6 +28,7 @@ import { RolloutController } from "./controllers/rollout-controller";
 import { FleetEvents } from "./fleet-events";
 import { bindGrpc, createGrpcServer } from "./grpc/server";
 import { createHttpApp } from "./http/app";
+import { defaultConsoleDir } from "./http/console-static";
 import { ControlPlaneMetrics } from "./metrics";
 import { startDeviceListener } from "./nats/device-listener";
 import { natsArtifactStore, natsDesiredStore, natsNotifier } from "./nats/dispatch-stores";
@@ -64,6 +65,8 @@ export interface ControlPlaneConfig {
   heartbeatTimeoutMs: number;
   /** Write a many-use enrollment token here at first start (unattended stacks). */
   bootstrapEnrollmentTokenFile?: string;
+  /** The built web console served at `/` (default: apps/console/dist of this clone). */
+  consoleDir?: string;
   /** Largest artifact an upload may carry (default 512 MiB). */
   maxArtifactBytes?: number;
   /** Telemetry batching (default 500 messages or 100 ms). */
@@ -153,6 +156,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   const app = createHttpApp({
     ...services,
     logger,
+    consoleDir: config.consoleDir ?? defaultConsoleDir(),
     health: async () => ({
       database: await prisma.$queryRaw`SELECT 1`.then(
         () => true,

@@ -22,6 +22,8 @@ const envSchema = z.object({
   /** A device is offline when no heartbeat arrived for this long. */
   HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(200).default(15000),
   BOOTSTRAP_ENROLLMENT_TOKEN_FILE: z.string().optional(),
+  /** The built web console to serve at `/` (default: apps/console/dist of this clone). */
+  CONSOLE_DIR: z.string().min(1).optional(),
   /** Largest artifact upload accepted, in bytes. */
   MAX_ARTIFACT_BYTES: z.coerce
     .number()

@@ -21,6 +21,7 @@ try {
     heartbeatTimeoutMs: env.HEARTBEAT_TIMEOUT_MS,
     bootstrapEnrollmentTokenFile: env.BOOTSTRAP_ENROLLMENT_TOKEN_FILE,
     maxArtifactBytes: env.MAX_ARTIFACT_BYTES,
+    consoleDir: env.CONSOLE_DIR,
     logger,
   });
   let stopping = false;

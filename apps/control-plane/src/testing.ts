@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectDevice, loadOrCreateFleetAuth, writeServerConfig } from "@edgefleet/bus";
+import { createPrisma, PrismaApiTokenRepo } from "@edgefleet/db";
 import { createTestDatabase, type TestDatabase } from "@edgefleet/db/testing";
 import { encodeJson, type HardwareFactsJson, subjects } from "@edgefleet/protocol";
 import { EnrollmentServiceClient, EnrollRequest } from "@edgefleet/protocol/grpc";
@@ -37,6 +38,8 @@ export interface TestControlPlane {
     path: string,
     init?: RequestInit & { token?: string },
   ): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** A new API token with this role (what an admin would hand out); returns its secret. */
+  apiToken(role: "admin" | "operator" | "viewer"): Promise<string>;
   /** Uploads bytes as an artifact; returns their sha256. */
   upload(bytes: Uint8Array): Promise<string>;
   /** Uploads each variant's bytes and imports them as one model; returns ids by variant name. */
@@ -138,6 +141,14 @@ export async function startTestControlPlane(
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },
     upload,
+    async apiToken(role) {
+      const prisma = createPrisma(db.url);
+      try {
+        return (await new PrismaApiTokenRepo(prisma).create({ name: `test-${role}`, role })).secret;
+      } finally {
+        await prisma.$disconnect();
+      }
+    },
     startReplica: () => startControlPlane({ ...config, httpPort: 0, grpcPort: 0 }),
     async importModel(spec) {
       const variants: ImportModelInput["variants"] = [];

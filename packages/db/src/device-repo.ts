@@ -33,6 +33,12 @@ export interface ListDevicesQuery {
   /** `nextCursor` of the previous page; omit for the first page. */
   cursor?: string | null;
   status?: DeviceStatus;
+  /** Exact device class ("rpi4"). */
+  deviceClass?: string;
+  /** Every pair must be among the device's labels. */
+  labels?: Record<string, string>;
+  /** Devices that report serving this variant. */
+  servingVariantId?: string;
 }
 
 export interface DevicePage {
@@ -111,7 +117,7 @@ export class PrismaDeviceRepo implements DeviceRepo {
 
   async list(query: ListDevicesQuery = {}): Promise<DevicePage> {
     const limit = Math.min(Math.max(Math.trunc(query.limit ?? 50), 1), 500);
-    const filter: Prisma.DeviceWhereInput = query.status ? { status: query.status } : {};
+    const filter = listFilter(query);
     const after = query.cursor ? decodeCursor(query.cursor) : null;
     const where: Prisma.DeviceWhereInput = after
       ? {
@@ -204,6 +210,22 @@ export class PrismaDeviceRepo implements DeviceRepo {
       throw err;
     }
   }
+}
+
+/** The filter part of a list query, for the database to apply (rows and count alike). */
+function listFilter(query: ListDevicesQuery): Prisma.DeviceWhereInput {
+  const and: Prisma.DeviceWhereInput[] = [];
+  if (query.status) and.push({ status: query.status });
+  if (query.deviceClass !== undefined) and.push({ deviceClass: query.deviceClass });
+  for (const [key, value] of Object.entries(query.labels ?? {})) {
+    and.push({ labels: { path: [key], equals: value } });
+  }
+  if (query.servingVariantId !== undefined) {
+    // A malformed id matches nothing rather than failing the uuid cast.
+    if (!isUuid(query.servingVariantId)) return { id: { in: [] } };
+    and.push({ reportedState: { servingVariantId: query.servingVariantId } });
+  }
+  return and.length ? { AND: and } : {};
 }
 
 /** Shared with enrollDevice, which creates the device inside its own transaction. */

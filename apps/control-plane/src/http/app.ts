@@ -1,4 +1,6 @@
 // REST transport: parse, authenticate, call one service, map typed errors to status codes.
+
+import type { MeView } from "@edgefleet/protocol/rest";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { toPublicError } from "../errors";
@@ -14,6 +16,7 @@ import type { ProfileService } from "../services/profile-service";
 import type { RolloutService } from "../services/rollout-service";
 import type { TelemetryService } from "../services/telemetry-service";
 import type { TokenService } from "../services/token-service";
+import { consoleRouter } from "./console-static";
 
 export interface HttpDeps {
   auth: AuthService;
@@ -30,6 +33,8 @@ export interface HttpDeps {
   metrics: ControlPlaneMetrics;
   health: () => Promise<Record<string, boolean>>;
   logger: Logger;
+  /** Where the built web console is; undefined serves none. */
+  consoleDir?: string;
 }
 
 type Handler = (req: Request, principal: Principal) => Promise<unknown>;
@@ -82,6 +87,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     },
   ];
 
+  app.get(
+    "/api/v1/me",
+    route(async (_req, p): Promise<MeView> => ({ tokenId: p.tokenId, role: p.role })),
+  );
   app.post(
     "/api/v1/enrollment-tokens",
     route((req, p) => deps.tokens.createEnrollmentToken(p, req.body), 201),
@@ -186,6 +195,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     "/api/v1/plans",
     route((req, p) => deps.plans.createPlan(p, req.body), 201),
   );
+
+  if (deps.consoleDir !== undefined) app.use(consoleRouter(deps.consoleDir));
 
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: { code: "not_found", message: "no such route" } });

@@ -14,11 +14,31 @@ import { type DeviceView, deviceView } from "./views";
 
 export type { DeviceDetailView, DevicePageView };
 
-export const listDevicesQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(200).optional(),
-  status: z.enum(["enrolled", "online", "offline"]).optional(),
-});
+/** `label=key=value`, repeatable (every pair must match): what the console and CLI send. */
+const labelPair = z
+  .string()
+  .max(321)
+  .regex(/^[^=]{1,64}=.{0,256}$/, "must be key=value (key 1..64 characters, value up to 256)");
+
+export const listDevicesQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.string().max(200).optional(),
+    status: z.enum(["enrolled", "online", "offline"]).optional(),
+    deviceClass: z.string().min(1).max(64).optional(),
+    label: z
+      .union([labelPair, z.array(labelPair).max(20)])
+      .optional()
+      .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v])),
+    variantId: z.string().uuid("must be a variant id (uuid)").optional(),
+  })
+  .transform(({ label, variantId, ...rest }) => ({
+    ...rest,
+    servingVariantId: variantId,
+    labels: Object.fromEntries(
+      label.map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+    ),
+  }));
 
 export interface DeviceServiceDeps {
   repos: Pick<Repos, "devices" | "dispatch">;

@@ -1,5 +1,7 @@
 // WebSocket endpoint `/api/v1/stream`: pushes fleet events to authenticated clients.
-// Browsers cannot set headers on a WebSocket, so the token may also come as `?access_token=`.
+// Browsers cannot set headers on a WebSocket, but they can offer subprotocols: the console offers
+// ["edgefleet.v1", "edgefleet.bearer.<token>"] and is answered "edgefleet.v1", so the token never
+// goes in a URL (URLs end up in access logs and proxies). Other clients send `Authorization`.
 import type { IncomingMessage, Server } from "node:http";
 import type { Logger } from "pino";
 import { WebSocket, WebSocketServer } from "ws";
@@ -7,12 +9,20 @@ import type { FleetEvents } from "../fleet-events";
 import type { Authenticator } from "../services/auth-service";
 
 export const STREAM_PATH = "/api/v1/stream";
+/** The subprotocol the server answers with. */
+export const STREAM_PROTOCOL = "edgefleet.v1";
+/** Prefix of the subprotocol that carries the bearer token. */
+export const BEARER_PROTOCOL_PREFIX = "edgefleet.bearer.";
 
 export function attachFleetStream(
   server: Server,
   deps: { auth: Authenticator; events: FleetEvents; logger: Logger },
 ): WebSocketServer {
-  const wss = new WebSocketServer({ noServer: true });
+  const wss = new WebSocketServer({
+    noServer: true,
+    // Never echo the token back: answer with the versioned protocol when it was offered.
+    handleProtocols: (protocols) => (protocols.has(STREAM_PROTOCOL) ? STREAM_PROTOCOL : false),
+  });
 
   server.on("upgrade", (req, socket, head) => {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -21,7 +31,7 @@ export function attachFleetStream(
       return;
     }
     deps.auth
-      .authenticate(bearerFrom(req) ?? url.searchParams.get("access_token") ?? undefined)
+      .authenticate(bearerFrom(req))
       .then((principal) => {
         wss.handleUpgrade(req, socket, head, (ws) => {
           const unsubscribe = deps.events.subscribe((event) => {
@@ -41,7 +51,14 @@ export function attachFleetStream(
   return wss;
 }
 
-function bearerFrom(req: IncomingMessage): string | undefined {
+/** The token from `Authorization: Bearer`, else from an `edgefleet.bearer.<token>` subprotocol. */
+export function bearerFrom(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
-  return header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
+  if (header?.startsWith("Bearer ")) return header.slice("Bearer ".length).trim();
+  const offered = req.headers["sec-websocket-protocol"];
+  for (const p of (offered ?? "").split(",")) {
+    const name = p.trim();
+    if (name.startsWith(BEARER_PROTOCOL_PREFIX)) return name.slice(BEARER_PROTOCOL_PREFIX.length);
+  }
+  return undefined;
 }
