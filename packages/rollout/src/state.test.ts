@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { type RolloutAction, type RolloutState, RolloutTransitionError, transition } from "./state";
+import {
+  operatorActions,
+  type RolloutAction,
+  type RolloutState,
+  RolloutTransitionError,
+  transition,
+} from "./state";
 
 describe("transition", () => {
   it.each([
@@ -24,5 +30,19 @@ describe("transition", () => {
   ] as [RolloutState, RolloutAction, string][])("refuses %s + %s", (from, action, message) => {
     expect(() => transition(from, action)).toThrow(RolloutTransitionError);
     expect(() => transition(from, action)).toThrow(message);
+  });
+});
+
+describe("operatorActions", () => {
+  it.each([
+    ["pending", ["start", "abort"]],
+    ["running", ["pause", "abort", "rollback"]],
+    ["paused", ["resume", "abort", "rollback"]],
+    ["halted", ["resume", "abort", "rollback"]],
+    ["completed", ["rollback"]],
+    ["aborted", ["rollback"]],
+    ["rolled_back", []],
+  ] as [RolloutState, string[]][])("%s -> %j (never the controller's halt or complete)", (s, a) => {
+    expect(operatorActions(s)).toEqual(a);
   });
 });

@@ -1,5 +1,5 @@
 // A rollout's life: which operator actions and controller outcomes are allowed from which state.
-import type { RolloutState } from "@edgefleet/protocol/rest";
+import type { RolloutControlAction, RolloutState } from "@edgefleet/protocol/rest";
 
 export type { RolloutState };
 
@@ -53,4 +53,18 @@ export function isActive(state: RolloutState): boolean {
 /** Rollouts whose selector still brings late-joining devices their assignment. */
 export function admitsLateJoiners(state: RolloutState): boolean {
   return state === "running" || state === "completed";
+}
+
+const OPERATOR_ACTIONS: readonly RolloutControlAction[] = [
+  "start",
+  "pause",
+  "resume",
+  "abort",
+  "rollback",
+];
+
+/** What an operator may ask of a rollout in this state (what the console offers as buttons). */
+export function operatorActions(state: RolloutState): RolloutControlAction[] {
+  const next = NEXT[state] ?? {};
+  return OPERATOR_ACTIONS.filter((a) => next[a] !== undefined);
 }
