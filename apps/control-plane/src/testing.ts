@@ -25,6 +25,8 @@ import { pino } from "pino";
 import { type ControlPlane, type ControlPlaneConfig, startControlPlane } from "./control-plane";
 import type { ImportModelInput } from "./services/catalog-service";
 
+export { ScriptedDevice } from "./scripted-device";
+
 /** Silent, unless EF_TEST_LOG names a level (debugging a test: EF_TEST_LOG=debug npx vitest …). */
 export const silentLogger = pino({ level: process.env.EF_TEST_LOG ?? "silent" });
 
@@ -70,6 +72,8 @@ export interface TestModelSpec {
     kernelType?: "fp32" | "int8" | "int4";
     /** FLOPs per sample the planner predicts from (default 1e6). */
     flops?: number;
+    /** The reference latency compression measured (what the console's Pareto plot shows). */
+    latencyMs?: { batch1: number; batch64: number };
   }>;
 }
 
@@ -117,7 +121,9 @@ export async function startTestControlPlane(
     const res = await fetch(`${cp.httpUrl}/api/v1/artifacts/${sha}`, {
       method: "PUT",
       headers: { ...bearer, "content-type": "application/octet-stream" },
-      body: bytes,
+      // A copy on a plain ArrayBuffer: what BodyInit takes under the DOM's types as well as Node's
+      // (the console's browser tests typecheck this file with both).
+      body: new Uint8Array(bytes),
     });
     if (res.status !== 201 && res.status !== 200) {
       throw new Error(`upload: HTTP ${res.status} ${await res.text()}`);
@@ -164,6 +170,7 @@ export async function startTestControlPlane(
           params: Math.ceil(v.bytes.length / 4),
           flopsByOp: { MatMul: 1e6 },
           accuracy: v.accuracy ?? 0.9,
+          ...(v.latencyMs ? { latencyMs: v.latencyMs } : {}),
           kernels: ["MatMul"],
           cost: { flops: { [kernel]: v.flops ?? 1e6 }, opCount: 4, activationBytes: 4096 },
         });

@@ -36,7 +36,11 @@ describe("devicesQuery", () => {
       {},
       "deviceClass=rpi4&label=site%3Dlab&label=tier%3Da+b",
     ],
-    [{ labels: {}, variantId: "v1" }, { limit: 5, cursor: "abc" }, "variantId=v1&limit=5&cursor=abc"],
+    [
+      { labels: {}, variantId: "v1" },
+      { limit: 5, cursor: "abc" },
+      "variantId=v1&limit=5&cursor=abc",
+    ],
   ] as [FleetFilter, { limit?: number; cursor?: string }, string][])(
     "%j %j -> %s",
     (filter, page, qs) => expect(devicesQuery(filter, page)).toBe(qs),

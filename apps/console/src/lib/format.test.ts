@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { formatAgo, formatBytes, formatGateValue, formatLabels, formatMemory, formatMs, formatPercent } from "./format";
+import {
+  formatAgo,
+  formatBytes,
+  formatGateValue,
+  formatLabels,
+  formatMemory,
+  formatMs,
+  formatPercent,
+} from "./format";
 
 describe("format", () => {
   it.each([

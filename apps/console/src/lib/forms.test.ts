@@ -6,11 +6,53 @@ describe("parseWaves", () => {
     ["1, 10%, 100%", { ok: true, value: [1, "10%", "100%"] }],
     ["50 %,100%", { ok: true, value: ["50%", "100%"] }],
     ["2.5%", { ok: true, value: ["2.5%"] }],
-    ["", { ok: false, error: { field: "strategy.waves", message: "give at least one wave, e.g. 10%, 100%" } }],
-    ["0%", { ok: false, error: { field: "strategy.waves", message: '"0%" must be a share over 0 % and at most 100 %' } }],
-    ["120%", { ok: false, error: { field: "strategy.waves", message: '"120%" must be a share over 0 % and at most 100 %' } }],
-    ["ten", { ok: false, error: { field: "strategy.waves", message: '"ten" is neither a device count (5) nor a share (10%)' } }],
-    ["0", { ok: false, error: { field: "strategy.waves", message: '"0" is neither a device count (5) nor a share (10%)' } }],
+    [
+      "",
+      {
+        ok: false,
+        error: { field: "strategy.waves", message: "give at least one wave, e.g. 10%, 100%" },
+      },
+    ],
+    [
+      "0%",
+      {
+        ok: false,
+        error: {
+          field: "strategy.waves",
+          message: '"0%" must be a share over 0 % and at most 100 %',
+        },
+      },
+    ],
+    [
+      "120%",
+      {
+        ok: false,
+        error: {
+          field: "strategy.waves",
+          message: '"120%" must be a share over 0 % and at most 100 %',
+        },
+      },
+    ],
+    [
+      "ten",
+      {
+        ok: false,
+        error: {
+          field: "strategy.waves",
+          message: '"ten" is neither a device count (5) nor a share (10%)',
+        },
+      },
+    ],
+    [
+      "0",
+      {
+        ok: false,
+        error: {
+          field: "strategy.waves",
+          message: '"0" is neither a device count (5) nor a share (10%)',
+        },
+      },
+    ],
   ])("%j", (text, result) => expect(parseWaves(text)).toEqual(result));
 });
 
@@ -35,7 +77,10 @@ describe("parsePolicy", () => {
 
 describe("parseSelector", () => {
   it.each([
-    [{ deviceClass: "", labels: "", status: "" }, { ok: true, value: {} }],
+    [
+      { deviceClass: "", labels: "", status: "" },
+      { ok: true, value: {} },
+    ],
     [
       { deviceClass: " rpi4 ", labels: "site=lab", status: "online" },
       { ok: true, value: { deviceClass: "rpi4", labels: { site: "lab" }, status: "online" } },
@@ -46,7 +91,10 @@ describe("parseSelector", () => {
     ],
     [
       { deviceClass: "", labels: "", status: "gone" },
-      { ok: false, error: { field: "selector.status", message: "must be one of online, offline, enrolled" } },
+      {
+        ok: false,
+        error: { field: "selector.status", message: "must be one of online, offline, enrolled" },
+      },
     ],
   ])("%j", (input, result) => expect(parseSelector(input)).toEqual(result));
 });

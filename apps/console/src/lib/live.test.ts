@@ -28,9 +28,9 @@ describe("applyToDevice", () => {
 
   it("takes the deployment of assigned and state events", () => {
     const deployment = { deviceId: "a", desired: null, reported: null, inSync: true };
-    expect(applyToDevice(device("a"), event("device.state", "a", { data: deployment })).deployment).toEqual(
-      deployment,
-    );
+    expect(
+      applyToDevice(device("a"), event("device.state", "a", { data: deployment })).deployment,
+    ).toEqual(deployment);
   });
 
   it("leaves other devices and unrelated events alone (same object)", () => {

@@ -16,7 +16,13 @@ describe("can", () => {
     expect(can(role, needed)).toBe(ok);
   });
   it("knows the roles", () => {
-    expect(["admin", "operator", "viewer", "root", 1].map(isRole)).toEqual([true, true, true, false, false]);
+    expect(["admin", "operator", "viewer", "root", 1].map(isRole)).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 });
 
@@ -26,7 +32,10 @@ describe("recipeText", () => {
     [null, []],
     [[{ op: "quantize", weights: "int8", mode: "static" }], ["quantize weights=int8 mode=static"]],
     [
-      [{ op: "prune", schedule: [0.5, 0.9], scope: "global", fineTuneEpochs: 1 }, { op: "pack", codec: "brotli" }],
+      [
+        { op: "prune", schedule: [0.5, 0.9], scope: "global", fineTuneEpochs: 1 },
+        { op: "pack", codec: "brotli" },
+      ],
       ["prune schedule=0.5/0.9 scope=global fineTuneEpochs=1", "pack codec=brotli"],
     ],
     [["fp16"], ["fp16"]],

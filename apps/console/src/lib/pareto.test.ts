@@ -16,11 +16,7 @@ describe("paretoFront", () => {
       [p("fp32", 100, 5, 0.95), p("int8", 25, 2, 0.95)],
       ["int8"],
     ],
-    [
-      "a trade-off keeps both",
-      [p("fp32", 100, 5, 0.97), p("int4", 15, 1, 0.93)],
-      ["fp32", "int4"],
-    ],
+    ["a trade-off keeps both", [p("fp32", 100, 5, 0.97), p("int4", 15, 1, 0.93)], ["fp32", "int4"]],
     [
       "worse on every axis is dominated",
       [p("fp32", 100, 5, 0.97), p("int4", 15, 1, 0.93), p("bad", 120, 6, 0.9)],
