@@ -6,6 +6,8 @@ execSync("node scripts/ensure-install.mjs", { stdio: "inherit" });
 execSync("npx turbo run generate --output-logs=errors-only", { stdio: "inherit" });
 // Agents run as devices do: the bundled agent, not TypeScript through a loader.
 execSync("npm run build --silent -w @edgefleet/agent", { stdio: "inherit" });
+// The web console the control plane serves at its HTTP URL.
+execSync("npm run build --silent -w @edgefleet/console -- --logLevel warn", { stdio: "inherit" });
 const child = spawn(process.execPath, ["--import", "tsx", "apps/local-stack/src/main.ts"], {
   stdio: "inherit",
 });

@@ -26,6 +26,7 @@ export class ScriptedDevice {
   /** A co-tenant slowing the device down. */
   load = 1;
   private seq = 0;
+  private beats = 0;
   constructor(
     readonly deviceId: string,
     readonly nc: NatsConnection,
@@ -53,6 +54,14 @@ export class ScriptedDevice {
         ? { generation: d.generation, variantId: a.manifest.variant.id, digest: a.manifest.digest }
         : null,
     });
+  }
+
+  /** One liveness beat (an agent sends one every heartbeat interval). */
+  heartbeat() {
+    this.nc.publish(
+      subjects.heartbeat(this.deviceId),
+      encodeJson({ seq: this.beats++, sentAt: Date.now(), agentVersion: "scripted", uptimeS: 1 }),
+    );
   }
 
   report(r: StateReport) {

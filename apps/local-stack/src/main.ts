@@ -69,6 +69,8 @@ async function main() {
   step(`control plane: REST ${cp.httpUrl}  gRPC ${cp.grpcAddress}`);
   step(`WebSocket stream: ${cp.httpUrl.replace("http", "ws")}/api/v1/stream`);
   step(`admin API token: ${cp.adminTokenPath}`);
+  const consoleLine = await consoleStatus(cp.httpUrl, cp.adminTokenPath);
+  step(consoleLine);
 
   const stopWatch = await watchFleet(cp.httpUrl, adminToken, (line) => console.log(`    ${line}`));
   stoppers.unshift(stopWatch);
@@ -98,8 +100,17 @@ async function main() {
     }
   }
   console.log(
-    `\nReady. Try:\n  curl -H "Authorization: Bearer $(cat ${cp.adminTokenPath})" ${cp.httpUrl}/api/v1/devices\nCtrl-C stops everything.\n`,
+    `\nReady. ${consoleLine}\nOr try:\n  curl -H "Authorization: Bearer $(cat ${cp.adminTokenPath})" ${cp.httpUrl}/api/v1/devices\nCtrl-C stops everything.\n`,
   );
+}
+
+/** The console's URL, once `/` answers with it (npm start builds it), or how to build it. */
+async function consoleStatus(httpUrl: string, tokenPath: string): Promise<string> {
+  const res = await fetch(`${httpUrl}/`).catch(() => undefined);
+  if (res?.status === 200 && (await res.text()).includes('id="app"')) {
+    return `web console: ${httpUrl}/ (log in with the admin API token: cat ${tokenPath})`;
+  }
+  return `web console: not built (npm run build -w @edgefleet/console, then open ${httpUrl}/)`;
 }
 
 async function createEnrollmentToken(httpUrl: string, adminToken: string, uses: number) {

@@ -40,7 +40,11 @@ export function Chart(props: ChartProps) {
       axes: [
         {
           label: x.kind === "time" ? undefined : x.label,
-          values: x.kind !== "time" && x.format ? (_u, vals) => vals.map(x.format!) : undefined,
+          values:
+            x.kind !== "time" && x.format
+              ? (_u, vals) =>
+                  vals.map((v) => (v == null || !labelled(v, x.kind) ? "" : x.format!(v)))
+              : undefined,
         },
         { label: y.label, size: 70, values: y.format ? (_u, v) => v.map(y.format!) : undefined },
       ],
@@ -78,4 +82,11 @@ export function Chart(props: ChartProps) {
     };
   }, [key]);
   return <div class="chart" ref={box} role="img" aria-label={props.label} />;
+}
+
+/** On a log axis, label the 1-2-5 ticks of each decade only (the rest are grid lines). */
+function labelled(v: number, kind: "log" | "linear"): boolean {
+  if (kind === "linear") return true;
+  const mantissa = Math.round(v / 10 ** Math.floor(Math.log10(v)));
+  return mantissa === 1 || mantissa === 2 || mantissa === 5;
 }

@@ -118,8 +118,11 @@ export async function startDemoFleet(opts: { devices?: number } = {}): Promise<D
       throw new Error(`assign: HTTP ${res.status} ${JSON.stringify(res.body)}`);
   }
   const traffic = setInterval(() => {
-    for (const d of devices) void d.serve(60).catch(() => {});
-  }, 400);
+    for (const d of devices) {
+      d.heartbeat();
+      void d.serve(60).catch(() => {});
+    }
+  }, 300);
   return {
     stack,
     devices,
