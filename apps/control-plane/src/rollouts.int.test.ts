@@ -571,11 +571,14 @@ describe("a rollout", () => {
       expect(
         (await stack.api(`/api/v1/devices/${devices[1].deviceId}/retargets`)).body.items,
       ).toEqual([]);
-      expect(
+      const retargeted = () =>
         wsEvents.filter(
           (e) => e.type === "device.retargeted" && e.deviceId === devices[0].deviceId,
-        ),
-      ).toHaveLength(2);
+        );
+      await until("both moves on the stream", async () =>
+        retargeted().length >= 2 ? true : undefined,
+      );
+      expect(retargeted()).toHaveLength(2);
     } finally {
       clock = () => new Date();
       await prisma.$disconnect();
