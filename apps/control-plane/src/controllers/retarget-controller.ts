@@ -98,6 +98,7 @@ export class RetargetController {
     const now = this.now();
     const windowMs = this.deps.windowMs ?? 120_000;
     const rows = await this.deps.repos.telemetry.rollups({
+      deviceIds,
       variantIds: [...catalogue],
       from: new Date(Math.floor((now.getTime() - windowMs) / 60_000) * 60_000),
       to: new Date(now.getTime() + 60_000),

@@ -238,6 +238,7 @@ export class RolloutController {
     const from = waveStartedAt ?? this.now();
     const rows = waveStartedAt
       ? await this.deps.repos.telemetry.rollups({
+          deviceIds: live.map((t) => t.deviceId),
           variantIds,
           from: new Date(Math.floor(from.getTime() / 60_000) * 60_000),
           to: new Date(this.now().getTime() + 60_000),
