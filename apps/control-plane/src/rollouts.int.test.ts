@@ -155,6 +155,9 @@ const settledIn = (id: string, states: string[], ms = 30_000) =>
     ms,
   );
 
+const wave1 = (r: Record<string, unknown>) =>
+  (r.waves as { states: Record<string, number> }[])[0]?.states ?? {};
+
 const quick = (over: Record<string, unknown> = {}) => ({
   waves: [1, "50%", "100%"],
   bakeSeconds: 1,
@@ -388,6 +391,43 @@ describe("a rollout", () => {
       expect((await act(id, "start")).status).toBe(409);
     } finally {
       stop();
+    }
+  }, 60_000);
+
+  it("retries a wave's device that a revert put back while the operator resumed", async () => {
+    const devices = await fleet("race", ["x86-gateway"]);
+    const stop = traffic(devices);
+    const prisma = (await import("@edgefleet/db")).createPrisma(stack.db.url);
+    try {
+      const id = String(
+        (
+          await create({
+            modelId,
+            selector: { labels: { fleet: "race" } },
+            policy: { latencySloMs: 50 },
+            strategy: quick({ waves: ["100%"], bakeSeconds: 600 }),
+          })
+        ).body.id,
+      );
+      await act(id, "start");
+      const [d] = devices;
+      await until("applied", async () => (wave1(await get(id)).applied === 1 ? true : undefined));
+      const generation = d.desired!.generation;
+      // What the race leaves: the rollout running (resumed), its wave's device marked back by a
+      // revert that finished after the resume had re-pended the wave.
+      await prisma.rolloutTarget.updateMany({
+        where: { rolloutId: id },
+        data: { state: "rolled-back" },
+      });
+      await until("assigned again and applied", async () => {
+        const applied = wave1(await get(id)).applied === 1;
+        return applied && d.desired!.generation > generation ? true : undefined;
+      });
+      expect(d.desired?.rolloutId).toBe(id);
+      expect(d.variantName).toMatch(/fp32|int8/);
+    } finally {
+      stop();
+      await prisma.$disconnect();
     }
   }, 60_000);
 
