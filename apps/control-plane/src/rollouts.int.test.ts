@@ -57,6 +57,9 @@ const settledIn = (id: string, states: string[], ms = 30_000) =>
     ms,
   );
 
+const wave1 = (r: Record<string, unknown>) =>
+  (r.waves as { states: Record<string, number> }[])[0]?.states ?? {};
+
 const quick = (over: Record<string, unknown> = {}) => ({
   waves: [1, "50%", "100%"],
   bakeSeconds: 1,
@@ -293,6 +296,43 @@ describe("a rollout", () => {
     }
   }, 60_000);
 
+  it("retries a wave's device that a revert put back while the operator resumed", async () => {
+    const devices = await fleet("race", ["x86-gateway"]);
+    const stop = traffic(devices);
+    const prisma = (await import("@edgefleet/db")).createPrisma(stack.db.url);
+    try {
+      const id = String(
+        (
+          await create({
+            modelId,
+            selector: { labels: { fleet: "race" } },
+            policy: { latencySloMs: 50 },
+            strategy: quick({ waves: ["100%"], bakeSeconds: 600 }),
+          })
+        ).body.id,
+      );
+      await act(id, "start");
+      const [d] = devices;
+      await until("applied", async () => (wave1(await get(id)).applied === 1 ? true : undefined));
+      const generation = d.desired!.generation;
+      // What the race leaves: the rollout running (resumed), its wave's device marked back by a
+      // revert that finished after the resume had re-pended the wave.
+      await prisma.rolloutTarget.updateMany({
+        where: { rolloutId: id },
+        data: { state: "rolled-back" },
+      });
+      await until("assigned again and applied", async () => {
+        const applied = wave1(await get(id)).applied === 1;
+        return applied && d.desired!.generation > generation ? true : undefined;
+      });
+      expect(d.desired?.rolloutId).toBe(id);
+      expect(d.variantName).toMatch(/fp32|int8/);
+    } finally {
+      stop();
+      await prisma.$disconnect();
+    }
+  }, 60_000);
+
   it("gives devices that join later its assignment", async () => {
     const devices = await fleet("late", ["x86-gateway"]);
     const stop = traffic(devices);
@@ -473,11 +513,14 @@ describe("a rollout", () => {
       expect(
         (await stack.api(`/api/v1/devices/${devices[1].deviceId}/retargets`)).body.items,
       ).toEqual([]);
-      expect(
+      const retargeted = () =>
         wsEvents.filter(
           (e) => e.type === "device.retargeted" && e.deviceId === devices[0].deviceId,
-        ),
-      ).toHaveLength(2);
+        );
+      await until("both moves on the stream", async () =>
+        retargeted().length >= 2 ? true : undefined,
+      );
+      expect(retargeted()).toHaveLength(2);
     } finally {
       clock = () => new Date();
       await prisma.$disconnect();

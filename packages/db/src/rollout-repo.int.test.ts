@@ -69,3 +69,31 @@ describe("selectDevices", () => {
     expect(await ids({ labels: { site: tag }, status: "online" })).toEqual([]);
   });
 });
+
+describe("re-targeting moves", () => {
+  it("says when each device was last moved, in one query, and nothing of devices never moved", async () => {
+    const devices = new PrismaDeviceRepo(ctx.prisma);
+    const [a, b, never] = await Promise.all([1, 2, 3].map(() => devices.create(newDevice())));
+    const move = (deviceId: string, at: string) =>
+      repo().addMove({
+        deviceId,
+        rolloutId: null,
+        fromVariantId: null,
+        toVariantId: "00000000-0000-4000-8000-000000000001",
+        action: "move-down",
+        reason: "test",
+        measuredMs: 1,
+        sloMs: 1,
+        at: new Date(at),
+      });
+    await move(a.id, "2026-01-01T00:00:00Z");
+    await move(a.id, "2026-01-01T00:05:00Z");
+    await move(b.id, "2026-01-01T00:01:00Z");
+    const last = await repo().lastMovedAt([a.id, b.id, never.id, "not-a-uuid"]);
+    expect(Object.fromEntries([...last].map(([id, at]) => [id, at.toISOString()]))).toEqual({
+      [a.id]: "2026-01-01T00:05:00.000Z",
+      [b.id]: "2026-01-01T00:01:00.000Z",
+    });
+    expect((await repo().moves(a.id, 1))[0].at.toISOString()).toBe("2026-01-01T00:05:00.000Z");
+  });
+});

@@ -142,6 +142,8 @@ export interface RolloutRepo {
   releaseLease(fence: Fence): Promise<void>;
   addMove(move: Omit<RetargetMove, "id" | "at"> & { at?: Date }, fence?: Fence): Promise<void>;
   moves(deviceId: string, limit?: number): Promise<RetargetMove[]>;
+  /** When each of these devices was last moved (devices never moved are absent): one query. */
+  lastMovedAt(deviceIds: readonly string[]): Promise<Map<string, Date>>;
 }
 
 export class PrismaRolloutRepo implements RolloutRepo {
@@ -374,6 +376,17 @@ export class PrismaRolloutRepo implements RolloutRepo {
       if (fence) await checkFence(tx, fence);
       await tx.retargetMove.create({ data: move });
     });
+  }
+
+  async lastMovedAt(deviceIds: readonly string[]): Promise<Map<string, Date>> {
+    const ids = deviceIds.filter(isUuid);
+    if (ids.length === 0) return new Map();
+    const rows = await this.db.retargetMove.groupBy({
+      by: ["deviceId"],
+      where: { deviceId: { in: ids } },
+      _max: { at: true },
+    });
+    return new Map(rows.flatMap((r) => (r._max.at ? [[r.deviceId, r._max.at] as const] : [])));
   }
 
   moves(deviceId: string, limit = 50): Promise<RetargetMove[]> {

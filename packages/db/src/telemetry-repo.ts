@@ -34,9 +34,12 @@ export interface TelemetryFoldTx {
 
 export interface RollupQuery {
   deviceId?: string;
+  /** These devices' rows, all of them: no cap (the caller's devices x minutes bound the rows). */
+  deviceIds?: string[];
   variantIds?: string[];
   from: Date;
   to: Date;
+  /** At most this many rows (10,000 by default, unless `deviceIds` is given). */
   limit?: number;
 }
 
@@ -58,11 +61,14 @@ export class PrismaTelemetryRepo implements TelemetryRepo {
     const rows = await this.db.telemetryRollup.findMany({
       where: {
         ...(q.deviceId ? { deviceId: q.deviceId } : {}),
+        ...(q.deviceIds ? { deviceId: { in: q.deviceIds.filter(isUuid) } } : {}),
         ...(q.variantIds ? { variantId: { in: q.variantIds.filter(isUuid) } } : {}),
         minute: { gte: q.from, lt: q.to },
       },
       orderBy: [{ minute: "asc" }],
-      take: Math.min(q.limit ?? 10_000, 100_000),
+      ...(q.limit !== undefined || !q.deviceIds
+        ? { take: Math.min(q.limit ?? 10_000, 100_000) }
+        : {}),
     });
     return rows.map(toRecord);
   }

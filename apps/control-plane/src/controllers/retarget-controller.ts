@@ -98,6 +98,7 @@ export class RetargetController {
     const now = this.now();
     const windowMs = this.deps.windowMs ?? 120_000;
     const rows = await this.deps.repos.telemetry.rollups({
+      deviceIds,
       variantIds: [...catalogue],
       from: new Date(Math.floor((now.getTime() - windowMs) / 60_000) * 60_000),
       to: new Date(now.getTime() + 60_000),
@@ -106,6 +107,7 @@ export class RetargetController {
     for (const row of rows)
       byDevice.set(row.deviceId, [...(byDevice.get(row.deviceId) ?? []), row]);
 
+    const lastMoved = await this.deps.repos.rollouts.lastMovedAt(deviceIds);
     let moved = 0;
     let looked = 0;
     for (const t of targets) {
@@ -123,8 +125,10 @@ export class RetargetController {
       const window = latencyWindow(mine);
       if (!window) continue;
       looked++;
-      const lastMove = (await this.deps.repos.rollouts.moves(t.deviceId, 1))[0];
-      const lastChangeAt = Math.max(current.updatedAt.getTime(), lastMove?.at.getTime() ?? 0);
+      const lastChangeAt = Math.max(
+        current.updatedAt.getTime(),
+        lastMoved.get(t.deviceId)?.getTime() ?? 0,
+      );
       const decision = decideRetarget({
         device,
         variants: inputs.variants,

@@ -129,6 +129,17 @@ export class RolloutController {
       return;
     }
     let targets = await this.deps.repos.rollouts.targetStates(r.id, { wave: r.currentWave });
+    // A running wave has no rolled-back targets, unless a halt's revert was still writing when an
+    // operator resumed (resume re-pends what was back by then): the resumed wave retries them too.
+    const late = targets.filter((t) => t.state === "rolled-back");
+    if (late.length > 0) {
+      await this.deps.repos.rollouts.setTargetStates(
+        r.id,
+        late.map((t) => ({ deviceId: t.deviceId, state: "pending" })),
+        fence,
+      );
+      targets = targets.map((t) => (t.state === "rolled-back" ? { ...t, state: "pending" } : t));
+    }
     const budget = Math.max(
       1,
       Math.ceil((strategy.maxPerSecond * (this.deps.tickMs ?? 1_000)) / 1000),
@@ -238,6 +249,7 @@ export class RolloutController {
     const from = waveStartedAt ?? this.now();
     const rows = waveStartedAt
       ? await this.deps.repos.telemetry.rollups({
+          deviceIds: live.map((t) => t.deviceId),
           variantIds,
           from: new Date(Math.floor(from.getTime() / 60_000) * 60_000),
           to: new Date(this.now().getTime() + 60_000),
