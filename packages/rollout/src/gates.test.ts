@@ -107,6 +107,21 @@ describe("evaluateWave", () => {
       gate(obs({ ...quiet, targets: quietTargets, bakeElapsedMs: 1000 }), "latency")?.status,
     ).toBe("waiting");
     expect(evaluateWave(obs({ ...quiet, targets: quietTargets }), config).verdict).toBe("advance");
+    // Said in words, before and after the bake: no reader takes an unjudged pass for a measurement.
+    expect(
+      gate(obs({ ...quiet, targets: quietTargets, bakeElapsedMs: 1000 }), "latency"),
+    ).toMatchObject({
+      detail: "not judged yet: 3 requests (a class needs 50)",
+    });
+    const after = obs({ ...quiet, targets: quietTargets });
+    expect(gate(after, "latency")).toMatchObject({
+      status: "pass",
+      detail:
+        "not judged: 3 requests (a class needs 50) by the end of the bake, passed on bake time",
+    });
+    expect(gate(after, "errors")?.detail).toMatch(
+      /^not judged: 3 requests \(needs \d+\) by the end of the bake, passed on bake time$/,
+    );
   });
 
   it("does not hold a fidelity catalogue to an accuracy it never promised", () => {

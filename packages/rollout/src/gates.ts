@@ -70,7 +70,7 @@ export function evaluateWave(o: WaveObservation, config: GatesConfig): WaveVerdi
     return { verdict: "halt", gates, reason: `wave ${o.wave + 1} halted: ${failed.detail}` };
   }
   const settled = o.targets.every((t) => t.state !== "pending" && t.state !== "assigned");
-  const baked = o.bakeElapsedMs !== null && o.bakeElapsedMs >= o.bakeMs;
+  const baked = isBaked(o);
   const waiting = gates.some((g) => g.status === "waiting");
   if (settled && baked && !waiting) return { verdict: "advance", gates };
   return { verdict: "wait", gates };
@@ -114,10 +114,9 @@ function latencyGate(o: WaveObservation, c: GatesConfig): GateReading {
   }
   if (!worst) {
     const seen = o.classes.reduce((a, cls) => a + cls.requests, 0);
-    const detail = `not judged yet: ${seen} requests (a class needs ${c.latency.minRequests})`;
     // A fleet that serves nothing in its bake time has no latency to hold against the SLO.
-    const status = o.bakeElapsedMs !== null && o.bakeElapsedMs >= o.bakeMs ? "pass" : "waiting";
-    return { gate: "latency", status, value: null, threshold: limit, detail };
+    const verdict = unjudged(o, `${seen} requests (a class needs ${c.latency.minRequests})`);
+    return { gate: "latency", ...verdict, value: null, threshold: limit };
   }
   const value = worst.quantileMs!;
   if (value > limit) {
@@ -144,6 +143,15 @@ function latencyGate(o: WaveObservation, c: GatesConfig): GateReading {
   };
 }
 
+const isBaked = (o: WaveObservation) => o.bakeElapsedMs !== null && o.bakeElapsedMs >= o.bakeMs;
+
+/** A gate without enough evidence waits for the bake; after it, it passes and says so. */
+function unjudged(o: WaveObservation, what: string): { status: GateStatus; detail: string } {
+  return isBaked(o)
+    ? { status: "pass", detail: `not judged: ${what} by the end of the bake, passed on bake time` }
+    : { status: "waiting", detail: `not judged yet: ${what}` };
+}
+
 function errorsGate(o: WaveObservation, c: GatesConfig): GateReading {
   const requests = o.classes.reduce((a, cls) => a + cls.requests, 0);
   const errors = o.classes.reduce((a, cls) => a + cls.errors, 0);
@@ -151,8 +159,7 @@ function errorsGate(o: WaveObservation, c: GatesConfig): GateReading {
   const rate = requests > 0 ? errors / requests : 0;
   const base = { gate: "errors" as const, value: rate, threshold };
   if (requests < c.errors.minRequests) {
-    const status = o.bakeElapsedMs !== null && o.bakeElapsedMs >= o.bakeMs ? "pass" : "waiting";
-    return { ...base, status, detail: `not judged yet: ${requests} requests` };
+    return { ...base, ...unjudged(o, `${requests} requests (needs ${c.errors.minRequests})`) };
   }
   if (rate > threshold) {
     return {
@@ -172,13 +179,11 @@ function agreementGate(o: WaveObservation, c: GatesConfig): GateReading {
   const compared = o.targets.reduce((a, t) => a + t.shadowCompared, 0);
   const agreed = o.targets.reduce((a, t) => a + t.shadowAgreed, 0);
   if (compared < c.agreement.minCompared) {
-    const status = o.bakeElapsedMs !== null && o.bakeElapsedMs >= o.bakeMs ? "pass" : "waiting";
     return {
       gate: "agreement",
-      status,
       value: compared > 0 ? agreed / compared : null,
       threshold,
-      detail: `not judged yet: ${compared} shadow comparisons (needs ${c.agreement.minCompared})`,
+      ...unjudged(o, `${compared} shadow comparisons (needs ${c.agreement.minCompared})`),
     };
   }
   const share = agreed / compared;
@@ -206,7 +211,7 @@ function canaryGate(o: WaveObservation, c: GatesConfig): GateReading {
     return off("a fidelity catalogue promises no accuracy to hold the canary to");
   }
   const budget = c.canary.maxDropPoints;
-  const baked = o.bakeElapsedMs !== null && o.bakeElapsedMs >= o.bakeMs;
+  const baked = isBaked(o);
   const withCanary = o.targets.filter((t) => t.canary && t.canary.samples > 0);
   // Devices report their canary result with `applied` (it is measured before the swap): one
   // applied without it could not evaluate the set.
