@@ -342,7 +342,10 @@ export function RolloutPage({ id }: { id: string }) {
     rollout.data ? `/api/v1/models/${rollout.data.modelId}` : null,
   );
   const [reason, setReason] = useState("");
-  const [note, setNote] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
+  // An action's confirmation holds while the rollout is in the state it reported; then it goes.
+  const [note, setNote] = useState<{ kind: "ok" | "error"; text: string; state?: string } | null>(
+    null,
+  );
   const lastTargets = useRef(0);
   useFleetEvents((e) => {
     if (e.type !== "rollout.updated" || e.rolloutId !== id || !e.data) return;
@@ -366,6 +369,7 @@ export function RolloutPage({ id }: { id: string }) {
       setNote({
         kind: "ok",
         text: `${ACTION_LABEL[action]}: the rollout is ${v.state.replace("_", " ")}.`,
+        state: v.state,
       });
     } catch (err) {
       setNote({ kind: "error", text: errorText(err) });
@@ -430,7 +434,9 @@ export function RolloutPage({ id }: { id: string }) {
           </label>
         </fieldset>
       )}
-      {note && <Notice kind={note.kind}>{note.text}</Notice>}
+      {note && (note.kind === "error" || note.state === r.state) && (
+        <Notice kind={note.kind}>{note.text}</Notice>
+      )}
       <div class="grid2">
         <section class="card" aria-labelledby="waves-h">
           <h2 id="waves-h">Waves</h2>
