@@ -160,7 +160,16 @@ function assignCommand(cli: Cli, cmd: Command): void {
         );
         if (tty) process.stderr.write("\n");
         print(o.json, d, () => formatDeployment(d));
-        if (d.reported?.phase === "failed" || d.reported?.phase === "rolled-back") {
+        // Exit 2 unless the device reported this generation applied: failed, rolled back, or
+        // silent for the whole --wait.
+        const generation = d.desired?.generation ?? 0;
+        const r = d.reported;
+        if (!r || r.generation < generation || r.phase === "applying") {
+          process.stderr.write(
+            `device ${device} did not report generation ${generation} within ${o.wait} s\n`,
+          );
+          process.exitCode = 2;
+        } else if (r.phase !== "applied") {
           process.exitCode = 2;
         }
       }),
