@@ -1,34 +1,20 @@
 // The CLI's client of the control plane's REST API. Errors come back as one line.
 import { createReadStream } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { CliInputError } from "./inputs";
+import type { ErrorBody } from "@edgefleet/protocol/rest";
+import { ApiError, CliInputError } from "./errors";
 
 export interface ApiTarget {
   url: string;
   token: string;
 }
 
-/** --url / --token, else EDGEFLEET_URL / EDGEFLEET_TOKEN, else the local stack's defaults. */
-export async function resolveTarget(o: { url?: string; token?: string }): Promise<ApiTarget> {
-  const url = o.url ?? process.env.EDGEFLEET_URL ?? "http://127.0.0.1:8080";
-  let token = o.token ?? process.env.EDGEFLEET_TOKEN;
-  if (!token) {
-    const path = ".edgefleet/control-plane/admin-token";
-    try {
-      token = (await readFile(path, "utf8")).trim();
-    } catch {
-      throw new CliInputError(
-        `no API token: pass --token, set EDGEFLEET_TOKEN, or run npm start (${path})`,
-      );
-    }
-  }
-  return { url: url.replace(/\/$/, ""), token };
-}
+type Method = "GET" | "POST" | "PUT" | "PATCH";
 
 export async function callApi<T>(
   target: ApiTarget,
-  method: "GET" | "POST" | "PUT",
+  method: Method,
   path: string,
   body?: unknown,
 ): Promise<T> {
@@ -36,21 +22,40 @@ export async function callApi<T>(
   try {
     res = await fetch(`${target.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${target.token}`, "content-type": "application/json" },
+      headers: {
+        authorization: `Bearer ${target.token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
-    throw new CliInputError(
-      `cannot reach the control plane at ${target.url}: ${String((err as Error).cause ?? err)}`,
-    );
+    throw unreachable(target, err);
   }
-  const json = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-  if (!res.ok) {
-    throw new CliInputError(
-      `${method} ${path}: HTTP ${res.status}: ${json.error?.message ?? "no details"}`,
-    );
-  }
+  const json = (await res.json().catch(() => ({}))) as unknown;
+  if (!res.ok) throw apiError(method, path, res.status, json);
   return json as T;
+}
+
+/** `?a=1&label=x=y&label=z=w`: undefined values are left out, arrays repeat the key. */
+export function query(params: Record<string, string | number | string[] | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined) continue;
+    for (const item of Array.isArray(v) ? v : [v]) q.append(k, String(item));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+function apiError(method: string, path: string, status: number, json: unknown): ApiError {
+  const e = (json as Partial<ErrorBody>)?.error;
+  return new ApiError(method, path, status, e?.code, e?.field, e?.message ?? "no details");
+}
+
+function unreachable(target: ApiTarget, err: unknown): CliInputError {
+  const cause = (err as Error).cause as { code?: string; message?: string } | undefined;
+  const why = cause?.code ?? cause?.message ?? String(err);
+  return new CliInputError(`cannot reach the control plane at ${target.url}: ${why}`);
 }
 
 /**
@@ -67,9 +72,7 @@ export async function uploadArtifact(
   const head = await fetch(`${target.url}${path}`, {
     headers: { authorization: `Bearer ${target.token}` },
   }).catch((err: Error) => {
-    throw new CliInputError(
-      `cannot reach the control plane at ${target.url}: ${String(err.cause ?? err)}`,
-    );
+    throw unreachable(target, err);
   });
   const total = (await stat(file)).size;
   if (head.ok) {
@@ -92,11 +95,7 @@ export async function uploadArtifact(
     body: Readable.toWeb(source) as ReadableStream<Uint8Array>,
     duplex: "half",
   } as RequestInit);
-  const json = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-  if (!res.ok) {
-    throw new CliInputError(
-      `PUT ${path}: HTTP ${res.status}: ${json.error?.message ?? "no details"}`,
-    );
-  }
+  const json = (await res.json().catch(() => ({}))) as unknown;
+  if (!res.ok) throw apiError("PUT", path, res.status, json);
   return { uploaded: true };
 }

@@ -1,7 +1,13 @@
-// `edgefleet assign`: sets what one device should run, and waits until it reports back.
+// `edgefleet devices assign`: sets what one device should run, and waits until it reports back.
 // `edgefleet telemetry`: a device's field latency from the control plane's rollups.
+import type {
+  DeploymentView,
+  DeviceTelemetryView,
+  ModelDetailView,
+} from "@edgefleet/protocol/rest";
 import { type ApiTarget, callApi } from "./api-client";
-import { CliInputError } from "./inputs";
+import { CliInputError } from "./errors";
+import { fmtMs } from "./table";
 
 export interface AssignOptions {
   device: string;
@@ -12,27 +18,15 @@ export interface AssignOptions {
   waitMs: number;
 }
 
-interface Deployment {
-  deviceId: string;
-  desired: { generation: number; variantName: string | null } | null;
-  reported: {
-    generation: number;
-    phase: string;
-    step: string | null;
-    error: string | null;
-  } | null;
-  inSync: boolean;
-}
-
 export async function assign(
   target: ApiTarget,
   o: AssignOptions,
-  onUpdate: (d: Deployment) => void,
-): Promise<Deployment> {
+  onUpdate: (d: DeploymentView) => void,
+): Promise<DeploymentView> {
   let variantId: string | null = null;
   if (o.variant !== "none") {
     if (!o.model) throw new CliInputError("--model is required with a variant name");
-    const model = await callApi<{ variants: { id: string; name: string }[] }>(
+    const model = await callApi<ModelDetailView>(
       target,
       "GET",
       `/api/v1/models/${encodeURIComponent(o.model)}`,
@@ -45,7 +39,7 @@ export async function assign(
     variantId = v.id;
   }
   const path = `/api/v1/devices/${encodeURIComponent(o.device)}/assignment`;
-  let d = await callApi<Deployment>(target, "PUT", path, {
+  let d = await callApi<DeploymentView>(target, "PUT", path, {
     variantId,
     options: o.maxBatch ? { maxBatch: o.maxBatch } : {},
   });
@@ -54,18 +48,18 @@ export async function assign(
   onUpdate(d);
   while (!settled(d, generation) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 250));
-    d = await callApi<Deployment>(target, "GET", path);
+    d = await callApi<DeploymentView>(target, "GET", path);
     onUpdate(d);
   }
   return d;
 }
 
-function settled(d: Deployment, generation: number): boolean {
+function settled(d: DeploymentView, generation: number): boolean {
   const r = d.reported;
   return r !== null && r.generation >= generation && r.phase !== "applying";
 }
 
-export function formatDeployment(d: Deployment): string {
+export function formatDeployment(d: DeploymentView): string {
   const want = d.desired
     ? `generation ${d.desired.generation}: ${d.desired.variantName ?? "nothing"}`
     : "nothing assigned";
@@ -76,19 +70,8 @@ export function formatDeployment(d: Deployment): string {
   return `${d.deviceId}  desired ${want}  reported ${got}${d.inSync ? "  ✓ in sync" : ""}`;
 }
 
-interface TelemetryReply {
-  summary: {
-    requests: number;
-    errors: number;
-    p50Ms: number | null;
-    p95Ms: number | null;
-    p99Ms: number | null;
-  };
-  series: { at: string; requests: number; p50Ms: number | null; p95Ms: number | null }[];
-}
-
-export function formatTelemetry(deviceId: string, t: TelemetryReply): string {
-  const ms = (v: number | null) => (v === null ? "-" : `${v.toFixed(3)} ms`);
+export function formatTelemetry(deviceId: string, t: DeviceTelemetryView): string {
+  const ms = (v: number | null) => (v === null ? "-" : `${fmtMs(v)} ms`);
   const s = t.summary;
   const lines = [
     `${deviceId}: ${s.requests} requests, ${s.errors} errors, p50 ${ms(s.p50Ms)}, p95 ${ms(s.p95Ms)}, p99 ${ms(s.p99Ms)}`,
@@ -102,49 +85,9 @@ export function formatTelemetry(deviceId: string, t: TelemetryReply): string {
 }
 
 export function deviceTelemetry(target: ApiTarget, device: string, minutes: number) {
-  return callApi<TelemetryReply>(
+  return callApi<DeviceTelemetryView>(
     target,
     "GET",
     `/api/v1/devices/${encodeURIComponent(device)}/telemetry?minutes=${minutes}`,
   );
-}
-
-interface DevicePage {
-  items: {
-    id: string;
-    name: string;
-    status: string;
-    deviceClass: string | null;
-    deployment: Deployment;
-  }[];
-  total: number;
-  nextCursor: string | null;
-}
-
-/** Every device (all pages), for `edgefleet devices`. */
-export async function listDevices(target: ApiTarget): Promise<DevicePage["items"]> {
-  const out: DevicePage["items"] = [];
-  let cursor: string | null = null;
-  do {
-    const page: DevicePage = await callApi<DevicePage>(
-      target,
-      "GET",
-      `/api/v1/devices?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
-    );
-    out.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return out;
-}
-
-export function formatDevices(items: DevicePage["items"]): string {
-  const rows = items.map((d) => {
-    const r = d.deployment.reported;
-    const state = r ? `${r.phase} (generation ${r.generation})` : "-";
-    return `${d.id}  ${d.name.padEnd(14)} ${(d.deviceClass ?? "real").padEnd(12)} ${d.status.padEnd(8)} ${(d.deployment.desired?.variantName ?? "-").padEnd(26)} ${state}`;
-  });
-  return [
-    `${"id".padEnd(36)}  ${"name".padEnd(14)} ${"class".padEnd(12)} ${"status".padEnd(8)} ${"desired variant".padEnd(26)} reported`,
-    ...rows,
-  ].join("\n");
 }

@@ -139,7 +139,7 @@ describe("edgefleet models import / plan", () => {
     const dry = await cli(
       env,
       ...["rollout", "create", "--model", modelId, "--slo", "5", "--labels", "fleet=cli"],
-      ...["--waves", "1,100%", "--canary", canary, "--dry-run"],
+      ...["--waves", "1,100%", "--canary", canary, "--dry-run", "--json"],
     );
     expect(dry.code, dry.stderr).toBe(0);
     const waves = JSON.parse(dry.stdout).waves as { devices: unknown[] }[];

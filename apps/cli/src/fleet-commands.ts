@@ -1,89 +1,51 @@
-// Commands that talk to a running control plane: register a catalogue, plan a model.
-import { type Command, InvalidArgumentError } from "commander";
-import { resolveTarget } from "./api-client";
-import {
-  assign,
-  deviceTelemetry,
-  formatDeployment,
-  formatDevices,
-  formatTelemetry,
-  listDevices,
-} from "./assign";
-import { formatMeasure, measure } from "./measure";
-import { importModel } from "./models";
+// Commands that talk to a running control plane: models, plans, measurements, telemetry,
+// enrollment tokens (devices and rollouts have their own files).
+import { type Command, Option } from "commander";
+import { deviceTelemetry, formatTelemetry } from "./assign";
+import { type Cli, flag, positive, positiveInt, print, remote, run } from "./context";
+import { addDeviceCommands } from "./device-commands";
+import { parseDuration, parseLabelList } from "./labels";
+import { formatModel, formatModels, getModel, listModels } from "./model-views";
 import { createPlan, formatPlan } from "./plan";
 import { createProgress } from "./progress";
 import { addRolloutCommands } from "./rollout-commands";
+import { followTelemetry } from "./telemetry-follow";
+import { agentCommand, createEnrollmentToken, defaultGrpcAddress, formatToken } from "./tokens";
 
-const positive = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number > 0`);
-  return n;
-};
-const labels = (v: string) => {
-  const out: Record<string, string> = {};
-  for (const pair of v.split(",").filter(Boolean)) {
-    const [k, ...rest] = pair.split("=");
-    if (!k || rest.length === 0)
-      throw new InvalidArgumentError(`--labels: "${pair}" is not key=value`);
-    out[k] = rest.join("=");
-  }
-  return out;
-};
+export function addFleetCommands(program: Command, cli: Cli): void {
+  addDeviceCommands(program, cli);
+  addModelCommands(program, cli);
+  addTokenCommands(program, cli);
 
-export function addFleetCommands(program: Command, fail: (err: unknown) => never): void {
-  const connection = (cmd: Command) =>
-    cmd
-      .option(
-        "--url <url>",
-        "control plane REST URL (default EDGEFLEET_URL or http://127.0.0.1:8080)",
-      )
-      .option(
-        "--token <token>",
-        "API token (default EDGEFLEET_TOKEN or the local stack's admin token)",
-      );
-
-  const models = program.command("models").description("Model catalogues in the control plane");
-  connection(
-    models
-      .command("import")
-      .description(
-        "Register a catalogue written by `edgefleet compress` (variant costs are read off the graphs ONNX Runtime runs)",
-      )
-      .argument("<dir>", "the --out directory of edgefleet compress")
-      .requiredOption("--name <name>", "model name, e.g. mnist-mlp")
-      .requiredOption("--version <version>", "model version, e.g. 1")
-      .option("--all", "also register variants that broke the catalogue's constraints"),
-  ).action(async (dir: string, o) => {
-    try {
-      const target = await resolveTarget(o);
-      const res = await importModel(
-        target,
-        { dir, name: o.name, version: o.version, all: o.all === true },
-        createProgress(process.stderr.isTTY === true),
-      );
-      process.stdout.write(`model ${res.model.id}: ${res.variants.length} variants\n`);
-      for (const v of res.variants) process.stdout.write(`  ${v.id}  ${v.name}\n`);
-    } catch (err) {
-      fail(err);
-    }
-  });
-
-  connection(
+  remote(
     program
       .command("plan")
       .description("Dry-run: which variant each device would get, and why")
-      .requiredOption("--model <id>", "model id (see edgefleet models import)")
+      .requiredOption("--model <id>", "model id (see edgefleet models list)")
       .requiredOption("--slo <ms>", "latency SLO in ms at the given batch", positive("--slo"))
       .option("--batch <n>", "batch the rollout runs at", positive("--batch"))
-      .option("--accuracy-floor <0..1>", "lowest acceptable accuracy", Number)
-      .option("--objective <name>", "max-accuracy (default), min-latency or min-bytes")
-      .option("--labels <k=v,...>", "only devices with these labels", labels)
+      .option(
+        "--accuracy-floor <0..1>",
+        "lowest acceptable accuracy",
+        flag((v) => {
+          const n = Number(v);
+          if (!(n >= 0 && n <= 1)) throw new Error("--accuracy-floor must be in [0, 1]");
+          return n;
+        }),
+      )
+      .addOption(
+        new Option("--objective <name>", "what to maximise among the variants that fit").choices([
+          "max-accuracy",
+          "min-latency",
+          "min-bytes",
+        ]),
+      )
+      .option("--labels <k=v,...>", "only devices with these labels", flag(parseLabelList))
       .option("--device-class <name>", "only devices of this (simulated) class")
       .option("--json", "print the plan as JSON"),
-  ).action(async (o) => {
-    try {
-      const plan = await createPlan(await resolveTarget(o), {
+  ).action(
+    run(cli, async (o) => {
+      const plan = await createPlan(await cli.target(o), {
         model: o.model,
         slo: o.slo,
         batch: o.batch,
@@ -92,13 +54,11 @@ export function addFleetCommands(program: Command, fail: (err: unknown) => never
         labels: o.labels,
         deviceClass: o.deviceClass,
       });
-      process.stdout.write(`${o.json ? JSON.stringify(plan, null, 2) : formatPlan(plan)}\n`);
-    } catch (err) {
-      fail(err);
-    }
-  });
+      print(o.json, plan, () => formatPlan(plan));
+    }),
+  );
 
-  connection(
+  remote(
     program
       .command("measure")
       .description(
@@ -108,93 +68,150 @@ export function addFleetCommands(program: Command, fail: (err: unknown) => never
       .requiredOption("--model <id>", "model id")
       .requiredOption("--variant <name>", "variant name, e.g. int8-static-minmax")
       .requiredOption("--catalogue <dir>", "the edgefleet compress output holding the artifact")
-      .option("--batch <n>", "also measure at this batch", positive("--batch")),
-  ).action(async (o) => {
-    try {
-      const r = await measure(await resolveTarget(o), o);
-      process.stdout.write(`${formatMeasure(o, r)}\n`);
-    } catch (err) {
-      fail(err);
-    }
-  });
+      .option("--batch <n>", "also measure at this batch", positive("--batch"))
+      .option("--json", "print the measurement as JSON"),
+  ).action(
+    run(cli, async (o) => {
+      const { formatMeasure, measure } = await import("./measure");
+      const r = await measure(await cli.target(o), o);
+      print(o.json, r, () => formatMeasure(o, r));
+    }),
+  );
 
-  connection(
-    program
-      .command("devices")
-      .description("The fleet: each device's class, status, desired variant and reported state")
-      .option("--json", "print as JSON"),
-  ).action(async (o) => {
-    try {
-      const items = await listDevices(await resolveTarget(o));
-      process.stdout.write(`${o.json ? JSON.stringify(items, null, 2) : formatDevices(items)}\n`);
-    } catch (err) {
-      fail(err);
-    }
-  });
-
-  connection(
-    program
-      .command("assign")
-      .description(
-        "Set what one device runs (its desired state) and wait until it reports applied or failed",
-      )
-      .requiredOption("--device <id>", "device id")
-      .option("--model <id>", "model id (with a variant name)")
-      .requiredOption("--variant <name|id|none>", "variant name or id; none unloads")
-      .option(
-        "--max-batch <n>",
-        "micro-batch at most n concurrent requests (1: off)",
-        positive("--max-batch"),
-      )
-      .option(
-        "--wait <seconds>",
-        "how long to wait for the device's report",
-        positive("--wait"),
-        60,
-      )
-      .option("--json", "print the deployment as JSON"),
-  ).action(async (o) => {
-    try {
-      const tty = process.stderr.isTTY === true && !o.json;
-      const d = await assign(
-        await resolveTarget(o),
-        {
-          device: o.device,
-          model: o.model,
-          variant: o.variant,
-          maxBatch: o.maxBatch,
-          waitMs: o.wait * 1000,
-        },
-        (u) => {
-          if (tty) process.stderr.write(`\r\x1b[K${formatDeployment(u)}`);
-        },
-      );
-      if (tty) process.stderr.write("\n");
-      process.stdout.write(`${o.json ? JSON.stringify(d, null, 2) : formatDeployment(d)}\n`);
-      if (d.reported?.phase === "failed" || d.reported?.phase === "rolled-back")
-        process.exitCode = 2;
-    } catch (err) {
-      fail(err);
-    }
-  });
-
-  connection(
+  remote(
     program
       .command("telemetry")
-      .description("A device's field latency and load, from the control plane's rollups")
-      .requiredOption("--device <id>", "device id")
-      .option("--minutes <n>", "how far back", positive("--minutes"), 60)
-      .option("--json", "print as JSON"),
-  ).action(async (o) => {
-    try {
-      const t = await deviceTelemetry(await resolveTarget(o), o.device, o.minutes);
-      process.stdout.write(
-        `${o.json ? JSON.stringify(t, null, 2) : formatTelemetry(o.device, t)}\n`,
-      );
-    } catch (err) {
-      fail(err);
-    }
-  });
+      .description(
+        "Field latency and load: a device's rollups, or --follow for live latency per device or class",
+      )
+      .option("--device <id>", "the device (required without --follow; with it, only this one)")
+      .option("--minutes <n>", "how far back (without --follow)", positive("--minutes"), 60)
+      .option("--follow", "live, from the WebSocket stream's device.telemetry events")
+      .addOption(
+        new Option("--by <what>", "with --follow: one row per device or per device class")
+          .choices(["device", "class"])
+          .default("device"),
+      )
+      .option("--class <name>", "with --follow: only devices of this class")
+      .option(
+        "--interval <seconds>",
+        "with --follow: redraw every n seconds",
+        positive("--interval"),
+        2,
+      )
+      .option(
+        "--duration <seconds>",
+        "with --follow: stop after n seconds (default: Ctrl-C)",
+        positive("--duration"),
+      )
+      .option("--json", "print JSON (with --follow: one event per line)"),
+  ).action(
+    run(cli, async (o) => {
+      const target = await cli.target(o);
+      if (o.follow) {
+        await followTelemetry(target, {
+          deviceIds: o.device ? [o.device] : undefined,
+          deviceClass: o.class,
+          by: o.by,
+          intervalMs: o.interval * 1000,
+          durationMs: o.duration === undefined ? undefined : o.duration * 1000,
+          json: o.json === true,
+        });
+        return;
+      }
+      if (!o.device) throw new Error("--device <id> is required (or --follow for the fleet)");
+      const t = await deviceTelemetry(target, o.device, o.minutes);
+      print(o.json, t, () => formatTelemetry(o.device, t));
+    }),
+  );
 
-  addRolloutCommands(program, connection, fail);
+  addRolloutCommands(program, cli);
+}
+
+function addModelCommands(program: Command, cli: Cli): void {
+  const models = program.command("models").description("Model catalogues in the control plane");
+  remote(
+    models
+      .command("import")
+      .description(
+        "Register a catalogue written by `edgefleet compress` (variant costs are read off the graphs ONNX Runtime runs)",
+      )
+      .argument("<dir>", "the --out directory of edgefleet compress")
+      .requiredOption("--name <name>", "model name, e.g. mnist-mlp")
+      .requiredOption("--version <version>", "model version, e.g. 1")
+      .option("--all", "also register variants that broke the catalogue's constraints")
+      .option("--json", "print the model and its variants as JSON"),
+  ).action(
+    run(cli, async (dir: string, o) => {
+      const target = await cli.target(o);
+      const { importModel } = await import("./models");
+      const res = await importModel(
+        target,
+        { dir, name: o.name, version: o.version, all: o.all === true },
+        createProgress(process.stderr.isTTY === true && !o.json),
+      );
+      print(o.json, res, () =>
+        [
+          `model ${res.model.id}: ${res.variants.length} variants`,
+          ...res.variants.map((v) => `  ${v.id}  ${v.name}`),
+        ].join("\n"),
+      );
+    }),
+  );
+
+  remote(models.command("list").description("Every model").option("--json", "print JSON")).action(
+    run(cli, async (o) => {
+      const list = await listModels(await cli.target(o));
+      print(o.json, list, () => formatModels(list));
+    }),
+  );
+
+  remote(
+    models
+      .command("show")
+      .description("A model's variants with their recipes' measured facts")
+      .argument("<id>", "model id")
+      .option("--json", "print JSON"),
+  ).action(
+    run(cli, async (id: string, o) => {
+      const m = await getModel(await cli.target(o), id);
+      print(o.json, m, () => formatModel(m));
+    }),
+  );
+}
+
+function addTokenCommands(program: Command, cli: Cli): void {
+  const tokens = program.command("tokens").description("Enrollment tokens for new devices");
+  remote(
+    tokens
+      .command("create")
+      .description("A token agents enroll with (admin role); shown once, with the agent command")
+      .option("--label <text>", "what the token is for (default enrollment)")
+      .option(
+        "--ttl <duration>",
+        "lifetime: seconds, or 30m, 12h, 7d (1 minute to 30 days; default 1h)",
+        flag((v) => parseDuration(v, "--ttl")),
+      )
+      .option(
+        "--max-uses <n>",
+        "how many devices may enroll with it (default 1)",
+        positiveInt("--max-uses"),
+      )
+      .option(
+        "--grpc <host:port>",
+        "the control plane's gRPC address as agents reach it (default: the URL's host, port 50051)",
+      )
+      .option("--json", "print {id, token, label, expiresAt, maxUses, agentCommand} as JSON"),
+  ).action(
+    run(cli, async (o) => {
+      const target = await cli.target(o);
+      const t = await createEnrollmentToken(target, {
+        label: o.label,
+        ttlSeconds: o.ttl,
+        maxUses: o.maxUses,
+      });
+      const command = agentCommand(t.token, o.grpc ?? defaultGrpcAddress(target.url));
+      print(o.json, { ...t, agentCommand: command }, () => formatToken(t, command));
+    }),
+  );
 }

@@ -20,13 +20,9 @@ import {
   ShapeMismatchError,
   toNumber,
 } from "@edgefleet/onnx";
+import { CliInputError } from "./errors";
 
-export class CliInputError extends Error {
-  override name = "CliInputError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
+export { CliInputError } from "./errors";
 
 export interface ResolvedModel {
   model: ModelProto;

@@ -2,9 +2,14 @@
 // then corrects the planner's predictions for that device and its class.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import type {
+  LatencyFigures,
+  LatencyMeasurementView,
+  ModelDetailView,
+} from "@edgefleet/protocol/rest";
 import { type ApiTarget, callApi } from "./api-client";
-import { CliInputError } from "./inputs";
-import { readCatalogue } from "./models";
+import { readCatalogue } from "./catalogue-file";
+import { CliInputError } from "./errors";
 
 export interface MeasureOptions {
   device: string;
@@ -14,20 +19,10 @@ export interface MeasureOptions {
   batch?: number;
 }
 
-interface Figures {
-  bestMs: number;
-  medianMs: number;
-  p90Ms: number;
-}
-export interface MeasureReply {
-  simulated: boolean;
-  deviceClass: string;
-  threads: number;
-  batch1: Figures;
-  batchN: Figures & { batch: number };
-}
-
-export async function measure(target: ApiTarget, o: MeasureOptions): Promise<MeasureReply> {
+export async function measure(
+  target: ApiTarget,
+  o: MeasureOptions,
+): Promise<LatencyMeasurementView> {
   const catalogue = await readCatalogue(o.catalogue);
   const entry = catalogue.variants.find((v) => v.id === o.variant && v.artifact);
   if (!entry?.artifact) {
@@ -35,7 +30,7 @@ export async function measure(target: ApiTarget, o: MeasureOptions): Promise<Mea
       `${o.catalogue}/catalogue.json has no variant ${o.variant} with an artifact`,
     );
   }
-  const model = await callApi<{ variants: { id: string; name: string }[] }>(
+  const model = await callApi<ModelDetailView>(
     target,
     "GET",
     `/api/v1/models/${encodeURIComponent(o.model)}`,
@@ -43,7 +38,7 @@ export async function measure(target: ApiTarget, o: MeasureOptions): Promise<Mea
   const variant = model.variants.find((v) => v.name === o.variant);
   if (!variant) throw new CliInputError(`model ${o.model} has no variant named ${o.variant}`);
   const artifact = await readFile(join(o.catalogue, entry.artifact.file));
-  return callApi<MeasureReply>(
+  return callApi<LatencyMeasurementView>(
     target,
     "POST",
     `/api/v1/devices/${encodeURIComponent(o.device)}/latency-measurements`,
@@ -55,11 +50,11 @@ export async function measure(target: ApiTarget, o: MeasureOptions): Promise<Mea
   );
 }
 
-export function formatMeasure(o: MeasureOptions, r: MeasureReply): string {
+export function formatMeasure(o: MeasureOptions, r: LatencyMeasurementView): string {
   const where = r.simulated
     ? `simulated ${r.deviceClass} (derived from this host's measurement)`
     : "measured";
-  const line = (label: string, f: Figures) =>
+  const line = (label: string, f: LatencyFigures) =>
     `  ${label.padEnd(9)} best ${f.bestMs.toFixed(3)} ms  median ${f.medianMs.toFixed(3)} ms  p90 ${f.p90Ms.toFixed(3)} ms`;
   return [
     `${o.variant} on ${o.device}, ${r.threads} thread(s), ${where}:`,

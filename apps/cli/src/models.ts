@@ -6,10 +6,14 @@ import { join } from "node:path";
 import { isPackedModel, unpackModel } from "@edgefleet/artifact";
 import type { Catalogue } from "@edgefleet/compression";
 import { decodeModel } from "@edgefleet/onnx";
+import type { ModelDetailView } from "@edgefleet/protocol/rest";
 import { analyzeVariant } from "@edgefleet/runtime";
 import { type ApiTarget, callApi, uploadArtifact } from "./api-client";
-import { CliInputError } from "./inputs";
+import { readCatalogue } from "./catalogue-file";
+import { CliInputError } from "./errors";
 import type { Progress } from "./progress";
+
+export { readCatalogue };
 
 export interface ImportOptions {
   dir: string;
@@ -17,22 +21,6 @@ export interface ImportOptions {
   version: string;
   /** Also register variants that broke the catalogue's constraints (e.g. max accuracy drop). */
   all?: boolean;
-}
-
-export async function readCatalogue(dir: string): Promise<Catalogue> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, "catalogue.json"), "utf8");
-  } catch {
-    throw new CliInputError(`${dir} holds no catalogue.json (write one with edgefleet compress)`);
-  }
-  const catalogue = JSON.parse(text) as Catalogue;
-  if (catalogue.schemaVersion !== 1) {
-    throw new CliInputError(
-      `${dir}/catalogue.json: schemaVersion ${catalogue.schemaVersion} is not 1`,
-    );
-  }
-  return catalogue;
 }
 
 /** The request body of POST /api/v1/models for a catalogue's successful variants. */
@@ -99,12 +87,7 @@ export async function importModel(target: ApiTarget, o: ImportOptions, progress:
     );
   }
   progress.stop();
-  return callApi<{ model: { id: string }; variants: { name: string; id: string }[] }>(
-    target,
-    "POST",
-    "/api/v1/models",
-    body,
-  );
+  return callApi<ModelDetailView>(target, "POST", "/api/v1/models", body);
 }
 
 /** "prune+pack", "int8-static", "distill+int8-static": the recipe's steps in a few words. */

@@ -1,4 +1,5 @@
 // `edgefleet plan`: a dry-run plan of a model over the fleet, shown as a table with reasons.
+import type { PlanView } from "@edgefleet/protocol/rest";
 import { type ApiTarget, callApi } from "./api-client";
 
 export interface PlanOptions {
@@ -11,27 +12,8 @@ export interface PlanOptions {
   deviceClass?: string;
 }
 
-export interface PlanResponse {
-  planId: string;
-  summary: {
-    devices: number;
-    planned: number;
-    unplannable: number;
-    byVariant: Record<string, number>;
-  };
-  decisions: {
-    deviceId: string;
-    deviceName: string;
-    deviceClass: string | null;
-    ok: boolean;
-    variantName: string | null;
-    predictedLatencyMs: number | null;
-    reasons: string[];
-  }[];
-}
-
-export function createPlan(target: ApiTarget, o: PlanOptions): Promise<PlanResponse> {
-  return callApi<PlanResponse>(target, "POST", "/api/v1/plans", {
+export function createPlan(target: ApiTarget, o: PlanOptions): Promise<PlanView> {
+  return callApi<PlanView>(target, "POST", "/api/v1/plans", {
     modelId: o.model,
     selector: {
       ...(o.labels ? { labels: o.labels } : {}),
@@ -47,7 +29,7 @@ export function createPlan(target: ApiTarget, o: PlanOptions): Promise<PlanRespo
   });
 }
 
-export function formatPlan(plan: PlanResponse): string {
+export function formatPlan(plan: PlanView): string {
   const lines = [
     `plan ${plan.planId}: ${plan.summary.planned}/${plan.summary.devices} devices planned`,
     "",

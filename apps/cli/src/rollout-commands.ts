@@ -1,47 +1,46 @@
-// `edgefleet rollout create|status|watch|start|pause|resume|abort|rollback` and `edgefleet canary`.
-import { type Command, InvalidArgumentError } from "commander";
-import { resolveTarget } from "./api-client";
+// `edgefleet rollout create|list|status|targets|watch|start|pause|resume|abort|rollback` and
+// `edgefleet canary`.
+import type { RolloutControlAction, RolloutView } from "@edgefleet/protocol/rest";
+import type { Command } from "commander";
+import type { ApiTarget } from "./api-client";
+import { type Cli, flag, positive, positiveInt, print, remote, run } from "./context";
+import { parseLabelList } from "./labels";
 import {
   buildMnistCanary,
   controlRollout,
   createRollout,
+  formatDryRun,
   formatRollout,
+  formatRollouts,
+  formatTargets,
   getRollout,
-  type RolloutView,
+  listRollouts,
+  rolloutTargets,
   watchRollout,
 } from "./rollout";
 
-const positive = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number > 0`);
-  return n;
-};
-const share = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`${name} must be in (0, 1]`);
-  return n;
-};
-const labels = (v: string) => {
-  const out: Record<string, string> = {};
-  for (const pair of v.split(",").filter(Boolean)) {
-    const [k, ...rest] = pair.split("=");
-    if (!k || rest.length === 0)
-      throw new InvalidArgumentError(`--labels: "${pair}" is not key=value`);
-    out[k] = rest.join("=");
-  }
-  return out;
-};
+const share = (name: string) =>
+  flag((v) => {
+    const n = Number(v);
+    if (!(n > 0 && n <= 1)) throw new Error(`${name} must be in (0, 1]`);
+    return n;
+  });
+const nonNegative = (name: string) =>
+  flag((v) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number >= 0`);
+    return n;
+  });
 
-export function addRolloutCommands(
-  program: Command,
-  connection: (cmd: Command) => Command,
-  fail: (err: unknown) => never,
-): void {
+/** A rollout that ended badly exits 2, so scripts can tell it from success and from errors. */
+const ENDED_BADLY = new Set(["halted", "rolled_back"]);
+
+export function addRolloutCommands(program: Command, cli: Cli): void {
   const rollout = program
     .command("rollout")
     .description("Roll a model out to a fleet in waves, with health gates");
 
-  connection(
+  remote(
     rollout
       .command("create")
       .description(
@@ -54,7 +53,7 @@ export function addRolloutCommands(
         positive("--slo"),
       )
       .option("--name <name>", "a name for people")
-      .option("--labels <k=v,...>", "only devices with these labels", labels)
+      .option("--labels <k=v,...>", "only devices with these labels", flag(parseLabelList))
       .option("--device-class <name>", "only devices of this class")
       .option("--waves <list>", "cumulative wave sizes, e.g. 1%,10%,50%,100% or 1,10,100%", (v) =>
         v.split(","),
@@ -62,7 +61,7 @@ export function addRolloutCommands(
       .option(
         "--bake <seconds>",
         "time each wave runs before its gates may pass it (default 60)",
-        Number,
+        nonNegative("--bake"),
       )
       .option("--rate <n>", "assignments per second at most (default 1000)", positive("--rate"))
       .option(
@@ -74,63 +73,83 @@ export function addRolloutCommands(
       .option(
         "--canary-budget <points>",
         "largest canary accuracy drop vs compression (default 2)",
-        Number,
+        nonNegative("--canary-budget"),
       )
       .option("--dry-run", "show the plan per wave; store and move nothing")
       .option("--start", "start it right away")
       .option("--watch", "follow it until it ends")
       .option("--json", "print JSON"),
-  ).action(async (o) => {
-    try {
-      const target = await resolveTarget(o);
+  ).action(
+    run(cli, async (o) => {
+      const target = await cli.target(o);
       const created = await createRollout(target, { ...o, dryRun: o.dryRun === true });
-      if (o.dryRun) {
-        process.stdout.write(`${JSON.stringify(created, null, 2)}\n`);
+      if ("dryRun" in created) {
+        print(o.json, created, () => formatDryRun(created));
         return;
       }
       let view: RolloutView = created;
       if (o.start) view = await controlRollout(target, view.id, "start");
       if (o.watch) view = await follow(target, view.id, o.json === true);
-      process.stdout.write(`${o.json ? JSON.stringify(view, null, 2) : formatRollout(view)}\n`);
-      if (view.state === "halted" || view.state === "rolled_back") process.exitCode = 2;
-    } catch (err) {
-      fail(err);
-    }
-  });
+      // With --watch --json every change went out as a JSON line already, the last included.
+      if (!(o.watch && o.json)) print(o.json, view, () => formatRollout(view));
+      if (ENDED_BADLY.has(view.state)) process.exitCode = 2;
+    }),
+  );
 
-  connection(
+  remote(
+    rollout.command("list").description("Every rollout").option("--json", "print JSON"),
+  ).action(
+    run(cli, async (o) => {
+      const list = await listRollouts(await cli.target(o));
+      print(o.json, list, () => formatRollouts(list));
+    }),
+  );
+
+  remote(
     rollout
       .command("status")
       .description("A rollout's waves and gates")
       .argument("<id>")
       .option("--json", "print JSON"),
-  ).action(async (id: string, o) => {
-    try {
-      const v = await getRollout(await resolveTarget(o), id);
-      process.stdout.write(`${o.json ? JSON.stringify(v, null, 2) : formatRollout(v)}\n`);
-    } catch (err) {
-      fail(err);
-    }
-  });
+  ).action(
+    run(cli, async (id: string, o) => {
+      const v = await getRollout(await cli.target(o), id);
+      print(o.json, v, () => formatRollout(v));
+    }),
+  );
 
-  connection(
+  remote(
+    rollout
+      .command("targets")
+      .description("Each device of a rollout: wave, planned variant, state, reasons")
+      .argument("<id>")
+      .option("--wave <n>", "only this wave", positiveInt("--wave"))
+      .option("--state <state>", "only devices in this state (pending, applied, failed, ...)")
+      .option("--json", "print JSON"),
+  ).action(
+    run(cli, async (id: string, o) => {
+      const t = await rolloutTargets(await cli.target(o), id, { wave: o.wave, state: o.state });
+      print(o.json, t, () => formatTargets(t));
+    }),
+  );
+
+  remote(
     rollout
       .command("watch")
       .description("Follow a rollout live until it completes, halts or is stopped")
       .argument("<id>")
       .option("--json", "one JSON line per change"),
-  ).action(async (id: string, o) => {
-    try {
-      const v = await follow(await resolveTarget(o), id, o.json === true);
+  ).action(
+    run(cli, async (id: string, o) => {
+      const v = await follow(await cli.target(o), id, o.json === true);
       if (!o.json) process.stdout.write(`${formatRollout(v)}\n`);
-      if (v.state === "halted" || v.state === "rolled_back") process.exitCode = 2;
-    } catch (err) {
-      fail(err);
-    }
-  });
+      if (ENDED_BADLY.has(v.state)) process.exitCode = 2;
+    }),
+  );
 
-  for (const action of ["start", "pause", "resume", "abort", "rollback"] as const) {
-    connection(
+  const actions: RolloutControlAction[] = ["start", "pause", "resume", "abort", "rollback"];
+  for (const action of actions) {
+    remote(
       rollout
         .command(action)
         .description(
@@ -139,14 +158,12 @@ export function addRolloutCommands(
         .argument("<id>")
         .option("--reason <text>", "why, for the audit log")
         .option("--json", "print JSON"),
-    ).action(async (id: string, o) => {
-      try {
-        const v = await controlRollout(await resolveTarget(o), id, action, o.reason ?? "");
-        process.stdout.write(`${o.json ? JSON.stringify(v, null, 2) : formatRollout(v)}\n`);
-      } catch (err) {
-        fail(err);
-      }
-    });
+    ).action(
+      run(cli, async (id: string, o) => {
+        const v = await controlRollout(await cli.target(o), id, action, o.reason ?? "");
+        print(o.json, v, () => formatRollout(v));
+      }),
+    );
   }
 
   program
@@ -155,19 +172,20 @@ export function addRolloutCommands(
       "Write an EFCS canary set of labelled MNIST test digits for `rollout create --canary`",
     )
     .requiredOption("--out <file>", "where to write it")
-    .option("--samples <n>", "how many digits (default 200)", positive("--samples"), 200)
-    .action(async (o) => {
-      try {
+    .option("--samples <n>", "how many digits (default 200)", positiveInt("--samples"), 200)
+    .option("--json", "print {out, samples} as JSON")
+    .action(
+      run(cli, async (o) => {
         await buildMnistCanary(o.out, o.samples);
-        process.stdout.write(`wrote ${o.out}: ${o.samples} MNIST digits with labels\n`);
-      } catch (err) {
-        fail(err);
-      }
-    });
+        print(o.json, { out: o.out, samples: o.samples }, () => {
+          return `wrote ${o.out}: ${o.samples} MNIST digits with labels`;
+        });
+      }),
+    );
 }
 
-/** Live on a terminal (redrawn in place), one JSON line per change otherwise. */
-async function follow(target: Parameters<typeof getRollout>[0], id: string, json: boolean) {
+/** Live on a terminal (redrawn in place on stderr), one JSON line per change with --json. */
+async function follow(target: ApiTarget, id: string, json: boolean) {
   const tty = process.stderr.isTTY === true && !json;
   let drawn = 0;
   return watchRollout(target, id, (v) => {

@@ -1,27 +1,17 @@
 // `edgefleet rollout ...`: create a rollout (optionally with a canary set built from MNIST or
 // read from a file), follow its waves and gates live, and drive it.
 import { writeFile } from "node:fs/promises";
-import { encodeCanarySet } from "@edgefleet/artifact";
-import { type ApiTarget, callApi, uploadArtifact } from "./api-client";
-import { CliInputError } from "./inputs";
+import type {
+  RolloutDryRunView,
+  RolloutListView,
+  RolloutTargetsView,
+  RolloutView,
+} from "@edgefleet/protocol/rest";
+import { type ApiTarget, callApi, query, uploadArtifact } from "./api-client";
+import { CliInputError } from "./errors";
+import { columns, fmtMs } from "./table";
 
-export interface GateLine {
-  gate: string;
-  status: string;
-  value: number | null;
-  threshold: number | null;
-  detail: string;
-}
-
-export interface RolloutView {
-  id: string;
-  name: string;
-  state: string;
-  currentWave: number;
-  waves: { wave: number; devices: number; states: Record<string, number> }[];
-  gates: GateLine[];
-  haltReason: string | null;
-}
+export type { RolloutView };
 
 export interface CreateOptions {
   model: string;
@@ -43,6 +33,7 @@ export interface CreateOptions {
 /** Writes an EFCS canary set of `samples` labelled MNIST test digits (10 classes, balanced). */
 export async function buildMnistCanary(out: string, samples: number): Promise<void> {
   const { loadMnistSplit } = await import("@edgefleet/compression");
+  const { encodeCanarySet } = await import("@edgefleet/artifact");
   const test = loadMnistSplit().test;
   const n = Math.min(samples, test.n);
   const per = test.x.length / test.n;
@@ -69,39 +60,50 @@ export async function createRollout(target: ApiTarget, o: CreateOptions) {
     canaryDigest = createHash("sha256").update(bytes).digest("hex");
     await uploadArtifact(target, canaryDigest, o.canary);
   }
-  return callApi<RolloutView & { dryRun?: boolean; waves: unknown[] }>(
-    target,
-    "POST",
-    "/api/v1/rollouts",
-    {
-      modelId: o.model,
-      ...(o.name ? { name: o.name } : {}),
-      selector: {
-        ...(o.labels ? { labels: o.labels } : {}),
-        ...(o.deviceClass ? { deviceClass: o.deviceClass } : {}),
-      },
-      policy: {
-        latencySloMs: o.slo,
-        ...(o.batch ? { batch: o.batch } : {}),
-        ...(o.accuracyFloor !== undefined ? { accuracyFloor: o.accuracyFloor } : {}),
-      },
-      strategy: {
-        ...(o.waves ? { waves: o.waves.map((w) => (/^\d+$/.test(w) ? Number(w) : w)) } : {}),
-        ...(o.bake !== undefined ? { bakeSeconds: o.bake } : {}),
-        ...(o.rate ? { maxPerSecond: o.rate } : {}),
-        gates: {
-          ...(o.shadow ? { agreement: { enabled: true, sampleRate: o.shadow } } : {}),
-          ...(o.canaryBudget !== undefined ? { canary: { maxDropPoints: o.canaryBudget } } : {}),
-        },
-      },
-      ...(canaryDigest ? { canaryDigest } : {}),
-      dryRun: o.dryRun === true,
+  return callApi<RolloutView | RolloutDryRunView>(target, "POST", "/api/v1/rollouts", {
+    modelId: o.model,
+    ...(o.name ? { name: o.name } : {}),
+    selector: {
+      ...(o.labels ? { labels: o.labels } : {}),
+      ...(o.deviceClass ? { deviceClass: o.deviceClass } : {}),
     },
-  );
+    policy: {
+      latencySloMs: o.slo,
+      ...(o.batch ? { batch: o.batch } : {}),
+      ...(o.accuracyFloor !== undefined ? { accuracyFloor: o.accuracyFloor } : {}),
+    },
+    strategy: {
+      ...(o.waves ? { waves: o.waves.map((w) => (/^\d+$/.test(w) ? Number(w) : w)) } : {}),
+      ...(o.bake !== undefined ? { bakeSeconds: o.bake } : {}),
+      ...(o.rate ? { maxPerSecond: o.rate } : {}),
+      gates: {
+        ...(o.shadow ? { agreement: { enabled: true, sampleRate: o.shadow } } : {}),
+        ...(o.canaryBudget !== undefined ? { canary: { maxDropPoints: o.canaryBudget } } : {}),
+      },
+    },
+    ...(canaryDigest ? { canaryDigest } : {}),
+    dryRun: o.dryRun === true,
+  });
 }
 
 export function getRollout(target: ApiTarget, id: string) {
   return callApi<RolloutView>(target, "GET", `/api/v1/rollouts/${encodeURIComponent(id)}`);
+}
+
+export function listRollouts(target: ApiTarget) {
+  return callApi<RolloutListView>(target, "GET", "/api/v1/rollouts");
+}
+
+export function rolloutTargets(
+  target: ApiTarget,
+  id: string,
+  filter: { wave?: number; state?: string },
+) {
+  return callApi<RolloutTargetsView>(
+    target,
+    "GET",
+    `/api/v1/rollouts/${encodeURIComponent(id)}/targets${query(filter)}`,
+  );
 }
 
 export function controlRollout(target: ApiTarget, id: string, action: string, reason = "") {
@@ -155,5 +157,54 @@ export function formatRollout(v: RolloutView, width = 30): string {
   }
   for (const g of v.gates) lines.push(`  ${MARK[g.status] ?? "?"} ${g.gate.padEnd(9)} ${g.detail}`);
   if (v.haltReason) lines.push(`  ${v.haltReason}`);
+  return lines.join("\n");
+}
+
+export function formatRollouts(list: RolloutListView): string {
+  if (list.items.length === 0)
+    return "no rollouts yet: edgefleet rollout create --model <id> --slo <ms>";
+  return columns(
+    [
+      { header: "id", cell: (r) => r.id },
+      { header: "name", cell: (r) => r.name },
+      { header: "state", cell: (r) => r.state.replace("_", " ") },
+      { header: "wave", cell: (r) => String(r.currentWave), align: "right" },
+      { header: "created", cell: (r) => r.createdAt },
+      { header: "halt reason", cell: (r) => r.haltReason ?? "" },
+    ],
+    list.items,
+  );
+}
+
+export function formatTargets(t: RolloutTargetsView): string {
+  if (t.items.length === 0) return "no targets";
+  return columns(
+    [
+      { header: "device", cell: (r) => r.deviceId },
+      { header: "wave", cell: (r) => String(r.wave), align: "right" },
+      { header: "state", cell: (r) => r.state },
+      { header: "variant", cell: (r) => r.variantId ?? "-" },
+      { header: "before", cell: (r) => r.previousVariantId ?? "-" },
+      { header: "reasons", cell: (r) => (Array.isArray(r.reasons) ? r.reasons.join("; ") : "") },
+    ],
+    t.items,
+  );
+}
+
+/** `rollout create --dry-run`: the plan per wave, nothing stored. */
+export function formatDryRun(d: RolloutDryRunView): string {
+  const lines = ["dry run: nothing stored, nothing moved"];
+  for (const w of d.waves) {
+    lines.push("", `wave ${w.wave}: ${w.devices.length} devices`);
+    for (const dev of w.devices) {
+      const what = dev.variantName
+        ? `${dev.variantName} (${fmtMs(dev.predictedLatencyMs)} ms predicted)`
+        : "no variant";
+      lines.push(
+        `  ${dev.deviceName.padEnd(16)} ${(dev.deviceClass ?? "real").padEnd(12)} ${what}`,
+      );
+      for (const r of dev.reasons) lines.push(`      ${r}`);
+    }
+  }
   return lines.join("\n");
 }

@@ -69,6 +69,14 @@ export interface DeviceRepo {
   /** Null when no such device. */
   updateFacts(id: string, facts: Partial<DeviceFacts>): Promise<Device | null>;
   setLabels(id: string, labels: Record<string, string>): Promise<Device | null>;
+  /**
+   * Sets and removes some labels in one statement (no read-modify-write: concurrent patches of
+   * other keys are all kept); others stay. Null when no such device.
+   */
+  patchLabels(
+    id: string,
+    patch: { set: Record<string, string>; remove: readonly string[] },
+  ): Promise<Device | null>;
   /** Marks the device online; lastSeenAt never moves backwards. Null when no such device. */
   markSeen(id: string, at: Date): Promise<MarkSeenResult | null>;
   /** `markSeen` for many devices in one statement (heartbeats, batched); unknown ids are absent. */
@@ -158,6 +166,23 @@ export class PrismaDeviceRepo implements DeviceRepo {
 
   setLabels(id: string, labels: Record<string, string>): Promise<Device | null> {
     return this.updateOrNull(id, { labels });
+  }
+
+  async patchLabels(
+    id: string,
+    patch: { set: Record<string, string>; remove: readonly string[] },
+  ): Promise<Device | null> {
+    if (!isUuid(id)) return null;
+    // jsonb `-` text[] drops keys, `||` adds or overwrites: removals first, so a key both removed
+    // and set ends up set (the service refuses that input anyway).
+    const rows = await this.db.$queryRaw<{ id: string }[]>`
+      UPDATE "Device"
+      SET "labels" = ("labels" - ${[...patch.remove]}::text[]) || ${JSON.stringify(patch.set)}::jsonb,
+          "updatedAt" = now()
+      WHERE "id" = ${id}::uuid
+      RETURNING "id"::text AS "id"`;
+    if (rows.length === 0) return null;
+    return this.db.device.findUnique({ where: { id } });
   }
 
   async markSeen(id: string, at: Date): Promise<MarkSeenResult | null> {

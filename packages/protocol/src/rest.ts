@@ -31,7 +31,7 @@ export interface DeviceView {
   agentVersion: string;
   simulated: boolean;
   deviceClass: string | null;
-  labels: unknown;
+  labels: Record<string, string>;
   facts: unknown;
   lastSeenAt: string | null;
   createdAt: string;
@@ -75,6 +75,15 @@ export interface DeviceDetailView extends DeviceView {
   deployment: DeploymentView;
 }
 
+/**
+ * PATCH /api/v1/devices/:id/labels (the request body): `set` adds or overwrites, `remove`
+ * deletes; other labels stay. The answer is the device (DeviceDetailView).
+ */
+export interface DeviceLabelsPatch {
+  set?: Record<string, string>;
+  remove?: string[];
+}
+
 export interface DevicePageView {
   items: DeviceDetailView[];
   total: number;
@@ -96,6 +105,23 @@ export interface ProfileView {
   loadTimeMs: number | null;
   nativeKernels: string[];
   profile: unknown;
+}
+
+/** POST /api/v1/devices/:id/latency-measurements: what the device measured. */
+export interface LatencyFigures {
+  bestMs: number;
+  medianMs: number;
+  p90Ms: number;
+}
+
+export interface LatencyMeasurementView {
+  ok: true;
+  variantId: string;
+  threads: number;
+  simulated: boolean;
+  deviceClass: string;
+  batch1: LatencyFigures;
+  batchN: LatencyFigures & { batch: number };
 }
 
 export interface CreatedEnrollmentToken {
@@ -341,4 +367,13 @@ export interface DeviceTelemetryView {
   variants: { variantId: string; summary: RollupSummary }[];
   /** Oldest first; only buckets with rows appear. */
   series: (RollupSummary & { at: string })[];
+}
+
+/**
+ * `data` of a `device.telemetry` event on the stream (/api/v1/stream): the figures of one
+ * folded telemetry window of one device and variant, within the minute it fell in.
+ */
+export interface TelemetryEventData extends RollupSummary {
+  variantId: string;
+  minute: string;
 }

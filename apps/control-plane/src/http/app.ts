@@ -103,6 +103,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     "/api/v1/devices/:id",
     route((req) => deps.devices.get(String(req.params.id))),
   );
+  app.patch(
+    "/api/v1/devices/:id/labels",
+    route((req, p) => deps.devices.patchLabels(p, String(req.params.id), req.body)),
+  );
   app.get(
     "/api/v1/devices/:id/profile",
     route((req) => deps.profiles.latest(String(req.params.id))),

@@ -2,11 +2,12 @@
 
 import { InvalidCursorError, type Repos } from "@edgefleet/db";
 import type { DeviceEvent, FleetEvent, StateReport } from "@edgefleet/protocol";
-import type { DeviceDetailView, DevicePageView } from "@edgefleet/protocol/rest";
+import type { DeviceDetailView, DeviceLabelsPatch, DevicePageView } from "@edgefleet/protocol/rest";
 import { z } from "zod";
 import { InvalidArgumentError, NotFoundError } from "../errors";
 import type { FleetEvents } from "../fleet-events";
 import { type AssignmentService, deploymentView } from "./assignment-service";
+import { type Principal, requireRole } from "./auth-service";
 import { factColumns } from "./enrollment-service";
 import type { ProfileService } from "./profile-service";
 import { parseInput } from "./validation";
@@ -40,8 +41,39 @@ export const listDevicesQuerySchema = z
     ),
   }));
 
+/** A label key: what `label=key=value` filters and `key=value` arguments can name. */
+const LABEL_KEY_RULE = "must be 1..64 characters without '=' or whitespace";
+const labelKey = z.string().regex(/^[^=\s]{1,64}$/, LABEL_KEY_RULE);
+
+export const patchLabelsSchema = z
+  .object({
+    set: z
+      .record(labelKey, z.string().max(256, "must be at most 256 characters"), {
+        error: (iss) => (iss.code === "invalid_key" ? `label key ${LABEL_KEY_RULE}` : undefined),
+      })
+      .default({}),
+    remove: z.array(labelKey).max(64).default([]),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (Object.keys(p.set).length > 64) {
+      ctx.addIssue({ code: "custom", path: ["set"], message: "at most 64 labels at once" });
+    }
+    if (Object.keys(p.set).length === 0 && p.remove.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["set"], message: "set or remove at least one label" });
+    }
+    const both = p.remove.find((k) => Object.hasOwn(p.set, k));
+    if (both !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["remove"],
+        message: `cannot both set and remove label ${both}`,
+      });
+    }
+  }) satisfies z.ZodType<Required<DeviceLabelsPatch>, unknown>;
+
 export interface DeviceServiceDeps {
-  repos: Pick<Repos, "devices" | "dispatch">;
+  repos: Pick<Repos, "devices" | "dispatch" | "audit">;
   /** Where reported profiles go. */
   profiles: Pick<ProfileService, "record">;
   /** Where state reports go. */
@@ -86,6 +118,28 @@ export class DeviceService {
       this.deps.repos.dispatch.reported(id),
     ]);
     return { ...deviceView(device), deployment: deploymentView(id, assignment, reported) };
+  }
+
+  /** PATCH labels: sets and removes some, keeps the others; audited, announced on the stream. */
+  async patchLabels(principal: Principal, id: string, body: unknown): Promise<DeviceDetailView> {
+    requireRole(principal, "operator");
+    const patch = parseInput(patchLabelsSchema, body ?? {});
+    const updated = await this.deps.repos.devices.patchLabels(id, patch);
+    if (!updated) throw new NotFoundError(`device ${id} not found`);
+    await this.deps.repos.audit.append({
+      actor: `apitoken:${principal.tokenId}`,
+      action: "device.labels_changed",
+      subjectType: "device",
+      subjectId: id,
+      data: { set: patch.set, remove: patch.remove },
+    });
+    const view = deviceView(updated);
+    this.emit("device.updated", id, view);
+    const [assignment, reported] = await Promise.all([
+      this.deps.repos.dispatch.assignment(id),
+      this.deps.repos.dispatch.reported(id),
+    ]);
+    return { ...view, deployment: deploymentView(id, assignment, reported) };
   }
 
   /** A heartbeat from an unknown device is dropped: its JWT outlived its row. */

@@ -9,6 +9,7 @@ import {
   measureLatencyReplySchema,
   subjects,
 } from "@edgefleet/protocol";
+import type { LatencyMeasurementView } from "@edgefleet/protocol/rest";
 import { z } from "zod";
 import { InvalidArgumentError, NotFoundError, UnavailableError } from "../errors";
 import { type Principal, requireRole } from "./auth-service";
@@ -36,7 +37,11 @@ export class LatencyService {
     },
   ) {}
 
-  async measure(principal: Principal, deviceId: string, body: unknown) {
+  async measure(
+    principal: Principal,
+    deviceId: string,
+    body: unknown,
+  ): Promise<LatencyMeasurementView> {
     requireRole(principal, "operator");
     const input = parseInput(measureLatencySchema, body);
     const device = await this.deps.repos.devices.findById(deviceId);

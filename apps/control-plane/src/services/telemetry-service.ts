@@ -3,7 +3,7 @@
 // events for WebSocket clients, and rollups read back as series and summaries.
 import type { NewLatencyObservation, Repos, RollupRecord } from "@edgefleet/db";
 import type { Telemetry } from "@edgefleet/protocol";
-import type { DeviceTelemetryView } from "@edgefleet/protocol/rest";
+import type { DeviceTelemetryView, TelemetryEventData } from "@edgefleet/protocol/rest";
 import {
   foldTelemetry,
   mergeRollup,
@@ -80,11 +80,16 @@ export class TelemetryService {
     const at = this.now().toISOString();
     for (const d of fold.deltas) {
       const s = summarizeRollups([mergeRollup(undefined, d)]);
+      const data: TelemetryEventData = {
+        variantId: d.variantId,
+        minute: d.minute.toISOString(),
+        ...s,
+      };
       this.deps.events.publish({
         type: "device.telemetry",
         deviceId: d.deviceId,
         at,
-        data: { variantId: d.variantId, minute: d.minute.toISOString(), ...s },
+        data: data as unknown as Record<string, unknown>,
       });
     }
     return {

@@ -18,7 +18,8 @@ export function deviceView(d: Device): DeviceView {
     agentVersion: d.agentVersion,
     simulated: d.simulated,
     deviceClass: d.deviceClass,
-    labels: d.labels,
+    // Written only through validated string records (enrollment, PATCH labels).
+    labels: d.labels as Record<string, string>,
     facts: d.facts,
     lastSeenAt: d.lastSeenAt?.toISOString() ?? null,
     createdAt: d.createdAt.toISOString(),
