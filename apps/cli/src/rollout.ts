@@ -180,7 +180,8 @@ export function formatTargets(t: RolloutTargetsView): string {
   if (t.items.length === 0) return "no targets";
   return columns(
     [
-      { header: "device", cell: (r) => r.deviceId },
+      { header: "device", cell: (r) => r.deviceName },
+      { header: "id", cell: (r) => r.deviceId },
       { header: "wave", cell: (r) => String(r.wave), align: "right" },
       { header: "state", cell: (r) => r.state },
       { header: "variant", cell: (r) => r.variantId ?? "-" },

@@ -184,10 +184,17 @@ describe("a rollout", () => {
       ).toBe("pass");
       const targets = (await stack.api(`/api/v1/rollouts/${id}/targets`)).body.items as {
         deviceId: string;
+        deviceName: string;
         variantId: string;
         state: string;
       }[];
       expect(targets.every((t) => t.state === "applied")).toBe(true);
+      expect(targets.map((t) => t.deviceName).sort()).toEqual([
+        "good-0",
+        "good-1",
+        "good-2",
+        "good-3",
+      ]);
       for (const d of devices) {
         const t = targets.find((x) => x.deviceId === d.deviceId)!;
         expect(d.desired?.assignment?.manifest.variant.id).toBe(t.variantId);

@@ -105,10 +105,11 @@ export interface RolloutRepo {
    * Null when it does not exist or is no longer halted.
    */
   resumeHalted(id: string): Promise<Rollout | null>;
+  /** With each device's name, for people. */
   targets(
     rolloutId: string,
     filter?: { wave?: number; states?: string[]; limit?: number },
-  ): Promise<RolloutTarget[]>;
+  ): Promise<(RolloutTarget & { device: { name: string } })[]>;
   /** `targets` without each device's plan reasons: what the controller reads every tick. */
   targetStates(
     rolloutId: string,
@@ -219,7 +220,10 @@ export class PrismaRolloutRepo implements RolloutRepo {
 
   targets(rolloutId: string, filter: TargetFilter = {}) {
     if (!isUuid(rolloutId)) return Promise.resolve([]);
-    return this.db.rolloutTarget.findMany(targetQuery(rolloutId, filter));
+    return this.db.rolloutTarget.findMany({
+      ...targetQuery(rolloutId, filter),
+      include: { device: { select: { name: true } } },
+    });
   }
 
   targetStates(rolloutId: string, filter: TargetFilter = {}): Promise<TargetRow[]> {

@@ -300,6 +300,7 @@ export interface RolloutListView {
 
 export interface RolloutTargetView {
   deviceId: string;
+  deviceName: string;
   wave: number;
   variantId: string | null;
   state: string;

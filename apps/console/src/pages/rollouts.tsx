@@ -527,7 +527,7 @@ export function RolloutPage({ id }: { id: string }) {
                 {targets.data.items.slice(0, 200).map((t) => (
                   <tr key={t.deviceId}>
                     <th scope="row">
-                      <a href={href({ name: "device", id: t.deviceId })}>{shortId(t.deviceId)}</a>
+                      <a href={href({ name: "device", id: t.deviceId })}>{t.deviceName}</a>
                       {t.joinedLate && <span class="tag">late</span>}
                     </th>
                     <td>{t.wave}</td>

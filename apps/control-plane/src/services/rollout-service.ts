@@ -158,6 +158,7 @@ export class RolloutService {
     return {
       items: items.map((t) => ({
         deviceId: t.deviceId,
+        deviceName: t.device.name,
         wave: t.wave + 1,
         variantId: t.variantId,
         state: t.state,
