@@ -16,6 +16,8 @@ interface ChartProps {
   label: string;
   xs: number[];
   series: ChartSeries[];
+  /** A name per x, written beside its point (scatters). */
+  names?: (string | null)[];
   /** "time": x in unix seconds; "log": x on a log scale. */
   x: { kind: "time" } | { kind: "log" | "linear"; label: string; format?: (v: number) => string };
   y: { label: string; format?: (v: number) => string };
@@ -25,7 +27,7 @@ interface ChartProps {
 export function Chart(props: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   // Pages re-render on every live event: rebuild the chart only when what it shows changed.
-  const key = JSON.stringify([props.label, props.xs, props.series]);
+  const key = JSON.stringify([props.label, props.xs, props.series, props.names]);
   useEffect(() => {
     const el = box.current;
     if (!el) return;
@@ -72,6 +74,7 @@ export function Chart(props: ChartProps) {
       ],
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
+      hooks: props.names ? { draw: [(u) => drawNames(u, props.names!)] } : {},
     };
     const plot = new uPlot(opts, [props.xs, ...props.series.map((s) => s.values)], el);
     const ro = new ResizeObserver(() => plot.setSize({ width: width(), height: opts.height }));
@@ -82,6 +85,27 @@ export function Chart(props: ChartProps) {
     };
   }, [key]);
   return <div class="chart" ref={box} role="img" aria-label={props.label} />;
+}
+
+/** Each named point's name, just above and right of it, in the plot's own pixels. */
+function drawNames(u: uPlot, names: (string | null)[]) {
+  const { ctx } = u;
+  ctx.save();
+  ctx.font = `${Math.round(11 * devicePixelRatio)}px system-ui, sans-serif`;
+  ctx.fillStyle = "#1f2937";
+  ctx.textAlign = "left";
+  ctx.textBaseline = "bottom";
+  for (let s = 1; s < u.data.length; s++) {
+    const ys = u.data[s];
+    names.forEach((name, i) => {
+      const y = ys[i];
+      if (!name || y == null) return;
+      const cx = u.valToPos(u.data[0][i], "x", true);
+      const cy = u.valToPos(y, "y", true);
+      ctx.fillText(name, cx + 7 * devicePixelRatio, cy - 5 * devicePixelRatio);
+    });
+  }
+  ctx.restore();
 }
 
 /** On a log axis, label the 1-2-5 ticks of each decade only (the rest are grid lines). */

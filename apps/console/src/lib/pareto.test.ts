@@ -34,22 +34,37 @@ describe("paretoFront", () => {
 });
 
 describe("scatterColumns", () => {
-  it("aligns groups on sorted unique x with nulls", () => {
+  it("gives every point its own x, ascending, each group's y there and null elsewhere", () => {
     expect(
       scatterColumns([
         [
-          { x: 30, y: 1 },
-          { x: 10, y: 2 },
+          { x: 30, y: 1, name: "a" },
+          { x: 10, y: 2, name: "b" },
         ],
         [
-          { x: 20, y: 3 },
+          { x: 20, y: 3, name: "c" },
           { x: 10, y: 4 },
         ],
       ]),
-    ).toEqual([
-      [10, 20, 30],
-      [2, null, 1],
-      [4, 3, null],
+    ).toEqual({
+      xs: [10, 10, 20, 30],
+      ys: [
+        [2, null, null, 1],
+        [null, 4, 3, null],
+      ],
+      names: ["b", null, "c", "a"],
+    });
+  });
+
+  it("keeps variants of the same size in one group apart", () => {
+    const { xs, ys, names } = scatterColumns([
+      [
+        { x: 271, y: 0.05, name: "int8-weights" },
+        { x: 271, y: 0.08, name: "fp8-weights" },
+      ],
     ]);
+    expect(xs).toEqual([271, 271]);
+    expect(ys).toEqual([[0.05, 0.08]]);
+    expect(names).toEqual(["int8-weights", "fp8-weights"]);
   });
 });

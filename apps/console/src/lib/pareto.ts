@@ -28,21 +28,21 @@ export function paretoFront(points: readonly ParetoPoint[]): Set<string> {
 }
 
 /**
- * Points as uPlot's aligned columns: x (bytes) ascending and unique, one y column per group with
- * null where a group has no point at that x. Points sharing an x keep the first per group.
+ * Points as uPlot's aligned columns: one x per point, ascending (variants of equal size each keep
+ * their own column, so none is hidden), one y column per group with null where the point is
+ * another group's, and each point's name at its x for the chart to write beside it.
  */
-export function scatterColumns(
-  groups: readonly { x: number; y: number }[][],
-): [number[], ...(number | null)[][]] {
-  const xs = [...new Set(groups.flat().map((p) => p.x))].sort((a, b) => a - b);
-  const at = new Map(xs.map((x, i) => [x, i]));
-  const ys = groups.map((g) => {
-    const col: (number | null)[] = xs.map(() => null);
-    for (const p of g) {
-      const i = at.get(p.x)!;
-      if (col[i] === null) col[i] = p.y;
-    }
-    return col;
-  });
-  return [xs, ...ys];
+export function scatterColumns(groups: readonly { x: number; y: number; name?: string }[][]): {
+  xs: number[];
+  ys: (number | null)[][];
+  names: (string | null)[];
+} {
+  const all = groups
+    .flatMap((g, group) => g.map((p) => ({ ...p, group })))
+    .sort((a, b) => a.x - b.x || a.group - b.group);
+  return {
+    xs: all.map((p) => p.x),
+    ys: groups.map((_, group) => all.map((p) => (p.group === group ? p.y : null))),
+    names: all.map((p) => p.name ?? null),
+  };
 }

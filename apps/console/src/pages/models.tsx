@@ -225,13 +225,16 @@ function ParetoPlots({
 }) {
   const on = points.filter((p) => front.has(p.id));
   const off = points.filter((p) => !front.has(p.id));
-  const [xsL, onL, offL] = scatterColumns([
-    on.map((p) => ({ x: p.bytes, y: p.latencyMs })),
+  const name = (id: string) => byId.get(id)?.name ?? "";
+  const size = scatterColumns([
+    on.map((p) => ({ x: p.bytes, y: p.latencyMs, name: name(p.id) })),
     off.map((p) => ({ x: p.bytes, y: p.latencyMs })),
   ]);
   const withAcc = points.filter((p) => p.accuracy !== null);
-  const [xsA, onA, offA] = scatterColumns([
-    withAcc.filter((p) => front.has(p.id)).map((p) => ({ x: p.bytes, y: p.accuracy! * 100 })),
+  const acc = scatterColumns([
+    withAcc
+      .filter((p) => front.has(p.id))
+      .map((p) => ({ x: p.bytes, y: p.accuracy! * 100, name: name(p.id) })),
     withAcc.filter((p) => !front.has(p.id)).map((p) => ({ x: p.bytes, y: p.accuracy! * 100 })),
   ]);
   const bytes = { kind: "log" as const, label: "shipped bytes", format: formatBytes };
@@ -240,10 +243,11 @@ function ParetoPlots({
       <figure>
         <Chart
           label="Shipped bytes against reference latency per variant"
-          xs={xsL}
+          xs={size.xs}
+          names={size.names}
           series={[
-            { label: "Pareto front", values: onL, color: "#2563eb", points: 10 },
-            { label: "dominated", values: offL, color: "#9ca3af", points: 7 },
+            { label: "Pareto front", values: size.ys[0], color: "#2563eb", points: 10 },
+            { label: "dominated", values: size.ys[1], color: "#9ca3af", points: 7 },
           ]}
           x={bytes}
           y={{ label: "latency b1 (ms)" }}
@@ -253,10 +257,11 @@ function ParetoPlots({
       <figure>
         <Chart
           label="Shipped bytes against accuracy per variant"
-          xs={xsA}
+          xs={acc.xs}
+          names={acc.names}
           series={[
-            { label: "Pareto front", values: onA, color: "#2563eb", points: 10 },
-            { label: "dominated", values: offA, color: "#9ca3af", points: 7 },
+            { label: "Pareto front", values: acc.ys[0], color: "#2563eb", points: 10 },
+            { label: "dominated", values: acc.ys[1], color: "#9ca3af", points: 7 },
           ]}
           x={bytes}
           y={{ label: "accuracy (%)" }}
