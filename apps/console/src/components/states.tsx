@@ -37,6 +37,17 @@ export function Notice({ kind, children }: { kind: "ok" | "error"; children: Com
   );
 }
 
+/** A form's refusal: the field the control plane named, then what was wrong. */
+export function FormError({ error }: { error: { field?: string; message: string } | null }) {
+  if (!error) return null;
+  return (
+    <Notice kind="error">
+      {error.field ? `${error.field}: ` : ""}
+      {error.message}
+    </Notice>
+  );
+}
+
 export function Badge({ value }: { value: string }) {
   return (
     <span class={`badge b-${value.replace(/[^a-z_-]/gi, "")}`}>{value.replace("_", " ")}</span>

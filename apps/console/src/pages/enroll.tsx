@@ -1,7 +1,7 @@
 // Enrollment: create a token (admin), shown once, with the command that starts an agent with it.
 import type { CreatedEnrollmentToken } from "@edgefleet/protocol/rest";
 import { useContext, useState } from "preact/hooks";
-import { Empty, Notice } from "../components/states";
+import { Empty, FormError } from "../components/states";
 import { agentCommand, defaultGrpcAddress } from "../lib/agent-command";
 import { ApiError, api, errorText } from "../lib/api";
 import { AppContext } from "../lib/context";
@@ -123,12 +123,7 @@ export function EnrollPage() {
             Create token
           </button>
         </div>
-        {error && (
-          <Notice kind="error">
-            {error.field ? `${error.field}: ` : ""}
-            {error.message}
-          </Notice>
-        )}
+        <FormError error={error} />
       </form>
       {created && (
         <section class="card once" aria-labelledby="token-h" data-testid="created-token">

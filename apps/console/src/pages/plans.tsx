@@ -6,7 +6,7 @@ import {
   type TargetFields,
   TargetFieldset,
 } from "../components/policy-fields";
-import { Badge, Empty, Notice } from "../components/states";
+import { Badge, Empty, FormError } from "../components/states";
 import { ApiError, api, errorText } from "../lib/api";
 import { AppContext } from "../lib/context";
 import { formatMemory, formatMs } from "../lib/format";
@@ -91,12 +91,7 @@ export function PlansPage({ query }: { query: URLSearchParams }) {
             {busy ? "Planning…" : "Plan"}
           </button>
         </div>
-        {error && (
-          <Notice kind="error">
-            {error.field ? `${error.field}: ` : ""}
-            {error.message}
-          </Notice>
-        )}
+        <FormError error={error} />
       </form>
       {plan && <PlanResult plan={plan} />}
     </section>

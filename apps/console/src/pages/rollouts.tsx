@@ -17,7 +17,7 @@ import {
   type TargetFields,
   TargetFieldset,
 } from "../components/policy-fields";
-import { Badge, Empty, ErrorState, Loading, Notice } from "../components/states";
+import { Badge, Empty, ErrorState, FormError, Loading, Notice } from "../components/states";
 import { ApiError, api, errorText } from "../lib/api";
 import { AppContext } from "../lib/context";
 import { formatGateValue, formatMs, formatTime, shortId } from "../lib/format";
@@ -270,12 +270,7 @@ export function NewRolloutPage({ query }: { query: URLSearchParams }) {
             Create rollout
           </button>
         </div>
-        {error && (
-          <Notice kind="error">
-            {error.field ? `${error.field}: ` : ""}
-            {error.message}
-          </Notice>
-        )}
+        <FormError error={error} />
       </form>
       {dry && <DryRun dry={dry} />}
     </section>
