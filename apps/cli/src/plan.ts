@@ -12,9 +12,9 @@ export interface PlanOptions {
   deviceClass?: string;
 }
 
-export function createPlan(target: ApiTarget, o: PlanOptions): Promise<PlanView> {
-  return callApi<PlanView>(target, "POST", "/api/v1/plans", {
-    modelId: o.model,
+/** The selector and policy a plan and a rollout both send, from the same options. */
+export function selectorAndPolicy(o: Omit<PlanOptions, "model">) {
+  return {
     selector: {
       ...(o.labels ? { labels: o.labels } : {}),
       ...(o.deviceClass ? { deviceClass: o.deviceClass } : {}),
@@ -25,6 +25,13 @@ export function createPlan(target: ApiTarget, o: PlanOptions): Promise<PlanView>
       ...(o.accuracyFloor !== undefined ? { accuracyFloor: o.accuracyFloor } : {}),
       ...(o.objective ? { objective: o.objective } : {}),
     },
+  };
+}
+
+export function createPlan(target: ApiTarget, o: PlanOptions): Promise<PlanView> {
+  return callApi<PlanView>(target, "POST", "/api/v1/plans", {
+    modelId: o.model,
+    ...selectorAndPolicy(o),
     dryRun: true,
   });
 }

@@ -9,6 +9,7 @@ import type {
 } from "@edgefleet/protocol/rest";
 import { type ApiTarget, callApi, query, uploadArtifact } from "./api-client";
 import { CliInputError } from "./errors";
+import { selectorAndPolicy } from "./plan";
 import { columns, fmtMs } from "./table";
 
 export type { RolloutView };
@@ -63,15 +64,7 @@ export async function createRollout(target: ApiTarget, o: CreateOptions) {
   return callApi<RolloutView | RolloutDryRunView>(target, "POST", "/api/v1/rollouts", {
     modelId: o.model,
     ...(o.name ? { name: o.name } : {}),
-    selector: {
-      ...(o.labels ? { labels: o.labels } : {}),
-      ...(o.deviceClass ? { deviceClass: o.deviceClass } : {}),
-    },
-    policy: {
-      latencySloMs: o.slo,
-      ...(o.batch ? { batch: o.batch } : {}),
-      ...(o.accuracyFloor !== undefined ? { accuracyFloor: o.accuracyFloor } : {}),
-    },
+    ...selectorAndPolicy(o),
     strategy: {
       ...(o.waves ? { waves: o.waves.map((w) => (/^\d+$/.test(w) ? Number(w) : w)) } : {}),
       ...(o.bake !== undefined ? { bakeSeconds: o.bake } : {}),
