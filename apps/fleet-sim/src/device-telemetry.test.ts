@@ -14,9 +14,17 @@ const serving: ServingInfo = {
   shadowSampleRate: null,
 };
 
+// A virtual clock: `tick()` moves it 20 ms, so windows hold the same simulated time however
+// loaded the machine running the test is.
+let clock = Date.parse("2026-12-01T12:00:00Z");
+const tick = () => {
+  clock += 20;
+};
+
 function telemetry(s: ServingInfo | null = serving, fail = false) {
   const sent: { msg: Telemetry; id: string }[] = [];
   const t = new DeviceTelemetry({
+    now: () => clock,
     deviceId: "dev-1",
     deviceClass: "rpi4",
     epoch: 4,
@@ -35,14 +43,13 @@ function telemetry(s: ServingInfo | null = serving, fail = false) {
   return { t, sent };
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 20));
 const median = (m: Telemetry) => LatencySketch.fromSummary(m.latency!).quantile(0.5)!;
 
 describe("DeviceTelemetry", () => {
   it("sends the agent's telemetry, with latency from the model and (epoch, seq) as msgID", async () => {
     const { t, sent } = telemetry();
     t.setConnected(true);
-    await tick();
+    tick();
     t.close();
     await t.flush();
     const { msg, id } = sent[0];
@@ -59,10 +66,10 @@ describe("DeviceTelemetry", () => {
   it("multiplies latency by the co-tenant load from the moment it changes", async () => {
     const { t, sent } = telemetry();
     t.setConnected(true);
-    await tick();
+    tick();
     t.close();
     t.setLoad(3);
-    await tick();
+    tick();
     t.close();
     await t.flush();
     expect(median(sent[1].msg) / median(sent[0].msg)).toBeCloseTo(3, 0);
@@ -71,7 +78,7 @@ describe("DeviceTelemetry", () => {
   it("counts shadow comparisons at the variant's agreement", async () => {
     const { t, sent } = telemetry({ ...serving, shadowSampleRate: 1 });
     t.setConnected(true);
-    await tick();
+    tick();
     t.close();
     await t.flush();
     const sh = sent[0].msg.shadow!;

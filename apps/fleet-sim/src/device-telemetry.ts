@@ -32,6 +32,8 @@ export interface DeviceTelemetryDeps {
   publish(data: Uint8Array, msgId: string): Promise<void>;
   /** Windows kept while offline (default 120: ten minutes at 5 s). */
   capacity?: number;
+  /** The clock (default `Date.now`); tests pass a virtual one. */
+  now?: () => number;
 }
 
 /** An agent process idles at about this much resident memory (see docs/benchmarks/dispatch.md). */
@@ -51,8 +53,11 @@ export class DeviceTelemetry {
   requests = 0;
   lastMedianMs: number | null = null;
 
+  private readonly now: () => number;
+
   constructor(private readonly deps: DeviceTelemetryDeps) {
-    const now = Date.now();
+    this.now = deps.now ?? Date.now;
+    const now = this.now();
     this.window = new TelemetryWindow(now);
     this.drawnAt = this.windowStart = now;
     this.buffer = new OfflineBuffer(deps.capacity ?? 120, { carried: (m) => m.droppedBefore });
@@ -69,7 +74,7 @@ export class DeviceTelemetry {
 
   /** Changes the co-tenant load factor from now on (what was served before keeps its draw). */
   setLoad(factor: number): void {
-    this.draw(Date.now());
+    this.draw(this.now());
     this.load = factor;
   }
 
@@ -111,7 +116,7 @@ export class DeviceTelemetry {
 
   /** Closes the window into a message and sends what is buffered. */
   close(): void {
-    const now = Date.now();
+    const now = this.now();
     this.draw(now);
     const s = this.deps.serving();
     const elapsed = Math.max(1, now - this.windowStart);
