@@ -41,6 +41,22 @@ export function fleetStreamConfigs(opts: EnsureStreamsOptions = {}): FleetStream
       subjects: [...STREAMS.events.subjects],
       max_age: nanos(7 * 24 * HOUR_MS),
     },
+    // Sharded batch jobs: each shard is one message, removed when the control plane acks it.
+    {
+      ...common,
+      name: STREAMS.jobs.name,
+      subjects: [...STREAMS.jobs.subjects],
+      retention: RetentionPolicy.Workqueue,
+      max_age: nanos(7 * 24 * HOUR_MS),
+    },
+    // Results as devices publish them; msgID `<jobId>:<shard>` dedupes a repeated publish.
+    {
+      ...common,
+      name: STREAMS.jobResults.name,
+      subjects: [...STREAMS.jobResults.subjects],
+      max_age: nanos(24 * HOUR_MS),
+      duplicate_window: nanos(10 * 60_000),
+    },
   ];
 }
 
@@ -57,7 +73,7 @@ async function upsertStream(jsm: JetStreamManager, config: FleetStreamConfig) {
   return jsm.streams.update(name, config);
 }
 
-/** Creates TELEMETRY and EVENTS, or updates them to the current config. */
+/** Creates TELEMETRY, EVENTS, JOBS and JOB_RESULTS, or updates them to the current config. */
 export async function ensureStreams(nc: NatsConnection, opts: EnsureStreamsOptions = {}) {
   const jsm = await jetstreamManager(nc);
   const infos = [];

@@ -40,6 +40,7 @@ export {
   type TelemetryRollup,
   type Variant,
 } from "./generated/prisma/client";
+export * from "./job-repo";
 export * from "./latency-repo";
 export * from "./migrator";
 export * from "./plan-repo";

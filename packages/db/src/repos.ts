@@ -7,6 +7,7 @@ import { type DispatchRepo, PrismaDispatchRepo } from "./dispatch-repo";
 import { type EnrollDeviceInput, type EnrollDeviceResult, enrollDevice } from "./enrollment";
 import { type EnrollmentTokenRepo, PrismaEnrollmentTokenRepo } from "./enrollment-token-repo";
 import type { PrismaClient } from "./generated/prisma/client";
+import { type JobRepo, PrismaJobRepo } from "./job-repo";
 import { type LatencyRepo, PrismaLatencyRepo } from "./latency-repo";
 import { type PlanRepo, PrismaPlanRepo } from "./plan-repo";
 import { PrismaProfileRepo, type ProfileRepo } from "./profile-repo";
@@ -26,6 +27,7 @@ export interface Repos {
   dispatch: DispatchRepo;
   rollouts: RolloutRepo;
   telemetry: TelemetryRepo;
+  jobs: JobRepo;
   enrollDevice(input: EnrollDeviceInput): Promise<EnrollDeviceResult>;
   importCatalogue(input: Parameters<typeof importCatalogue>[1]): ReturnType<typeof importCatalogue>;
 }
@@ -43,6 +45,7 @@ export function createRepos(prisma: PrismaClient): Repos {
     dispatch: new PrismaDispatchRepo(prisma),
     rollouts: new PrismaRolloutRepo(prisma),
     telemetry: new PrismaTelemetryRepo(prisma),
+    jobs: new PrismaJobRepo(prisma),
     enrollDevice: (input) => enrollDevice(prisma, input),
     importCatalogue: (input) => importCatalogue(prisma, input),
   };

@@ -162,10 +162,13 @@ export const fleetEventSchema = z.object({
     "rollout.updated",
     /** The re-targeting loop moved a device: `data` holds from, to and why. */
     "device.retargeted",
+    /** A sharded batch job progressed (throttled): `jobId` set, `data` its view. */
+    "job.updated",
   ]),
   /** The device concerned; "" for fleet-wide events (rollouts). */
   deviceId: z.string(),
   rolloutId: z.string().optional(),
+  jobId: z.string().optional(),
   at: z.string(),
   device: z.record(z.string(), z.unknown()).optional(),
   data: z.record(z.string(), z.unknown()).optional(),

@@ -40,6 +40,17 @@ export const subjects = {
   anyTelemetry: `${SUBJECT_PREFIX}.dev.*.telemetry`,
   anyEvents: `${SUBJECT_PREFIX}.dev.*.events`,
   anyHeartbeat: `${SUBJECT_PREFIX}.dev.*.heartbeat`,
+  // --- sharded batch jobs (apps/control-plane/src/jobs) ---
+  /** Work queue of one job's shards (stream JOBS); only the control plane reads or writes it. */
+  jobShards: (jobId: string) => `${SUBJECT_PREFIX}.jobs.${assertSubjectToken(jobId, "jobId")}.shards`,
+  /** A device asks for its next shard (core request/reply; never captured by a stream). */
+  jobNext: (deviceId: string, jobId: string) =>
+    `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.jobs.${assertSubjectToken(jobId, "jobId")}.next`,
+  /** A device's shard results (stream JOB_RESULTS), published as itself. */
+  jobResults: (deviceId: string, jobId: string) =>
+    `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.jobs.${assertSubjectToken(jobId, "jobId")}.results`,
+  anyJobNext: `${SUBJECT_PREFIX}.dev.*.jobs.*.next`,
+  anyJobResults: `${SUBJECT_PREFIX}.dev.*.jobs.*.results`,
 } as const;
 
 /** The device id is the third token of every `ef.v1.dev.<id>.*` subject. */
@@ -51,6 +62,9 @@ export function deviceIdFromSubject(subject: string): string | undefined {
 export const STREAMS = {
   telemetry: { name: "TELEMETRY", subjects: [`${SUBJECT_PREFIX}.dev.*.telemetry`] },
   events: { name: "EVENTS", subjects: [`${SUBJECT_PREFIX}.dev.*.events`] },
+  /** Work queue: a shard leaves the stream when the control plane acks (or terms) it. */
+  jobs: { name: "JOBS", subjects: [`${SUBJECT_PREFIX}.jobs.*.shards`] },
+  jobResults: { name: "JOB_RESULTS", subjects: [`${SUBJECT_PREFIX}.dev.*.jobs.*.results`] },
 } as const;
 
 /** JetStream key-value buckets. */
@@ -72,3 +86,6 @@ export function kvSubject(bucket: string, key: string): string {
 
 /** The rpc op that tells a device its desired state changed. */
 export const DESIRED_NOTICE_OP = "desired";
+
+/** The rpc op that tells a device a job it belongs to has work (the notice names the job). */
+export const JOB_NOTICE_OP = "job";
