@@ -30,6 +30,8 @@ import type { Logger } from "pino";
 import { Coalescer } from "./coalescer";
 import type { DeviceRuntime } from "./device-runtime";
 import { type DeviceIdentity, IdentityStore } from "./identity-store";
+import { JobModels } from "./jobs/job-models";
+import { JobWorker, type JobWorkerDeps } from "./jobs/job-worker";
 import { ProfileStamp, type ProfileTrigger, SingleFlight, startTrigger } from "./profiling";
 import { LocalStore } from "./reconcile/local-store";
 import type { DeviceLimits } from "./reconcile/plan";
@@ -80,6 +82,8 @@ export interface AgentConfig {
   inference?: InferenceRuntime;
   /** More observers of local serving besides telemetry and /metrics (embedders, tests). */
   observers?: ServingObserver[];
+  /** Observes each job shard this device runs (tests, benchmarks). */
+  onJobShard?: JobWorkerDeps["onShard"];
 }
 
 export interface RunningAgent {
@@ -96,6 +100,8 @@ export interface RunningAgent {
   localGrpc: string | undefined;
   reconciler: Reconciler;
   telemetry: TelemetryPublisher;
+  /** Pulls and runs shards of the batch jobs this device belongs to. */
+  jobs: JobWorker;
   /** Resolves when the profile measurement in progress (if any) has been reported. */
   profiled(): Promise<void>;
   /**
@@ -163,6 +169,13 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   });
   const store = new LocalStore(config.dataDir, config.cacheBudgetBytes ?? 2 ** 30);
   const opened = await store.open();
+  const inference = config.inference ?? ortRuntime();
+  const fetchArtifact = async (digest: string, onChunk: (chunk: Uint8Array) => Promise<void>) => {
+    if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
+    await readObject(nc, digest, { onChunk });
+  };
+  const slowdownFor = (kernel: string) =>
+    spec?.computeSlowdown[kernel as keyof typeof spec.computeSlowdown] ?? 1;
   if (opened.damaged)
     log.warn({ movedTo: opened.damaged }, "local state was damaged; starting empty");
   reconciler = new Reconciler(
@@ -170,16 +183,12 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       deviceId,
       store,
       slot,
-      runtime: config.inference ?? ortRuntime(),
+      runtime: inference,
       pinnedKey: identity.artifactPublicKey,
       limits: deviceLimits(spec),
       defaultThreads: config.runtime.threads,
-      slowdownFor: (kernel) =>
-        spec?.computeSlowdown[kernel as keyof typeof spec.computeSlowdown] ?? 1,
-      fetchArtifact: async (digest, onChunk) => {
-        if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
-        await readObject(nc, digest, { onChunk });
-      },
+      slowdownFor,
+      fetchArtifact,
       report: (r) => reporter.report(r),
       log: log.child({ component: "reconcile" }),
     },
@@ -187,6 +196,19 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   );
   await reconciler.restore();
   telemetry.start();
+  const jobs = jobWorker(deviceId, config, log, () => nc, {
+    store,
+    runtime: inference,
+    pinnedKey: identity.artifactPublicKey,
+    defaultThreads: config.runtime.threads,
+    slowdownFor,
+    fetchArtifact,
+    serving: () => reconciler.serving,
+    keep: () => {
+      const s = reconciler.serving?.manifest.digest;
+      return new Set(s ? [s] : []);
+    },
+  });
 
   const api = config.localApi;
   let http: RunningHttpApi | undefined;
@@ -239,6 +261,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         reprofile: () => profiler.request(),
         measureLatency: config.runtime.measureLatency,
         desiredChanged: () => void fetchDesired(),
+        jobNotice: (jobId) => jobs.notice(jobId),
       },
       log,
     );
@@ -293,6 +316,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     localGrpc: grpc?.address,
     reconciler,
     telemetry,
+    jobs,
     profiled: () => profiler.settled(),
     lost,
     async stop(reason = "shutdown") {
@@ -301,6 +325,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       stopBeats();
       reconciler.stop();
       for (const sub of rpc) sub.unsubscribe();
+      await jobs.stop();
       await telemetry.stop();
       if (nc && !nc.isClosed()) {
         // Best effort and brief: a stop must not hang on a server that is already gone.
@@ -313,6 +338,30 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       log.info("agent stopped");
     },
   };
+}
+
+function jobWorker(
+  deviceId: string,
+  config: AgentConfig,
+  log: Logger,
+  conn: () => NatsConnection | undefined,
+  models: ConstructorParameters<typeof JobModels>[0],
+): JobWorker {
+  const live = () => {
+    const nc = conn();
+    if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
+    return nc;
+  };
+  return new JobWorker({
+    deviceId,
+    request: async (subject, timeout) => (await live().request(subject, undefined, { timeout })).data,
+    publish: async (subject, data, msgID) => {
+      await jetstream(live()).publish(subject, data, { msgID, timeout: 5_000 });
+    },
+    models: new JobModels(models),
+    log: log.child({ component: "jobs" }),
+    onShard: config.onJobShard,
+  });
 }
 
 /** What this device can run: a simulated class lacks kernels and memory; a real one has its RAM. */

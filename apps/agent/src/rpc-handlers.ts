@@ -2,8 +2,11 @@
 // and always replies, with an error in the reply rather than silence.
 import {
   DESIRED_NOTICE_OP,
+  decodeJson,
   describeZodError,
   encodeJson,
+  JOB_NOTICE_OP,
+  jobNoticeSchema,
   type MeasureLatencyReply,
   measureLatencyHeadersSchema,
   subjects,
@@ -21,6 +24,8 @@ export interface RpcHandlers {
   ): Promise<Extract<MeasureLatencyReply, { ok: true }>>;
   /** The control plane wrote a new desired state: read it (the notice carries nothing to trust). */
   desiredChanged(): void;
+  /** A batch job this device belongs to has work: pull its shards (the notice is only a nudge). */
+  jobNotice(jobId: string): void;
 }
 
 export function serveRpc(
@@ -45,7 +50,16 @@ export function serveRpc(
   const desired = nc.subscribe(subjects.rpc(deviceId, DESIRED_NOTICE_OP), {
     callback: () => handlers.desiredChanged(),
   });
-  return [profile, measure, desired];
+  const job = nc.subscribe(subjects.rpc(deviceId, JOB_NOTICE_OP), {
+    callback: (_err, msg) => {
+      try {
+        handlers.jobNotice(decodeJson(jobNoticeSchema, msg.data).jobId);
+      } catch (err) {
+        log.debug({ err: String(err) }, "malformed job notice ignored");
+      }
+    },
+  });
+  return [profile, measure, desired, job];
 }
 
 async function answerMeasure(msg: Msg, handlers: RpcHandlers) {

@@ -28,6 +28,8 @@ import { RolloutController } from "./controllers/rollout-controller";
 import { FleetEvents } from "./fleet-events";
 import { bindGrpc, createGrpcServer } from "./grpc/server";
 import { createHttpApp } from "./http/app";
+import { JobBroker } from "./jobs/job-broker";
+import { JobService } from "./jobs/job-service";
 import { defaultConsoleDir } from "./http/console-static";
 import { ControlPlaneMetrics } from "./metrics";
 import { startDeviceListener } from "./nats/device-listener";
@@ -89,6 +91,8 @@ export interface ControlPlaneConfig {
     };
   };
   logger: Logger;
+  /** Sharded batch jobs: reminder and wait intervals (jobs/job-broker.ts). */
+  jobs?: { noticeEveryMs?: number; waitMs?: number };
 }
 
 export interface ControlPlane {
@@ -120,7 +124,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   const stores = await ensureStores(nc);
   const signer = await loadOrCreateSigner(config.stateDir);
 
-  const services = buildServices(config, { repos, nc, fleetAuth, stores, signer });
+  const jobBroker = new JobBroker(nc, logger.child({ component: "jobs" }), config.jobs);
+  const services = buildServices(config, { repos, nc, fleetAuth, stores, signer, jobBroker });
   const { auth, devices, tokens, events, metrics } = services;
   events.attach(nc, subjects.fleetEvents, (err) =>
     logger.warn({ err: String(err) }, "malformed fleet event dropped"),
@@ -148,6 +153,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
     metrics,
     config.telemetryBatch,
   );
+  await jobBroker.start(services.jobs);
   const sweepEveryMs = Math.max(100, Math.min(config.heartbeatTimeoutMs / 4, 5_000));
   const sweeper = setInterval(() => {
     devices.sweepOffline().catch((err) => logger.warn({ err }, "offline sweep failed"));
@@ -192,6 +198,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await listener.stop();
       await telemetryConsumer.stop();
+      await jobBroker.stop();
+      services.jobs.stop();
       events.detach();
       await closeBus(nc);
       await prisma.$disconnect();
@@ -209,6 +217,7 @@ function buildServices(
     fleetAuth: FleetAuth;
     stores: Awaited<ReturnType<typeof ensureStores>>;
     signer: ManifestSigner;
+    jobBroker: JobBroker;
   },
 ) {
   const { repos, nc, fleetAuth, stores, signer } = io;
@@ -247,10 +256,18 @@ function buildServices(
   });
   const artifactStore = natsArtifactStore(stores.artifacts);
   const pokes = new Set<() => void>();
+  const jobs = new JobService({
+    repos,
+    assignments,
+    artifacts: artifactStore,
+    queue: io.jobBroker,
+    events,
+  });
   return {
     events,
     metrics,
     assignments,
+    jobs,
     artifactStore,
     /** Controllers register here, so a transition over the API acts at once. */
     pokes,

@@ -145,6 +145,8 @@ export interface JobView {
   perDevice: JobThroughputView[];
   perClass: JobThroughputView[];
   parked: Array<{ index: number; error: string }>;
+  /** Shards handed out and not yet settled, as this control-plane replica knows them. */
+  inFlight: Array<{ index: number; deviceId: string; delivery: number }>;
   createdAt: string;
   completedAt: string | null;
 }

@@ -4,6 +4,8 @@ import type { MeView } from "@edgefleet/protocol/rest";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { toPublicError } from "../errors";
+import { jobRoutes } from "../jobs/job-routes";
+import type { JobService } from "../jobs/job-service";
 import type { ControlPlaneMetrics } from "../metrics";
 import type { ArtifactService } from "../services/artifact-service";
 import type { AssignmentService } from "../services/assignment-service";
@@ -30,6 +32,7 @@ export interface HttpDeps {
   assignments: AssignmentService;
   rollouts: RolloutService;
   telemetry: TelemetryService;
+  jobs: JobService;
   metrics: ControlPlaneMetrics;
   health: () => Promise<Record<string, boolean>>;
   logger: Logger;
@@ -199,6 +202,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     "/api/v1/plans",
     route((req, p) => deps.plans.createPlan(p, req.body), 201),
   );
+
+  jobRoutes(app, route, deps.jobs);
 
   if (deps.consoleDir !== undefined) app.use(consoleRouter(deps.consoleDir));
 

@@ -1,0 +1,100 @@
+// The models a device runs job shards with, loaded beside (never instead of) what it serves
+// locally, through the same path as an assignment: the signed manifest is verified against the
+// key pinned at enrollment, the artifact comes from the local cache (downloaded from the object
+// store into it when missing, digest checked) and is unpacked and checked against the manifest.
+import { openArtifact, verifySignedManifest } from "@edgefleet/artifact";
+import { type ArtifactManifest, type JobModel, runtimeOptionsSchema } from "@edgefleet/protocol";
+import type { Installed } from "../reconcile/plan";
+import type { LocalStore } from "../reconcile/local-store";
+import { type InferenceRuntime, type LoadedModel, prepareModel } from "../serving";
+
+export interface JobModelsDeps {
+  store: LocalStore;
+  runtime: InferenceRuntime;
+  pinnedKey: string | undefined;
+  defaultThreads: number;
+  slowdownFor(kernelType: string): number;
+  fetchArtifact(digest: string, onChunk: (chunk: Uint8Array) => Promise<void>): Promise<void>;
+  /** What the device serves now (the model of an `assigned` job). */
+  serving(): Installed | null;
+  /** Digests the cache must not evict for a job's download (what serves, the last good one). */
+  keep(): Set<string>;
+}
+
+export interface JobRunner {
+  model: LoadedModel;
+  variantId: string;
+  /** >= 1: the simulated class's slowdown for this variant's kernels. */
+  slowdown: number;
+}
+
+export class JobModelError extends Error {
+  override name = "JobModelError";
+}
+
+export class JobModels {
+  private readonly loaded = new Map<string, Promise<JobRunner>>();
+
+  constructor(private readonly deps: JobModelsDeps) {}
+
+  /** The runner of a job's model: loaded once per variant, kept until `release`. */
+  acquire(m: JobModel): Promise<JobRunner> {
+    const signed = m.mode === "variant" ? m : this.deps.serving();
+    if (!signed) {
+      return Promise.reject(new JobModelError("the job runs each device's assigned variant; nothing is assigned here"));
+    }
+    const key = signed.manifest.digest;
+    let runner = this.loaded.get(key);
+    if (!runner) {
+      runner = this.load(signed.manifest, signed.signature);
+      this.loaded.set(key, runner);
+      runner.catch(() => this.loaded.delete(key));
+    }
+    return runner;
+  }
+
+  async release(): Promise<void> {
+    const all = [...this.loaded.values()];
+    this.loaded.clear();
+    await Promise.all(all.map((r) => r.then((x) => x.model.release()).catch(() => {})));
+  }
+
+  private async load(manifest: ArtifactManifest, signature: string): Promise<JobRunner> {
+    if (!this.deps.pinnedKey) throw new JobModelError("no artifact signing key is pinned: enroll again");
+    try {
+      verifySignedManifest(manifest, signature, this.deps.pinnedKey);
+    } catch (err) {
+      throw new JobModelError(`manifest refused: ${(err as Error).message}`, { cause: err });
+    }
+    const { store } = this.deps;
+    if (!store.cached().has(manifest.digest)) {
+      const keep = this.deps.keep();
+      keep.add(manifest.digest);
+      const dl = await store.beginDownload(manifest.digest, manifest.sizeBytes, keep);
+      try {
+        await this.deps.fetchArtifact(manifest.digest, (chunk) => dl.write(chunk));
+      } catch (err) {
+        await dl.abort();
+        throw err;
+      }
+      await dl.commit();
+    }
+    let onnx: Uint8Array;
+    try {
+      onnx = (await openArtifact(await store.read(manifest.digest), manifest)).onnx;
+    } catch (err) {
+      await store.discard(manifest.digest);
+      throw err;
+    }
+    const slowdown = this.deps.slowdownFor(manifest.runtime.kernelType);
+    const prepared = await prepareModel(this.deps.runtime, onnx, {
+      manifest,
+      generation: 0,
+      options: runtimeOptionsSchema.parse({ maxBatch: 1 }),
+      defaultThreads: this.deps.defaultThreads,
+      simulatedSlowdown: slowdown,
+      warmUpRuns: 1,
+    });
+    return { model: prepared.model, variantId: manifest.variant.id, slowdown };
+  }
+}

@@ -1,0 +1,160 @@
+// The device's side of sharded batch jobs. A notice names a job; the worker then asks the control
+// plane for shards on its own subject, one at a time and as fast as it finishes them (so faster
+// devices take more), runs each with ONNX Runtime and publishes the result as itself. It stops
+// when the control plane says the job is done (or refuses it), and when the agent stops.
+import {
+  decodeShardReply,
+  encodeJson,
+  type ShardReply,
+  type ShardResult,
+  shardResultMsgId,
+  subjects,
+} from "@edgefleet/protocol";
+import { setTimeout as sleepFor } from "node:timers/promises";
+import type { Logger } from "pino";
+import { argmaxAndScores } from "./shard-outputs";
+import type { JobModels, JobRunner } from "./job-models";
+
+export interface JobWorkerDeps {
+  deviceId: string;
+  /** Core request/reply; rejects on timeout or when disconnected. */
+  request(subject: string, timeoutMs: number): Promise<Uint8Array>;
+  /** JetStream publish with msgID (dedupe), as this device. */
+  publish(subject: string, data: Uint8Array, msgID: string): Promise<void>;
+  models: JobModels;
+  log: Logger;
+  /** Observes each shard (tests, benchmarks). */
+  onShard?(event: { jobId: string; index: number; phase: "start" | "end"; ok?: boolean }): void;
+}
+
+export class JobWorker {
+  private readonly running = new Map<string, Promise<void>>();
+  private stopped = false;
+  /** Cuts short the waits (a simulated class's slowdown, "wait" replies) when the agent stops. */
+  private readonly halt = new AbortController();
+
+  constructor(private readonly deps: JobWorkerDeps) {}
+
+  /** A notice for `jobId`: start pulling its shards unless already doing so. */
+  notice(jobId: string): void {
+    if (this.stopped || this.running.has(jobId)) return;
+    const loop = this.pull(jobId)
+      .catch((err) => this.deps.log.warn({ err: String(err), jobId }, "job worker stopped"))
+      .finally(() => {
+        this.running.delete(jobId);
+        if (this.running.size === 0) void this.deps.models.release();
+      });
+    this.running.set(jobId, loop);
+  }
+
+  get jobs(): string[] {
+    return [...this.running.keys()];
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.halt.abort();
+    await Promise.allSettled([...this.running.values()]);
+    await this.deps.models.release();
+  }
+
+  private async pull(jobId: string): Promise<void> {
+    const { deviceId, log } = this.deps;
+    const subject = subjects.jobNext(deviceId, jobId);
+    let failures = 0;
+    while (!this.stopped) {
+      let reply: ShardReply;
+      try {
+        reply = decodeShardReply(await this.deps.request(subject, 10_000));
+        failures = 0;
+      } catch (err) {
+        // The next notice (they repeat while the job runs) starts a new loop.
+        if (++failures >= 3) throw err;
+        await sleep(500 * failures, this.halt.signal);
+        continue;
+      }
+      if (reply.status === "done") return log.info({ jobId }, "job done");
+      if (reply.status === "refused") return log.warn({ jobId, reason: reply.reason }, "job refused");
+      if (reply.status === "wait") {
+        await sleep(reply.retryMs, this.halt.signal);
+        continue;
+      }
+      const result = await this.runShard(reply);
+      if (this.stopped) return;
+      await this.deps.publish(
+        subjects.jobResults(deviceId, jobId),
+        encodeJson(result),
+        shardResultMsgId(jobId, reply.index),
+      );
+    }
+  }
+
+  private async runShard(shard: Extract<ShardReply, { status: "shard" }>): Promise<ShardResult> {
+    const { jobId, index } = shard;
+    this.deps.onShard?.({ jobId, index, phase: "start" });
+    let runner: JobRunner | undefined;
+    let result: ShardResult;
+    try {
+      runner = await this.deps.models.acquire(shard.model);
+      result = await runOn(runner, shard, this.halt.signal);
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      this.deps.log.warn({ jobId, index, err: error }, "shard failed");
+      result = { ok: false, jobId, index, variantId: runner?.variantId ?? null, error: error.slice(0, 2000) };
+    }
+    this.deps.onShard?.({ jobId, index, phase: "end", ok: result.ok });
+    return result;
+  }
+}
+
+async function runOn(
+  runner: JobRunner,
+  shard: Extract<ShardReply, { status: "shard" }>,
+  signal: AbortSignal,
+): Promise<ShardResult> {
+  const { model } = runner;
+  const dims = model.sampleDims;
+  const same = dims.length === shard.sampleDims.length && dims.every((d, i) => d === shard.sampleDims[i]);
+  if (!same) {
+    throw new Error(
+      `the shard's inputs are [${shard.sampleDims.join(", ")}] per sample; the model takes [${dims.join(", ")}]`,
+    );
+  }
+  const inputs = shard.inputs!;
+  const t0 = performance.now();
+  const first = model.outputNames[0];
+  let data: Float32Array;
+  if (model.dynamicBatch) {
+    data = (await model.run(inputs, shard.count))[first].data;
+  } else if (model.fixedBatch === 1) {
+    // A static batch of 1: one run per input.
+    const size = inputs.length / shard.count;
+    const rows: Float32Array[] = [];
+    for (let i = 0; i < shard.count; i++) {
+      rows.push((await model.run(inputs.subarray(i * size, (i + 1) * size), 1))[first].data);
+    }
+    data = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
+    rows.reduce((at, r) => (data.set(r, at), at + r.length), 0);
+  } else {
+    throw new Error(`the model's batch axis is fixed at ${model.fixedBatch}; shards need 1 or dynamic`);
+  }
+  const measured = performance.now() - t0;
+  // A simulated device class is that much slower: wait the difference, as local serving does.
+  if (runner.slowdown > 1) await sleep((runner.slowdown - 1) * measured, signal);
+  const { classes, argmax, scores } = argmaxAndScores(data, shard.count);
+  return {
+    ok: true,
+    jobId: shard.jobId,
+    index: shard.index,
+    variantId: runner.variantId,
+    runMs: performance.now() - t0,
+    classes,
+    argmax,
+    scores,
+  };
+}
+
+/** Resolves after `ms`, or at once when the worker stops (callers check `stopped`). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return sleepFor(ms, undefined, { signal }).catch(() => {});
+}
