@@ -258,3 +258,4 @@ export async function startTestControlPlane(
     },
   };
 }
+export { mnistDataset } from "./jobs/datasets";

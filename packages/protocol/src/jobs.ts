@@ -80,7 +80,7 @@ export function decodeShardReply(bytes: Uint8Array): ShardReply {
     );
   }
   // A copy: the body's offset in the message need not be 4-aligned.
-  const inputs = new Float32Array(body.slice().buffer);
+  const inputs = new Float32Array(new Uint8Array(body).buffer);
   return { ...head, inputs };
 }
 
@@ -109,9 +109,14 @@ export const shardResultSchema = z.discriminatedUnion("ok", [
 ]);
 export type ShardResult = z.infer<typeof shardResultSchema>;
 
-/** msgID of a result: JetStream drops a second publish of the same shard's result. */
-export function shardResultMsgId(jobId: string, index: number): string {
-  return `${jobId}:${index}`;
+/**
+ * msgID of a result: JetStream drops a second publish of the same delivery's result (a publish
+ * retried after a lost ack). The delivery is part of it: with `<job>:<shard>` alone, the result
+ * of a retry after a failed attempt would be dropped as a duplicate of the failure. Results of
+ * different deliveries of one shard are deduplicated by the fold (the first success wins).
+ */
+export function shardResultMsgId(jobId: string, index: number, delivery: number): string {
+  return `${jobId}:${index}:${delivery}`;
 }
 
 export type JobState = "running" | "completed";

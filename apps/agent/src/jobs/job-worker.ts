@@ -84,7 +84,7 @@ export class JobWorker {
       await this.deps.publish(
         subjects.jobResults(deviceId, jobId),
         encodeJson(result),
-        shardResultMsgId(jobId, reply.index),
+        shardResultMsgId(jobId, reply.index, reply.delivery),
       );
     }
   }

@@ -56,7 +56,7 @@ export function tensorDataset(bytes: Uint8Array, sampleDims: number[]): Dataset 
       `is ${bytes.length} bytes, not a whole number of float32 samples of [${sampleDims.join(", ")}] (${sampleBytes} bytes each)`,
     );
   }
-  const inputs = new Float32Array(bytes.slice().buffer);
+  const inputs = new Float32Array(new Uint8Array(bytes).buffer);
   return { inputs, sampleDims, samples: bytes.length / sampleBytes, labels: null };
 }
 

@@ -213,7 +213,7 @@ export class JobService {
           from = s.start + s.count;
           continue;
         }
-        const scores = new Float32Array(s.scores.slice().buffer);
+        const scores = new Float32Array(new Uint8Array(s.scores).buffer);
         for (let i = Math.max(from, s.start) - s.start; i < s.count && rows.length < q.limit; i++) {
           const input = s.start + i;
           rows.push({

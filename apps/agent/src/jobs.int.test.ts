@@ -1,0 +1,323 @@
+// Sharded batch inference end to end on real parts: a control plane on Postgres and its own
+// operator-mode nats-server, real agents (their own JWTs) running shards in ONNX Runtime. A job
+// over several agents gives ONNX Runtime's own answers in dataset order; an agent stopped while
+// it holds a shard loses nothing (the shard is redelivered, every input lands exactly once); a
+// shard that always fails is parked with its error; bad input writes nothing; and the NATS
+// permissions keep devices to their own jobs and their own results.
+import { mnistDataset } from "@edgefleet/control-plane/testing";
+import { createMlp, exportOnnx, loadMnistSplit, trainClassifier } from "@edgefleet/compression";
+import {
+  decodeShardReply,
+  encodeJson,
+  type FleetEvent,
+  type JobResultsView,
+  type JobView,
+  STREAMS,
+  subjects,
+} from "@edgefleet/protocol";
+import { deviceClass, REFERENCE_HOST_FACTS, simulateFacts } from "@edgefleet/runtime/facts";
+import { PermissionViolationError } from "@nats-io/transport-node";
+import * as ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { type AgentConfig, type RunningAgent, startAgent } from "./agent";
+import { deviceRuntime } from "./device-runtime";
+import { startTestStack, type TestStack, until } from "./test-stack";
+
+let stack: TestStack;
+let variantId: string;
+let model: Uint8Array;
+const agents: RunningAgent[] = [];
+const wsEvents: FleetEvent[] = [];
+let ws: WebSocket;
+
+const SAMPLES = 1500;
+const SHARD = 100;
+
+/** A small MLP trained for one epoch: well above chance, so accuracy means something. */
+function trainedModel(): Uint8Array {
+  const net = createMlp([784, 32, 10], 7);
+  const { train } = loadMnistSplit();
+  trainClassifier(net, train, { optimizer: "adam", lr: 0.003, epochs: 1, batchSize: 64, seed: 1 });
+  return exportOnnx(net);
+}
+
+/** What ONNX Runtime itself says about the first `n` inputs of the job's MNIST order. */
+async function reference(n: number): Promise<{ argmax: number[]; accuracy: number }> {
+  const ds = mnistDataset();
+  const session = await ort.InferenceSession.create(model);
+  const out = await session.run({
+    input: new ort.Tensor("float32", ds.inputs.subarray(0, n * 784), [n, 784]),
+  });
+  await session.release();
+  const logits = out[session.outputNames[0]].data as Float32Array;
+  const argmax: number[] = [];
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    const row = logits.subarray(i * 10, i * 10 + 10);
+    const best = row.indexOf(Math.max(...row));
+    argmax.push(best);
+    if (best === ds.labels![i]) correct++;
+  }
+  return { argmax, accuracy: correct / n };
+}
+
+async function agent(name: string, cls: string, overrides: Partial<AgentConfig> = {}) {
+  const token = await stack.newEnrollmentToken();
+  const runtime = deviceRuntime({ threads: 1, simulatedClass: cls });
+  const facts = simulateFacts(REFERENCE_HOST_FACTS, deviceClass(cls));
+  const a = await startAgent(
+    stack.agentConfig(await stack.newDataDir(), token, {
+      name,
+      labels: { pool: "jobs" },
+      runtime: { ...runtime, readFacts: async () => facts },
+      ...overrides,
+    }),
+  );
+  await a.connected;
+  agents.push(a);
+  return a;
+}
+
+async function createJob(body: Record<string, unknown>) {
+  const res = await stack.api("/api/v1/jobs", { method: "POST", body: JSON.stringify(body) });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body as unknown as JobView;
+}
+
+const completed = (id: string, ms = 40_000) =>
+  until(
+    `job ${id} completed`,
+    async () => {
+      const r = await stack.api(`/api/v1/jobs/${id}`);
+      const v = r.body as unknown as JobView;
+      return v.state === "completed" ? v : undefined;
+    },
+    ms,
+  );
+
+async function allResults(id: string, limit = 700): Promise<JobResultsView["rows"]> {
+  const rows: JobResultsView["rows"] = [];
+  for (let from: number | null = 0; from !== null; ) {
+    const r = await stack.api(`/api/v1/jobs/${id}/results?from=${from}&limit=${limit}`);
+    const page = r.body as unknown as JobResultsView;
+    rows.push(...page.rows);
+    from = page.rows.length === 0 ? null : page.next;
+  }
+  return rows;
+}
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  model = trainedModel();
+  const imported = await stack.importModel({
+    name: "mnist-jobs",
+    variants: [{ name: "fp32", bytes: model }],
+  });
+  variantId = imported.variantIds.get("fp32")!;
+  ws = new WebSocket(`${stack.cp.httpUrl.replace("http", "ws")}/api/v1/stream`, {
+    headers: { authorization: `Bearer ${stack.adminToken}` },
+  });
+  ws.on("message", (d) => wsEvents.push(JSON.parse(String(d))));
+  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+});
+
+afterAll(async () => {
+  ws?.close();
+  await Promise.all(agents.map((a) => a.stop().catch(() => {})));
+  await stack?.stop();
+});
+
+describe("sharded batch inference", { timeout: 60_000 }, () => {
+  it("runs MNIST over two agents of different classes: ONNX Runtime's answers, in order", async () => {
+    const fast = await agent("x86-1", "x86-gateway");
+    const slow = await agent("pi-1", "rpi4");
+    const job = await createJob({
+      name: "mnist-2",
+      variantId,
+      dataset: "mnist",
+      limit: SAMPLES,
+      shardSize: SHARD,
+      selector: { deviceIds: [fast.deviceId, slow.deviceId] },
+    });
+    expect(job.shards).toEqual({ total: 15, pending: 15, done: 0, parked: 0 });
+    const done = await completed(job.id);
+    const ref = await reference(SAMPLES);
+    expect(done.shards).toEqual({ total: 15, pending: 0, done: 15, parked: 0 });
+    expect(done.accuracy).toBeCloseTo(ref.accuracy, 10);
+    expect(done.accuracy).toBeGreaterThan(0.7);
+    expect(done.duplicates).toBe(0);
+    // Both pulled; each class's rate is measured from its own shards.
+    expect(done.perDevice.map((d) => d.key).sort()).toEqual([fast.deviceId, slow.deviceId].sort());
+    expect(done.perClass.map((c) => c.key).sort()).toEqual(["rpi4", "x86-gateway"]);
+    expect(done.perDevice.reduce((n, d) => n + d.samples, 0)).toBe(SAMPLES);
+
+    const rows = await allResults(job.id);
+    expect(rows.map((r) => r.input)).toEqual([...Array(SAMPLES).keys()]);
+    expect(rows.map((r) => r.argmax)).toEqual(ref.argmax);
+    expect(rows[0].scores).toHaveLength(10);
+    expect(rows.map((r) => r.label)).toEqual(Array.from(mnistDataset().labels!.subarray(0, SAMPLES)));
+
+    // Live progress reached the WebSocket stream, ending with the completed view.
+    await until("job.updated completed on the stream", async () =>
+      wsEvents.some(
+        (e) => e.type === "job.updated" && e.jobId === job.id && e.data?.state === "completed",
+      ) || undefined,
+    );
+  });
+
+  it("redelivers the shard of an agent stopped while it holds it: every input exactly once", async () => {
+    const steady = await agent("x86-2", "x86-gateway");
+    let held: number | undefined;
+    let victim: RunningAgent | undefined;
+    const stopped: { promise?: Promise<void> } = {};
+    victim = await agent("pi-victim", "rpi4", {
+      onJobShard: (e) => {
+        if (e.phase !== "start" || held !== undefined) return;
+        held = e.index;
+        // Lost while holding it: the agent stops before its result is published.
+        stopped.promise = victim!.stop("killed mid-shard");
+      },
+    });
+    const job = await createJob({
+      name: "mnist-loss",
+      variantId,
+      dataset: "mnist",
+      limit: 800,
+      shardSize: 100,
+      ackWaitMs: 1500,
+      selector: { deviceIds: [steady.deviceId, victim.deviceId] },
+    });
+    const done = await completed(job.id);
+    await stopped.promise;
+    expect(held).toBeDefined();
+    expect(done.shards).toEqual({ total: 8, pending: 0, done: 8, parked: 0 });
+    expect(done.duplicates).toBe(0);
+    // The victim never delivered anything: everything, its shard included, came from the other.
+    expect(done.perDevice.map((d) => d.key)).toEqual([steady.deviceId]);
+    const rows = await allResults(job.id);
+    expect(rows.map((r) => r.input)).toEqual([...Array(800).keys()]);
+    expect(rows.map((r) => r.argmax)).toEqual((await reference(800)).argmax);
+  });
+
+  it("parks a shard that fails on every attempt, with its error, and completes", async () => {
+    const a = await agent("x86-3", "x86-gateway");
+    // Assigned mode: the device runs what it serves (the 784-input MLP); the uploaded dataset's
+    // samples are 100 floats, so every run fails.
+    const assigned = await stack.api(`/api/v1/devices/${a.deviceId}/assignment`, {
+      method: "PUT",
+      body: JSON.stringify({ variantId }),
+    });
+    expect(assigned.status).toBe(200);
+    await until("variant applied", async () => a.reconciler.serving ?? undefined, 20_000);
+    const digest = await stack.upload(new Uint8Array(new Float32Array(3 * 100).fill(0.5).buffer));
+    const job = await createJob({
+      name: "wrong-size",
+      variantId: "assigned",
+      dataset: { digest, sampleDims: [100] },
+      shardSize: 2,
+      maxAttempts: 2,
+      selector: { deviceIds: [a.deviceId] },
+    });
+    const done = await completed(job.id);
+    expect(done.shards).toEqual({ total: 2, pending: 0, done: 0, parked: 2 });
+    expect(done.parked.map((p) => p.index)).toEqual([0, 1]);
+    for (const p of done.parked) {
+      expect(p.error).toMatch(/failed 2 times; last: the shard's inputs are \[100\] per sample; the model takes \[784\]/);
+    }
+    const results = (await stack.api(`/api/v1/jobs/${job.id}/results`)).body as unknown as JobResultsView;
+    expect(results.rows).toEqual([]);
+    expect(results.missingShards).toEqual([0, 1]);
+  });
+
+  it.each([
+    ["an unknown variant", { variantId: "00000000-0000-4000-8000-000000000000" }, "variantId"],
+    ["shard size 0", { shardSize: 0 }, "shardSize"],
+    ["a shard too big for one message", { shardSize: 5000 }, "shardSize"],
+    ["an empty fleet", { selector: { labels: { pool: "nobody" } } }, "selector"],
+    ["a dataset that was never uploaded", { dataset: { digest: "ab".repeat(32), sampleDims: [784] } }, "dataset.digest"],
+    ["inputs the variant does not take", { dataset: "mnist", variantId: undefined }, "dataset.sampleDims"],
+  ])("refuses %s with 400 naming the field, writing nothing", async (_what, patch, field) => {
+    const before = ((await stack.api("/api/v1/jobs")).body.jobs as unknown[]).length;
+    let body: Record<string, unknown> = {
+      variantId,
+      dataset: "mnist",
+      shardSize: 100,
+      selector: { labels: { pool: "jobs" } },
+      ...patch,
+    };
+    if (field === "dataset.sampleDims") {
+      const other = await stack.importModel({
+        name: "other-input",
+        input: { name: "input", sampleDims: [100] },
+        variants: [{ name: "fp32", bytes: exportOnnx(createMlp([100, 10], 3)) }],
+      });
+      body = { ...body, variantId: other.variantIds.get("fp32") };
+    }
+    const res = await stack.api("/api/v1/jobs", { method: "POST", body: JSON.stringify(body) });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect((res.body.error as { field: string }).field).toBe(field);
+    expect(((await stack.api("/api/v1/jobs")).body.jobs as unknown[]).length).toBe(before);
+  });
+});
+
+describe("permissions against the real nats-server", { timeout: 60_000 }, () => {
+  it("keeps a device to its own jobs, its own results and its own notices", async () => {
+    const member = await agent("x86-4", "x86-gateway");
+    // An outsider enrolled with its own credentials, not selected by the job.
+    const outsider = await stack.enrollDevice("outsider");
+    const errors: unknown[] = [];
+    void (async () => {
+      for await (const s of outsider.nc.status()) if (s.type === "error") errors.push(s.error);
+    })();
+    const job = await createJob({
+      name: "perm",
+      variantId,
+      dataset: "mnist",
+      limit: 200,
+      shardSize: 100,
+      selector: { deviceIds: [member.deviceId] },
+    });
+
+    // Asking for a shard on its own subject: the control plane refuses a non-member.
+    const reply = decodeShardReply(
+      (await outsider.nc.request(subjects.jobNext(outsider.deviceId, job.id), undefined, { timeout: 5000 })).data,
+    );
+    expect(reply).toEqual({ status: "refused", reason: "not a member of this job" });
+
+    // A result under its own name for a job it is not in is ignored.
+    outsider.nc.publish(
+      subjects.jobResults(outsider.deviceId, job.id),
+      encodeJson({ ok: false, jobId: job.id, index: 0, variantId: null, error: "forged" }),
+    );
+
+    // Publishing as the member, or pulling from the JOBS stream directly: refused by the server.
+    const forged = [
+      subjects.jobResults(member.deviceId, job.id),
+      `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.jobs.name}.job-${job.id}`,
+      `$JS.API.CONSUMER.INFO.${STREAMS.jobs.name}.job-${job.id}`,
+      `$JS.API.STREAM.MSG.GET.${STREAMS.jobs.name}`,
+    ];
+    for (const subject of forged) {
+      const before = errors.length;
+      outsider.nc.publish(subject, encodeJson({ ok: true }));
+      await outsider.nc.flush();
+      await until(`violation on ${subject}`, async () => errors.length > before || undefined, 5000);
+      expect(errors[before]).toBeInstanceOf(PermissionViolationError);
+      expect(errors[before]).toMatchObject({ operation: "publish", subject });
+    }
+
+    // Reading the member's job notices: the subscription is refused.
+    const subErr = await new Promise<unknown>((resolve) => {
+      outsider.nc.subscribe(subjects.rpc(member.deviceId, "job"), { callback: (err) => resolve(err) });
+      void outsider.nc.flush();
+    });
+    expect(subErr).toBeInstanceOf(PermissionViolationError);
+
+    const done = await completed(job.id);
+    expect(done.shards.done).toBe(2);
+    expect(done.perDevice.map((d) => d.key)).toEqual([member.deviceId]);
+    const results = await allResults(job.id);
+    expect(results).toHaveLength(200);
+  });
+});
