@@ -354,7 +354,8 @@ function jobWorker(
   };
   return new JobWorker({
     deviceId,
-    request: async (subject, timeout) => (await live().request(subject, undefined, { timeout })).data,
+    request: async (subject, timeout) =>
+      (await live().request(subject, undefined, { timeout })).data,
     publish: async (subject, data, msgID) => {
       await jetstream(live()).publish(subject, data, { msgID, timeout: 5_000 });
     },

@@ -4,8 +4,9 @@
 // it holds a shard loses nothing (the shard is redelivered, every input lands exactly once); a
 // shard that always fails is parked with its error; bad input writes nothing; and the NATS
 // permissions keep devices to their own jobs and their own results.
-import { mnistDataset } from "@edgefleet/control-plane/testing";
+
 import { createMlp, exportOnnx, loadMnistSplit, trainClassifier } from "@edgefleet/compression";
+import { mnistDataset } from "@edgefleet/control-plane/testing";
 import {
   decodeShardReply,
   encodeJson,
@@ -156,13 +157,17 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
     expect(rows.map((r) => r.input)).toEqual([...Array(SAMPLES).keys()]);
     expect(rows.map((r) => r.argmax)).toEqual(ref.argmax);
     expect(rows[0].scores).toHaveLength(10);
-    expect(rows.map((r) => r.label)).toEqual(Array.from(mnistDataset().labels!.subarray(0, SAMPLES)));
+    expect(rows.map((r) => r.label)).toEqual(
+      Array.from(mnistDataset().labels!.subarray(0, SAMPLES)),
+    );
 
     // Live progress reached the WebSocket stream, ending with the completed view.
-    await until("job.updated completed on the stream", async () =>
-      wsEvents.some(
-        (e) => e.type === "job.updated" && e.jobId === job.id && e.data?.state === "completed",
-      ) || undefined,
+    await until(
+      "job.updated completed on the stream",
+      async () =>
+        wsEvents.some(
+          (e) => e.type === "job.updated" && e.jobId === job.id && e.data?.state === "completed",
+        ) || undefined,
     );
   });
 
@@ -223,9 +228,12 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
     expect(done.shards).toEqual({ total: 2, pending: 0, done: 0, parked: 2 });
     expect(done.parked.map((p) => p.index)).toEqual([0, 1]);
     for (const p of done.parked) {
-      expect(p.error).toMatch(/failed 2 times; last: the shard's inputs are \[100\] per sample; the model takes \[784\]/);
+      expect(p.error).toMatch(
+        /failed 2 times; last: the shard's inputs are \[100\] per sample; the model takes \[784\]/,
+      );
     }
-    const results = (await stack.api(`/api/v1/jobs/${job.id}/results`)).body as unknown as JobResultsView;
+    const results = (await stack.api(`/api/v1/jobs/${job.id}/results`))
+      .body as unknown as JobResultsView;
     expect(results.rows).toEqual([]);
     expect(results.missingShards).toEqual([0, 1]);
   });
@@ -235,8 +243,16 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
     ["shard size 0", { shardSize: 0 }, "shardSize"],
     ["a shard too big for one message", { shardSize: 5000 }, "shardSize"],
     ["an empty fleet", { selector: { labels: { pool: "nobody" } } }, "selector"],
-    ["a dataset that was never uploaded", { dataset: { digest: "ab".repeat(32), sampleDims: [784] } }, "dataset.digest"],
-    ["inputs the variant does not take", { dataset: "mnist", variantId: undefined }, "dataset.sampleDims"],
+    [
+      "a dataset that was never uploaded",
+      { dataset: { digest: "ab".repeat(32), sampleDims: [784] } },
+      "dataset.digest",
+    ],
+    [
+      "inputs the variant does not take",
+      { dataset: "mnist", variantId: undefined },
+      "dataset.sampleDims",
+    ],
   ])("refuses %s with 400 naming the field, writing nothing", async (_what, patch, field) => {
     const before = ((await stack.api("/api/v1/jobs")).body.jobs as unknown[]).length;
     let body: Record<string, unknown> = {
@@ -281,7 +297,11 @@ describe("permissions against the real nats-server", { timeout: 60_000 }, () => 
 
     // Asking for a shard on its own subject: the control plane refuses a non-member.
     const reply = decodeShardReply(
-      (await outsider.nc.request(subjects.jobNext(outsider.deviceId, job.id), undefined, { timeout: 5000 })).data,
+      (
+        await outsider.nc.request(subjects.jobNext(outsider.deviceId, job.id), undefined, {
+          timeout: 5000,
+        })
+      ).data,
     );
     expect(reply).toEqual({ status: "refused", reason: "not a member of this job" });
 
@@ -309,7 +329,9 @@ describe("permissions against the real nats-server", { timeout: 60_000 }, () => 
 
     // Reading the member's job notices: the subscription is refused.
     const subErr = await new Promise<unknown>((resolve) => {
-      outsider.nc.subscribe(subjects.rpc(member.deviceId, "job"), { callback: (err) => resolve(err) });
+      outsider.nc.subscribe(subjects.rpc(member.deviceId, "job"), {
+        callback: (err) => resolve(err),
+      });
       void outsider.nc.flush();
     });
     expect(subErr).toBeInstanceOf(PermissionViolationError);

@@ -42,7 +42,8 @@ export const subjects = {
   anyHeartbeat: `${SUBJECT_PREFIX}.dev.*.heartbeat`,
   // --- sharded batch jobs (apps/control-plane/src/jobs) ---
   /** Work queue of one job's shards (stream JOBS); only the control plane reads or writes it. */
-  jobShards: (jobId: string) => `${SUBJECT_PREFIX}.jobs.${assertSubjectToken(jobId, "jobId")}.shards`,
+  jobShards: (jobId: string) =>
+    `${SUBJECT_PREFIX}.jobs.${assertSubjectToken(jobId, "jobId")}.shards`,
   /** A device asks for its next shard (core request/reply; never captured by a stream). */
   jobNext: (deviceId: string, jobId: string) =>
     `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.jobs.${assertSubjectToken(jobId, "jobId")}.next`,

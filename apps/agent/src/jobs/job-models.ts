@@ -4,8 +4,8 @@
 // store into it when missing, digest checked) and is unpacked and checked against the manifest.
 import { openArtifact, verifySignedManifest } from "@edgefleet/artifact";
 import { type ArtifactManifest, type JobModel, runtimeOptionsSchema } from "@edgefleet/protocol";
-import type { Installed } from "../reconcile/plan";
 import type { LocalStore } from "../reconcile/local-store";
+import type { Installed } from "../reconcile/plan";
 import { type InferenceRuntime, type LoadedModel, prepareModel } from "../serving";
 
 export interface JobModelsDeps {
@@ -41,7 +41,9 @@ export class JobModels {
   acquire(m: JobModel): Promise<JobRunner> {
     const signed = m.mode === "variant" ? m : this.deps.serving();
     if (!signed) {
-      return Promise.reject(new JobModelError("the job runs each device's assigned variant; nothing is assigned here"));
+      return Promise.reject(
+        new JobModelError("the job runs each device's assigned variant; nothing is assigned here"),
+      );
     }
     const key = signed.manifest.digest;
     let runner = this.loaded.get(key);
@@ -60,7 +62,8 @@ export class JobModels {
   }
 
   private async load(manifest: ArtifactManifest, signature: string): Promise<JobRunner> {
-    if (!this.deps.pinnedKey) throw new JobModelError("no artifact signing key is pinned: enroll again");
+    if (!this.deps.pinnedKey)
+      throw new JobModelError("no artifact signing key is pinned: enroll again");
     try {
       verifySignedManifest(manifest, signature, this.deps.pinnedKey);
     } catch (err) {

@@ -2,6 +2,8 @@
 // plane for shards on its own subject, one at a time and as fast as it finishes them (so faster
 // devices take more), runs each with ONNX Runtime and publishes the result as itself. It stops
 // when the control plane says the job is done (or refuses it), and when the agent stops.
+
+import { setTimeout as sleepFor } from "node:timers/promises";
 import {
   decodeShardReply,
   encodeJson,
@@ -10,10 +12,9 @@ import {
   shardResultMsgId,
   subjects,
 } from "@edgefleet/protocol";
-import { setTimeout as sleepFor } from "node:timers/promises";
 import type { Logger } from "pino";
-import { argmaxAndScores } from "./shard-outputs";
 import type { JobModels, JobRunner } from "./job-models";
+import { argmaxAndScores } from "./shard-outputs";
 
 export interface JobWorkerDeps {
   deviceId: string;
@@ -74,7 +75,8 @@ export class JobWorker {
         continue;
       }
       if (reply.status === "done") return log.info({ jobId }, "job done");
-      if (reply.status === "refused") return log.warn({ jobId, reason: reply.reason }, "job refused");
+      if (reply.status === "refused")
+        return log.warn({ jobId, reason: reply.reason }, "job refused");
       if (reply.status === "wait") {
         await sleep(reply.retryMs, this.halt.signal);
         continue;
@@ -100,7 +102,13 @@ export class JobWorker {
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       this.deps.log.warn({ jobId, index, err: error }, "shard failed");
-      result = { ok: false, jobId, index, variantId: runner?.variantId ?? null, error: error.slice(0, 2000) };
+      result = {
+        ok: false,
+        jobId,
+        index,
+        variantId: runner?.variantId ?? null,
+        error: error.slice(0, 2000),
+      };
     }
     this.deps.onShard?.({ jobId, index, phase: "end", ok: result.ok });
     return result;
@@ -114,7 +122,8 @@ async function runOn(
 ): Promise<ShardResult> {
   const { model } = runner;
   const dims = model.sampleDims;
-  const same = dims.length === shard.sampleDims.length && dims.every((d, i) => d === shard.sampleDims[i]);
+  const same =
+    dims.length === shard.sampleDims.length && dims.every((d, i) => d === shard.sampleDims[i]);
   if (!same) {
     throw new Error(
       `the shard's inputs are [${shard.sampleDims.join(", ")}] per sample; the model takes [${dims.join(", ")}]`,
@@ -136,7 +145,9 @@ async function runOn(
     data = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
     rows.reduce((at, r) => (data.set(r, at), at + r.length), 0);
   } else {
-    throw new Error(`the model's batch axis is fixed at ${model.fixedBatch}; shards need 1 or dynamic`);
+    throw new Error(
+      `the model's batch axis is fixed at ${model.fixedBatch}; shards need 1 or dynamic`,
+    );
   }
   const measured = performance.now() - t0;
   // A simulated device class is that much slower: wait the difference, as local serving does.

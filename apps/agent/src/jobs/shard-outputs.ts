@@ -14,7 +14,8 @@ export function argmaxAndScores(
   const argmax: number[] = new Array(count);
   for (let r = 0; r < count; r++) {
     let best = 0;
-    for (let c = 1; c < classes; c++) if (data[r * classes + c] > data[r * classes + best]) best = c;
+    for (let c = 1; c < classes; c++)
+      if (data[r * classes + c] > data[r * classes + best]) best = c;
     argmax[r] = best;
   }
   // Rounded to float32 already; JSON keeps what the model said.

@@ -38,7 +38,10 @@ export function mnistDataset(): Dataset {
     for (let d = 0; d < 10 && i < total; d++) {
       const n = byClass[d].length / MNIST_PIXELS;
       if (next[d] >= n) continue;
-      inputs.set(byClass[d].subarray(next[d] * MNIST_PIXELS, (next[d] + 1) * MNIST_PIXELS), i * MNIST_PIXELS);
+      inputs.set(
+        byClass[d].subarray(next[d] * MNIST_PIXELS, (next[d] + 1) * MNIST_PIXELS),
+        i * MNIST_PIXELS,
+      );
       labels[i] = d;
       next[d]++;
       i++;

@@ -7,7 +7,18 @@
 //   shard's result arrives (or ack_wait passes and JetStream delivers it to someone else);
 // - results arrive on the JOB_RESULTS stream, published by the device as itself; the service
 //   folds them and the broker acks, naks or terminates the work-queue message accordingly.
-import { decodeJson, deviceIdFromSubject, encodeJson, encodeShardReply, JOB_NOTICE_OP, type ShardReplyHead, shardResultSchema, STREAMS, subjects } from "@edgefleet/protocol";
+import {
+  decodeJson,
+  deviceIdFromSubject,
+  encodeJson,
+  encodeShardReply,
+  JOB_NOTICE_OP,
+  type ShardReplyHead,
+  type ShardResult,
+  STREAMS,
+  shardResultSchema,
+  subjects,
+} from "@edgefleet/protocol";
 import {
   AckPolicy,
   type Consumer,
@@ -17,10 +28,16 @@ import {
   jetstream,
   jetstreamManager,
 } from "@nats-io/jetstream";
-import { headers, type Msg, type NatsConnection, nanos, type Subscription } from "@nats-io/transport-node";
+import {
+  headers,
+  type Msg,
+  type NatsConnection,
+  nanos,
+  type Subscription,
+} from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import type { JobQueue, JobService } from "./job-service";
 import type { ShardSpec } from "./job-plan";
+import type { JobQueue, JobService } from "./job-service";
 
 export const JOB_RESULTS_CONSUMER = "control-plane-job-results";
 const QUEUE_GROUP = "control-plane-jobs";
@@ -75,7 +92,10 @@ export class JobBroker implements JobQueue {
     });
   }
 
-  async publishShards(jobId: string, shards: Array<ShardSpec & { inputs: Uint8Array }>): Promise<void> {
+  async publishShards(
+    jobId: string,
+    shards: Array<ShardSpec & { inputs: Uint8Array }>,
+  ): Promise<void> {
     const js = jetstream(this.nc);
     const subject = subjects.jobShards(jobId);
     // Async publishes, a window at a time: one await per publish is ~10x slower.
@@ -86,7 +106,11 @@ export class JobBroker implements JobQueue {
           h.set("Shard-Index", String(s.index));
           h.set("Shard-Start", String(s.start));
           h.set("Shard-Count", String(s.count));
-          return js.publish(subject, s.inputs, { msgID: `${jobId}:${s.index}`, headers: h, timeout: 10_000 });
+          return js.publish(subject, s.inputs, {
+            msgID: `${jobId}:${s.index}`,
+            headers: h,
+            timeout: 10_000,
+          });
         }),
       );
     }
@@ -97,7 +121,9 @@ export class JobBroker implements JobQueue {
     this.consumers.delete(jobId);
     const jsm = await jetstreamManager(this.nc);
     await jsm.consumers.delete(STREAMS.jobs.name, consumerName(jobId)).catch(() => false);
-    await jsm.streams.purge(STREAMS.jobs.name, { filter: subjects.jobShards(jobId) }).catch(() => {});
+    await jsm.streams
+      .purge(STREAMS.jobs.name, { filter: subjects.jobShards(jobId) })
+      .catch(() => {});
   }
 
   notify(jobId: string, deviceIds: readonly string[]): void {
@@ -129,15 +155,20 @@ export class JobBroker implements JobQueue {
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(30_000),
     });
-    const consumer = await jetstream(this.nc).consumers.get(STREAMS.jobResults.name, JOB_RESULTS_CONSUMER);
+    const consumer = await jetstream(this.nc).consumers.get(
+      STREAMS.jobResults.name,
+      JOB_RESULTS_CONSUMER,
+    );
     this.results = await consumer.consume({ max_messages: 256 });
     void (async () => {
       for await (const m of this.results!) {
         // One fold at a time: shard settling reads then writes, and results are small.
-        this.chain = this.chain.then(() => this.onResult(m)).catch((err) => {
-          this.log.warn({ err: String(err) }, "job result not folded; redelivered later");
-          m.nak(1000);
-        });
+        this.chain = this.chain
+          .then(() => this.onResult(m))
+          .catch((err) => {
+            this.log.warn({ err: String(err) }, "job result not folded; redelivered later");
+            m.nak(1000);
+          });
       }
     })();
     this.timer = setInterval(() => void this.remind(), this.opts.noticeEveryMs ?? 3_000);
@@ -153,7 +184,8 @@ export class JobBroker implements JobQueue {
 
   private async remind(): Promise<void> {
     try {
-      for (const job of (await this.service?.runningJobs()) ?? []) this.notify(job.id, job.deviceIds);
+      for (const job of (await this.service?.runningJobs()) ?? [])
+        this.notify(job.id, job.deviceIds);
     } catch (err) {
       this.log.debug({ err: String(err) }, "job reminders not sent");
     }
@@ -194,7 +226,9 @@ export class JobBroker implements JobQueue {
       }
       if (!jm) {
         const pending = await service.pendingShards(jobId);
-        return reply(pending === 0 ? { status: "done" } : { status: "wait", retryMs: this.opts.waitMs ?? 250 });
+        return reply(
+          pending === 0 ? { status: "done" } : { status: "wait", retryMs: this.opts.waitMs ?? 250 },
+        );
       }
       const index = Number(jm.headers?.get("Shard-Index"));
       const start = Number(jm.headers?.get("Shard-Start"));
@@ -210,8 +244,8 @@ export class JobBroker implements JobQueue {
         jm.term(decision.error.slice(0, 200));
         continue;
       }
-      let held = this.held.get(jobId);
-      if (!held) this.held.set(jobId, (held = new Map()));
+      const held = this.held.get(jobId) ?? new Map<number, Held>();
+      this.held.set(jobId, held);
       held.set(index, { msg: jm, deviceId, delivery });
       return reply(
         {
@@ -232,7 +266,7 @@ export class JobBroker implements JobQueue {
   private async onResult(m: JsMsg): Promise<void> {
     const deviceId = deviceIdFromSubject(m.subject);
     const jobId = m.subject.split(".")[5];
-    let result;
+    let result: ShardResult;
     try {
       result = decodeJson(shardResultSchema, m.data);
     } catch (err) {
@@ -241,7 +275,10 @@ export class JobBroker implements JobQueue {
       return;
     }
     if (!deviceId || result.jobId !== jobId) {
-      this.log.warn({ deviceId, subject: m.subject }, "job result for another job's subject dropped");
+      this.log.warn(
+        { deviceId, subject: m.subject },
+        "job result for another job's subject dropped",
+      );
       m.term();
       return;
     }

@@ -19,7 +19,13 @@ import { type Principal, requireRole } from "../services/auth-service";
 import type { ArtifactStore } from "../services/dispatch-ports";
 import { selectorSchema } from "../services/plan-service";
 import { parseInput } from "../services/validation";
-import { type Dataset, DatasetFormatError, mnistDataset, takeSamples, tensorDataset } from "./datasets";
+import {
+  type Dataset,
+  DatasetFormatError,
+  mnistDataset,
+  takeSamples,
+  tensorDataset,
+} from "./datasets";
 import {
   argmaxRows,
   countCorrect,
@@ -38,7 +44,10 @@ import {
 export const createJobSchema = z.object({
   name: z.string().min(1).max(100).default("job"),
   /** A variant id, or "assigned": each device runs the variant it is assigned. */
-  variantId: z.union([z.literal("assigned"), z.string().uuid("must be a variant id or \"assigned\"")]),
+  variantId: z.union([
+    z.literal("assigned"),
+    z.string().uuid('must be a variant id or "assigned"'),
+  ]),
   dataset: z.union([
     z.literal("mnist"),
     z.object({
@@ -106,7 +115,8 @@ export class JobService {
     if (model.mode === "variant") {
       const want = model.manifest.input.sampleDims;
       const same =
-        want.length === dataset.sampleDims.length && want.every((d, i) => d === dataset.sampleDims[i]);
+        want.length === dataset.sampleDims.length &&
+        want.every((d, i) => d === dataset.sampleDims[i]);
       if (!same) {
         throw new InvalidArgumentError(
           "dataset.sampleDims",
@@ -204,7 +214,11 @@ export class JobService {
     let next: number | null = null;
     let from = Math.min(q.from, job.samples);
     while (from < job.samples && rows.length < q.limit) {
-      const shards = await this.deps.repos.jobs.doneShards(id, Math.floor(from / job.shardSize), 64);
+      const shards = await this.deps.repos.jobs.doneShards(
+        id,
+        Math.floor(from / job.shardSize),
+        64,
+      );
       if (shards.length === 0) break;
       for (const s of shards) {
         if (rows.length >= q.limit) break;
@@ -234,7 +248,8 @@ export class JobService {
   /** Every `job.updated` view of this job until the returned function is called. */
   watch(id: string, listener: (view: JobView) => void): () => void {
     return this.deps.events.subscribe((e) => {
-      if (e.type === "job.updated" && e.jobId === id && e.data) listener(e.data as unknown as JobView);
+      if (e.type === "job.updated" && e.jobId === id && e.data)
+        listener(e.data as unknown as JobView);
     });
   }
 
@@ -243,8 +258,7 @@ export class JobService {
     jobId: string,
     deviceId: string,
   ): Promise<
-    | { member: false; reason: string }
-    | { member: true; done: boolean; job: Job; model: JobModel }
+    { member: false; reason: string } | { member: true; done: boolean; job: Job; model: JobModel }
   > {
     const ctx = await this.context(jobId);
     if (!ctx) return { member: false, reason: "no such job" };
@@ -257,19 +271,17 @@ export class JobService {
     const ctx = await this.context(jobId);
     const shard = await this.deps.repos.jobs.shard(jobId, index);
     if (!ctx || !shard) return { action: "drop" };
-    const d = decideDelivery(
-      shard.state as "pending",
-      delivery,
-      ctx.job.maxAttempts,
-      shard.error,
-    );
+    const d = decideDelivery(shard.state as "pending", delivery, ctx.job.maxAttempts, shard.error);
     if (d.action === "park") await this.park(jobId, index, d.error);
     return d;
   }
 
   /** Running jobs and their devices (the broker reminds them). */
   async runningJobs(): Promise<Array<{ id: string; deviceIds: string[] }>> {
-    return (await this.deps.repos.jobs.running()).map((j) => ({ id: j.id, deviceIds: j.deviceIds }));
+    return (await this.deps.repos.jobs.running()).map((j) => ({
+      id: j.id,
+      deviceIds: j.deviceIds,
+    }));
   }
 
   /** The pending shards that are all held elsewhere, or none left: is the job over? */
@@ -288,7 +300,12 @@ export class JobService {
     if (result.ok && decision.action === "store") {
       const problem = checkOutputs(result, shard.count);
       if (problem) {
-        decision = decideResult("pending", { ok: false, error: problem }, shard.attempts, ctx.job.maxAttempts);
+        decision = decideResult(
+          "pending",
+          { ok: false, error: problem },
+          shard.attempts,
+          ctx.job.maxAttempts,
+        );
       }
     }
     const { jobs } = this.deps.repos;
@@ -409,7 +426,11 @@ export class JobService {
       },
       duplicates: job.duplicates,
       accuracy: counts.labelled > 0 ? counts.correct / counts.labelled : null,
-      samplesPerSecond: wallThroughput(counts.samplesDone, job.createdAt, job.completedAt ?? new Date()),
+      samplesPerSecond: wallThroughput(
+        counts.samplesDone,
+        job.createdAt,
+        job.completedAt ?? new Date(),
+      ),
       perDevice: rates.perDevice,
       perClass: rates.perClass,
       parked: shards
@@ -438,9 +459,7 @@ export class JobService {
   private async loadContext(jobId: string): Promise<JobContext | null> {
     const job = await this.deps.repos.jobs.find(jobId);
     if (!job) return null;
-    const model: JobModel = job.variantId
-      ? await this.model(job.variantId)
-      : { mode: "assigned" };
+    const model: JobModel = job.variantId ? await this.model(job.variantId) : { mode: "assigned" };
     const devices = await this.deps.repos.rollouts.selectDevices({ deviceIds: job.deviceIds });
     const dataset = job.dataset as { kind: string };
     return {
@@ -465,11 +484,16 @@ export class JobService {
   private async dataset(d: z.output<typeof createJobSchema>["dataset"]): Promise<Dataset> {
     if (d === "mnist") return mnistDataset();
     const bytes = await this.deps.artifacts.get(d.digest);
-    if (!bytes) throw new InvalidArgumentError("dataset.digest", "no artifact with this sha256 (upload it first)");
+    if (!bytes)
+      throw new InvalidArgumentError(
+        "dataset.digest",
+        "no artifact with this sha256 (upload it first)",
+      );
     try {
       return tensorDataset(bytes, d.sampleDims);
     } catch (err) {
-      if (err instanceof DatasetFormatError) throw new InvalidArgumentError("dataset.digest", err.message);
+      if (err instanceof DatasetFormatError)
+        throw new InvalidArgumentError("dataset.digest", err.message);
       throw err;
     }
   }
@@ -477,8 +501,10 @@ export class JobService {
 
 /** A result's outputs must cover the shard: one prediction and `classes` scores per input. */
 function checkOutputs(r: Extract<ShardResult, { ok: true }>, count: number): string | null {
-  if (r.argmax.length !== count) return `result has ${r.argmax.length} predictions for ${count} inputs`;
-  if (r.scores.length !== count * r.classes) return `result has ${r.scores.length} scores, not ${count} x ${r.classes}`;
+  if (r.argmax.length !== count)
+    return `result has ${r.argmax.length} predictions for ${count} inputs`;
+  if (r.scores.length !== count * r.classes)
+    return `result has ${r.scores.length} scores, not ${count} x ${r.classes}`;
   const again = argmaxRows(r.scores, r.classes);
   if (again.some((a, i) => a !== r.argmax[i])) return "result's argmax disagrees with its scores";
   return null;
