@@ -143,7 +143,11 @@ async function runOn(
       rows.push((await model.run(inputs.subarray(i * size, (i + 1) * size), 1))[first].data);
     }
     data = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
-    rows.reduce((at, r) => (data.set(r, at), at + r.length), 0);
+    let at = 0;
+    for (const r of rows) {
+      data.set(r, at);
+      at += r.length;
+    }
   } else {
     throw new Error(
       `the model's batch axis is fixed at ${model.fixedBatch}; shards need 1 or dynamic`,

@@ -292,7 +292,7 @@ export class JobService {
   /** A result a device published as itself (the subject names it). */
   async foldResult(deviceId: string, result: ShardResult): Promise<ResultDecision | null> {
     const ctx = await this.context(result.jobId);
-    if (!ctx || !ctx.members.has(deviceId)) return null;
+    if (!ctx?.members.has(deviceId)) return null;
     const shard = await this.deps.repos.jobs.shard(result.jobId, result.index);
     if (!shard) return null;
     const r = result.ok ? { ok: true as const } : { ok: false as const, error: result.error };
