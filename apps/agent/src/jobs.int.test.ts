@@ -16,7 +16,9 @@ import {
   STREAMS,
   subjects,
 } from "@edgefleet/protocol";
+import { type Job, JobServiceClient } from "@edgefleet/protocol/grpc";
 import { deviceClass, REFERENCE_HOST_FACTS, simulateFacts } from "@edgefleet/runtime/facts";
+import { credentials, Metadata } from "@grpc/grpc-js";
 import { PermissionViolationError } from "@nats-io/transport-node";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -97,6 +99,23 @@ const completed = (id: string, ms = 40_000) =>
     ms,
   );
 
+/** Every message of a gRPC WatchJob stream, until the server ends it. */
+function watchJob(id: string): Promise<Job[]> {
+  const client = new JobServiceClient(stack.cp.grpcAddress, credentials.createInsecure());
+  const md = new Metadata();
+  md.set("authorization", `Bearer ${stack.adminToken}`);
+  const got: Job[] = [];
+  return new Promise((resolve, reject) => {
+    const call = client.watchJob({ jobId: id }, md);
+    call.on("data", (m: { job?: Job }) => m.job && got.push(m.job));
+    call.on("end", () => {
+      client.close();
+      resolve(got);
+    });
+    call.on("error", reject);
+  });
+}
+
 async function allResults(id: string, limit = 700): Promise<JobResultsView["rows"]> {
   const rows: JobResultsView["rows"] = [];
   for (let from: number | null = 0; from !== null; ) {
@@ -142,6 +161,7 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
       selector: { deviceIds: [fast.deviceId, slow.deviceId] },
     });
     expect(job.shards).toEqual({ total: 15, pending: 15, done: 0, parked: 0 });
+    const watched = watchJob(job.id);
     const done = await completed(job.id);
     const ref = await reference(SAMPLES);
     expect(done.shards).toEqual({ total: 15, pending: 0, done: 15, parked: 0 });
@@ -160,6 +180,14 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
     expect(rows.map((r) => r.label)).toEqual(
       Array.from(mnistDataset().labels!.subarray(0, SAMPLES)),
     );
+
+    // gRPC WatchJob streamed progress and ended with the same completed view.
+    const stream = await watched;
+    const last = stream[stream.length - 1];
+    expect(last).toMatchObject({ id: job.id, state: "completed", samples: SAMPLES, duplicates: 0 });
+    expect(last.shards).toEqual({ total: 15, pending: 0, done: 15, parked: 0 });
+    expect(last.accuracy).toBeCloseTo(done.accuracy!, 10);
+    expect(last.perClass.map((c) => c.key).sort()).toEqual(["rpi4", "x86-gateway"]);
 
     // Live progress reached the WebSocket stream, ending with the completed view.
     await until(

@@ -52,3 +52,13 @@ export {
   LocalInferenceServiceService,
   ServingOptions,
 } from "./gen/edgefleet/v1/inference";
+export {
+  GetJobRequest,
+  GetJobResponse,
+  Job,
+  JobServiceClient,
+  type JobServiceServer,
+  JobServiceService,
+  WatchJobRequest,
+  WatchJobResponse,
+} from "./gen/edgefleet/v1/jobs";

@@ -66,7 +66,7 @@ function unary<Req, Res>(
   };
 }
 
-function bearer(metadata: Metadata): string | undefined {
+export function bearer(metadata: Metadata): string | undefined {
   const value = metadata.get("authorization")[0];
   const text = typeof value === "string" ? value : value?.toString();
   return text?.startsWith("Bearer ") ? text.slice("Bearer ".length).trim() : undefined;

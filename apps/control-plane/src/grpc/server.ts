@@ -7,14 +7,17 @@ import {
   type EnrollRequest,
   type EnrollResponse,
   FleetServiceService,
+  JobServiceService,
 } from "@edgefleet/protocol/grpc";
 import { type handleUnaryCall, Server, ServerCredentials } from "@grpc/grpc-js";
+import { type JobGrpcDeps, jobServiceImpl } from "../jobs/job-grpc";
 import type { EnrollmentService } from "../services/enrollment-service";
 import { toServiceError } from "./errors";
 import { type FleetServiceDeps, fleetServiceImpl } from "./fleet-service";
 
 export interface GrpcDeps extends FleetServiceDeps {
   enrollment: EnrollmentService;
+  jobs: JobGrpcDeps["jobs"];
 }
 
 export function createGrpcServer(deps: GrpcDeps): Server {
@@ -36,6 +39,7 @@ export function createGrpcServer(deps: GrpcDeps): Server {
   const impl: EnrollmentServiceServer = { enroll };
   server.addService(EnrollmentServiceService, impl);
   server.addService(FleetServiceService, fleetServiceImpl(deps));
+  server.addService(JobServiceService, jobServiceImpl(deps));
   return server;
 }
 
