@@ -4,6 +4,7 @@ import { type Command, Option } from "commander";
 import { deviceTelemetry, formatTelemetry } from "./assign";
 import { type Cli, flag, positive, positiveInt, print, remote, run } from "./context";
 import { addDeviceCommands } from "./device-commands";
+import { addJobCommands } from "./job-commands";
 import { parseDuration, parseLabelList } from "./labels";
 import { formatModel, formatModels, getModel, listModels } from "./model-views";
 import { createPlan, formatPlan } from "./plan";
@@ -126,6 +127,7 @@ export function addFleetCommands(program: Command, cli: Cli): void {
   );
 
   addRolloutCommands(program, cli);
+  addJobCommands(program, cli);
 }
 
 function addModelCommands(program: Command, cli: Cli): void {
