@@ -145,7 +145,12 @@ for (const deadline = Date.now() + 60_000; ; ) {
 }
 console.error(`${agents.length} agents online: ${agents.map((a) => a.cls).join(", ")}`);
 
-async function runJob(members: AgentProc[], name: string, onProgress?: (v: JobView) => void) {
+async function runJob(
+  members: AgentProc[],
+  name: string,
+  onProgress?: (v: JobView) => void,
+  prefetch = true,
+) {
   const t0 = performance.now();
   const res = await stack.api("/api/v1/jobs", {
     method: "POST",
@@ -155,6 +160,7 @@ async function runJob(members: AgentProc[], name: string, onProgress?: (v: JobVi
       dataset: "mnist",
       shardSize: SHARD,
       ackWaitMs: ACK_WAIT_S * 1000,
+      prefetch,
       selector: { deviceIds: members.map((m) => m.deviceId) },
     }),
   });
@@ -186,6 +192,8 @@ const rows: string[] = [];
 let base = 0;
 for (const n of [1, 2, 4, 8]) {
   const members = agents.slice(0, n);
+  // Side by side: devices that ask for the next shard only after publishing the last one.
+  const serial = await runJob(members, `serial-${n}`, undefined, false);
   const { view, seconds } = await runJob(members, `scale-${n}`);
   const perSecond = view.samples / seconds;
   if (n === 1) base = perSecond;
@@ -194,7 +202,7 @@ for (const n of [1, 2, 4, 8]) {
   const ideal = view.perDevice.reduce((s, d) => s + d.samplesPerSecond, 0);
   const classes = members.map((m) => m.cls).join(", ");
   rows.push(
-    `| ${n} | ${classes} | ${seconds.toFixed(2)} | ${perSecond.toFixed(0)} | ${(perSecond / base).toFixed(2)}x | ${ideal.toFixed(0)} | ${((perSecond / ideal) * 100).toFixed(0)} % | ${(view.accuracy! * 100).toFixed(2)} % | ${perAgent(view)} |`,
+    `| ${n} | ${classes} | ${seconds.toFixed(2)} | ${perSecond.toFixed(0)} | ${(perSecond / base).toFixed(2)}x | ${ideal.toFixed(0)} | ${((perSecond / ideal) * 100).toFixed(0)} % | ${(view.accuracy! * 100).toFixed(2)} % | ${perAgent(view)} | ${serial.seconds.toFixed(2)} s, ${(view.samples / serial.seconds).toFixed(0)}/s |`,
   );
   console.error(rows[rows.length - 1]);
 }
@@ -219,9 +227,9 @@ console.log(
 );
 console.log("");
 console.log(
-  "| agents | classes | seconds | inputs/s | vs 1 agent | sum of agents' own rates | efficiency | accuracy | per agent: inputs @ own rate |",
+  "| agents | classes | seconds | inputs/s | vs 1 agent | sum of agents' own rates | efficiency | accuracy | per agent: inputs @ own rate | without prefetch |",
 );
-console.log("|---|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) console.log(r);
 console.log("");
 console.log(

@@ -17,6 +17,7 @@ export interface NewJob {
   deviceIds: string[];
   ackWaitMs: number;
   maxAttempts: number;
+  prefetch: boolean;
   createdBy: string;
 }
 

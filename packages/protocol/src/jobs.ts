@@ -31,6 +31,8 @@ export const shardReplyHeadSchema = z.discriminatedUnion("status", [
     sampleDims: z.array(z.number().int().positive()).min(1).max(8),
     /** Times JetStream has delivered this shard (1 = first try). */
     delivery: z.number().int().positive(),
+    /** Ask for the next shard now, while running this one (enough are queued for everyone). */
+    prefetch: z.boolean().default(false),
     model: jobModelSchema,
   }),
   /** Every remaining shard is held by some device: ask again shortly. */
@@ -41,13 +43,17 @@ export const shardReplyHeadSchema = z.discriminatedUnion("status", [
   z.object({ status: z.literal("refused"), reason: z.string() }),
 ]);
 export type ShardReplyHead = z.infer<typeof shardReplyHeadSchema>;
+export type ShardReplyHeadInput = z.input<typeof shardReplyHeadSchema>;
 export type ShardReply = ShardReplyHead & { inputs?: Float32Array };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** [u32 LE head length][head JSON][float32 LE inputs, only for status "shard"]. */
-export function encodeShardReply(head: ShardReplyHead, inputs?: Uint8Array): Uint8Array {
+export function encodeShardReply(
+  head: z.input<typeof shardReplyHeadSchema>,
+  inputs?: Uint8Array,
+): Uint8Array {
   const json = encoder.encode(JSON.stringify(head));
   const out = new Uint8Array(4 + json.length + (inputs?.length ?? 0));
   new DataView(out.buffer).setUint32(0, json.length, true);

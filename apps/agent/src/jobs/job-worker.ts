@@ -62,18 +62,20 @@ export class JobWorker {
   private async pull(jobId: string): Promise<void> {
     const { deviceId, log } = this.deps;
     const subject = subjects.jobNext(deviceId, jobId);
+    const ask = (): Promise<ShardReply | Error> =>
+      this.deps.request(subject, 10_000).then(decodeShardReply, (err: Error) => err);
     let failures = 0;
+    let next: Promise<ShardReply | Error> | undefined;
     while (!this.stopped) {
-      let reply: ShardReply;
-      try {
-        reply = decodeShardReply(await this.deps.request(subject, 10_000));
-        failures = 0;
-      } catch (err) {
+      const reply = await (next ?? ask());
+      next = undefined;
+      if (reply instanceof Error) {
         // The next notice (they repeat while the job runs) starts a new loop.
-        if (++failures >= 3) throw err;
+        if (++failures >= 3) throw reply;
         await sleep(500 * failures, this.halt.signal);
         continue;
       }
+      failures = 0;
       if (reply.status === "done") return log.info({ jobId }, "job done");
       if (reply.status === "refused")
         return log.warn({ jobId, reason: reply.reason }, "job refused");
@@ -81,6 +83,8 @@ export class JobWorker {
         await sleep(reply.retryMs, this.halt.signal);
         continue;
       }
+      // The round trip for the next shard overlaps this one's run, when the control plane allows.
+      if (reply.prefetch) next = ask();
       const result = await this.runShard(reply);
       if (this.stopped) return;
       await this.deps.publish(

@@ -13,7 +13,7 @@ import {
   encodeJson,
   encodeShardReply,
   JOB_NOTICE_OP,
-  type ShardReplyHead,
+  type ShardReplyHeadInput,
   type ShardResult,
   STREAMS,
   shardResultSchema,
@@ -36,7 +36,7 @@ import {
   type Subscription,
 } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import type { ShardSpec } from "./job-plan";
+import { allowPrefetch, type ShardSpec } from "./job-plan";
 import type { JobQueue, JobService } from "./job-service";
 
 export const JOB_RESULTS_CONSUMER = "control-plane-job-results";
@@ -206,7 +206,7 @@ export class JobBroker implements JobQueue {
     const parts = msg.subject.split(".");
     const deviceId = parts[3];
     const jobId = parts[5];
-    const reply = (head: ShardReplyHead, inputs?: Uint8Array): void => {
+    const reply = (head: ShardReplyHeadInput, inputs?: Uint8Array): void => {
       msg.respond(encodeShardReply(head, inputs));
     };
     if (!jobId || !UUID.test(jobId)) return reply({ status: "refused", reason: "no such job" });
@@ -256,6 +256,7 @@ export class JobBroker implements JobQueue {
           count,
           sampleDims: m.job.sampleDims,
           delivery,
+          prefetch: allowPrefetch(m.job.prefetch, jm.info.pending, m.job.deviceIds.length),
           model: m.model,
         },
         jm.data,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  allowPrefetch,
   argmaxRows,
   countCorrect,
   decideDelivery,
@@ -106,6 +107,18 @@ describe("decideResult", () => {
       action: "park",
       error: "failed 3 times; last: oom",
     });
+  });
+});
+
+describe("allowPrefetch", () => {
+  it.each([
+    [true, 10, 4, true],
+    [true, 5, 4, true],
+    [true, 4, 4, false],
+    [true, 0, 1, false],
+    [false, 100, 1, false],
+  ])("enabled %s, %i queued, %i members", (enabled, queued, members, expected) => {
+    expect(allowPrefetch(enabled, queued, members)).toBe(expected);
   });
 });
 

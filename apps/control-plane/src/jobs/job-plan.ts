@@ -30,6 +30,15 @@ export function maxShardSize(sampleDims: readonly number[], maxPayload: number):
   return Math.max(0, Math.floor((maxPayload - SHARD_HEAD_ROOM_BYTES) / sampleBytes));
 }
 
+/**
+ * Whether a device may fetch its next shard while it runs this one: only while more shards are
+ * queued than there are members, so near the end a slow device does not sit on a second shard
+ * that a faster one would finish sooner.
+ */
+export function allowPrefetch(enabled: boolean, queued: number, members: number): boolean {
+  return enabled && queued > members;
+}
+
 export type ShardState = "pending" | "done" | "parked";
 
 export type DeliveryDecision =

@@ -63,6 +63,8 @@ export const createJobSchema = z.object({
   ackWaitMs: z.number().int().min(500).max(3_600_000).default(30_000),
   /** Attempts (failed results or lost deliveries) before a shard is parked. */
   maxAttempts: z.number().int().min(1).max(20).default(3),
+  /** Devices fetch their next shard while running one (hides the round trip). */
+  prefetch: z.boolean().default(true),
 });
 
 const resultsQuerySchema = z.object({
@@ -150,6 +152,7 @@ export class JobService {
         deviceIds: devices.map((d) => d.id),
         ackWaitMs: input.ackWaitMs,
         maxAttempts: input.maxAttempts,
+        prefetch: input.prefetch,
         createdBy: actor,
       },
       shards,

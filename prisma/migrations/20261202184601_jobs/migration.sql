@@ -12,6 +12,7 @@ CREATE TABLE "Job" (
     "deviceIds" UUID[],
     "ackWaitMs" INTEGER NOT NULL,
     "maxAttempts" INTEGER NOT NULL,
+    "prefetch" BOOLEAN NOT NULL DEFAULT true,
     "duplicates" INTEGER NOT NULL DEFAULT 0,
     "createdBy" TEXT NOT NULL,
     "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
