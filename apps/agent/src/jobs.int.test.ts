@@ -19,6 +19,7 @@ import {
 import { type Job, JobServiceClient } from "@edgefleet/protocol/grpc";
 import { deviceClass, REFERENCE_HOST_FACTS, simulateFacts } from "@edgefleet/runtime/facts";
 import { credentials, Metadata } from "@grpc/grpc-js";
+import { jetstream } from "@nats-io/jetstream";
 import { PermissionViolationError } from "@nats-io/transport-node";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -310,6 +311,8 @@ describe("permissions against the real nats-server", { timeout: 60_000 }, () => 
     const member = await agent("x86-4", "x86-gateway");
     // An outsider enrolled with its own credentials, not selected by the job.
     const outsider = await stack.enrollDevice("outsider");
+    // A member that never asks for a shard, and tries to answer for one.
+    const forger = await stack.enrollDevice("forger");
     const errors: unknown[] = [];
     void (async () => {
       for await (const s of outsider.nc.status()) if (s.type === "error") errors.push(s.error);
@@ -320,8 +323,24 @@ describe("permissions against the real nats-server", { timeout: 60_000 }, () => 
       dataset: "mnist",
       limit: 200,
       shardSize: 100,
-      selector: { deviceIds: [member.deviceId] },
+      selector: { deviceIds: [member.deviceId, forger.deviceId] },
     });
+    const forgedResult = {
+      ok: true,
+      jobId: job.id,
+      index: 0,
+      variantId,
+      runMs: 1,
+      classes: 1,
+      argmax: new Array(100).fill(0),
+      scores: new Array(100).fill(1),
+    };
+    const ack = await jetstream(forger.nc).publish(
+      subjects.jobResults(forger.deviceId, job.id),
+      encodeJson(forgedResult),
+      { msgID: `${job.id}:0:1` },
+    );
+    expect(ack.stream).toBe(STREAMS.jobResults.name);
 
     // Asking for a shard on its own subject: the control plane refuses a non-member.
     const reply = decodeShardReply(
@@ -367,7 +386,9 @@ describe("permissions against the real nats-server", { timeout: 60_000 }, () => 
     const done = await completed(job.id);
     expect(done.shards.done).toBe(2);
     expect(done.perDevice.map((d) => d.key)).toEqual([member.deviceId]);
+    // The forged answer for shard 0 was ignored: shard 0 holds the model's answers.
     const results = await allResults(job.id);
-    expect(results).toHaveLength(200);
+    expect(results.map((r) => r.argmax)).toEqual((await reference(200)).argmax);
+    expect(done.duplicates).toBe(0);
   });
 });

@@ -62,6 +62,8 @@ export interface JobRepo {
     index: number,
     failure: { deviceId: string | null; error: string },
   ): Promise<number | null>;
+  /** Records that `deviceId` was handed the shard (its result may then be taken). */
+  addHolder(jobId: string, index: number, deviceId: string): Promise<void>;
   /** true when this call parked it. */
   parkShard(jobId: string, index: number, error: string): Promise<boolean>;
   addDuplicate(jobId: string): Promise<void>;
@@ -136,6 +138,13 @@ export class PrismaJobRepo implements JobRepo {
       select: { attempts: true },
     });
     return rows[0]?.attempts ?? null;
+  }
+
+  async addHolder(jobId: string, index: number, deviceId: string): Promise<void> {
+    await this.db.jobShard.updateMany({
+      where: { jobId, index, NOT: { holders: { has: deviceId } } },
+      data: { holders: { push: deviceId } },
+    });
   }
 
   async parkShard(jobId: string, index: number, error: string): Promise<boolean> {

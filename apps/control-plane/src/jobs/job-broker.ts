@@ -234,7 +234,7 @@ export class JobBroker implements JobQueue {
       const start = Number(jm.headers?.get("Shard-Start"));
       const count = Number(jm.headers?.get("Shard-Count"));
       const delivery = jm.info.deliveryCount;
-      const decision = await service.onDelivery(jobId, index, delivery);
+      const decision = await service.onDelivery(jobId, index, delivery, deviceId);
       if (decision.action === "drop") {
         jm.ack();
         continue;

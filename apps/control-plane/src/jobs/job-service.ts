@@ -269,13 +269,19 @@ export class JobService {
     return { member: true, done: ctx.job.state !== "running", job: ctx.job, model: ctx.model };
   }
 
-  /** The work queue delivered shard `index` (for the `delivery`-th time). */
-  async onDelivery(jobId: string, index: number, delivery: number): Promise<DeliveryDecision> {
+  /** The work queue delivered shard `index` (for the `delivery`-th time) for `deviceId`. */
+  async onDelivery(
+    jobId: string,
+    index: number,
+    delivery: number,
+    deviceId: string,
+  ): Promise<DeliveryDecision> {
     const ctx = await this.context(jobId);
     const shard = await this.deps.repos.jobs.shard(jobId, index);
     if (!ctx || !shard) return { action: "drop" };
     const d = decideDelivery(shard.state as "pending", delivery, ctx.job.maxAttempts, shard.error);
     if (d.action === "park") await this.park(jobId, index, d.error);
+    if (d.action === "serve") await this.deps.repos.jobs.addHolder(jobId, index, deviceId);
     return d;
   }
 
@@ -297,7 +303,8 @@ export class JobService {
     const ctx = await this.context(result.jobId);
     if (!ctx?.members.has(deviceId)) return null;
     const shard = await this.deps.repos.jobs.shard(result.jobId, result.index);
-    if (!shard) return null;
+    // A member may only answer for shards it was handed (not forge another's).
+    if (!shard?.holders.includes(deviceId)) return null;
     const r = result.ok ? { ok: true as const } : { ok: false as const, error: result.error };
     let decision = decideResult(shard.state as "pending", r, shard.attempts, ctx.job.maxAttempts);
     if (result.ok && decision.action === "store") {

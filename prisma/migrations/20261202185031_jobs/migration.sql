@@ -32,6 +32,7 @@ CREATE TABLE "JobShard" (
     "deviceClass" TEXT,
     "variantId" UUID,
     "attempts" INTEGER NOT NULL DEFAULT 0,
+    "holders" UUID[] DEFAULT ARRAY[]::UUID[],
     "error" TEXT,
     "runMs" DOUBLE PRECISION,
     "classes" INTEGER,
