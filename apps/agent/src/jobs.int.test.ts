@@ -335,6 +335,8 @@ describe("permissions against the real nats-server", { timeout: 60_000 }, () => 
       argmax: new Array(100).fill(0),
       scores: new Array(100).fill(1),
     };
+    // It also tries to have the server drop the member's genuine result, by publishing first
+    // under the msgID a result without the device in it would have.
     const ack = await jetstream(forger.nc).publish(
       subjects.jobResults(forger.deviceId, job.id),
       encodeJson(forgedResult),
@@ -383,7 +385,8 @@ describe("permissions against the real nats-server", { timeout: 60_000 }, () => 
     });
     expect(subErr).toBeInstanceOf(PermissionViolationError);
 
-    const done = await completed(job.id);
+    // Well within the 30 s ack wait: the member's first results were taken, none was dropped.
+    const done = await completed(job.id, 10_000);
     expect(done.shards.done).toBe(2);
     expect(done.perDevice.map((d) => d.key)).toEqual([member.deviceId]);
     // The forged answer for shard 0 was ignored: shard 0 holds the model's answers.

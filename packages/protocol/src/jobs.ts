@@ -118,11 +118,18 @@ export type ShardResult = z.infer<typeof shardResultSchema>;
 /**
  * msgID of a result: JetStream drops a second publish of the same delivery's result (a publish
  * retried after a lost ack). The delivery is part of it: with `<job>:<shard>` alone, the result
- * of a retry after a failed attempt would be dropped as a duplicate of the failure. Results of
- * different deliveries of one shard are deduplicated by the fold (the first success wins).
+ * of a retry after a failed attempt would be dropped as a duplicate of the failure. So is the
+ * device: the duplicate window spans the whole stream, and a device that could predict another's
+ * msgID could otherwise have the server drop that device's result. Results of different
+ * deliveries of one shard are deduplicated by the fold (the first success wins).
  */
-export function shardResultMsgId(jobId: string, index: number, delivery: number): string {
-  return `${jobId}:${index}:${delivery}`;
+export function shardResultMsgId(
+  deviceId: string,
+  jobId: string,
+  index: number,
+  delivery: number,
+): string {
+  return `${deviceId}:${jobId}:${index}:${delivery}`;
 }
 
 export type JobState = "running" | "completed";

@@ -90,7 +90,7 @@ export class JobWorker {
       await this.deps.publish(
         subjects.jobResults(deviceId, jobId),
         encodeJson(result),
-        shardResultMsgId(jobId, reply.index, reply.delivery),
+        shardResultMsgId(deviceId, jobId, reply.index, reply.delivery),
       );
     }
   }
