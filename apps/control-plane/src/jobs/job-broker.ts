@@ -153,7 +153,9 @@ export class JobBroker implements JobQueue {
       durable_name: JOB_RESULTS_CONSUMER,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(30_000),
+      // Results a stopped replica pulled but never folded reach another one after this.
+      ack_wait: nanos(10_000),
+      max_ack_pending: 1_000,
     });
     const consumer = await jetstream(this.nc).consumers.get(
       STREAMS.jobResults.name,
