@@ -27,6 +27,8 @@ import { jetstream } from "@nats-io/jetstream";
 import { createUser, fromSeed } from "@nats-io/nkeys";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { DeviceCalibrator } from "./calibration/device-calibrator";
+import type { LocalDatasetSpec } from "./calibration/local-dataset";
 import { Coalescer } from "./coalescer";
 import type { DeviceRuntime } from "./device-runtime";
 import { type DeviceIdentity, IdentityStore } from "./identity-store";
@@ -80,6 +82,8 @@ export interface AgentConfig {
   inference?: InferenceRuntime;
   /** More observers of local serving besides telemetry and /metrics (embedders, tests). */
   observers?: ServingObserver[];
+  /** Local data for federated calibration (CALIBRATION_DATA); it never leaves the device. */
+  calibrationData?: LocalDatasetSpec;
 }
 
 export interface RunningAgent {
@@ -187,6 +191,24 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   );
   await reconciler.restore();
   telemetry.start();
+  const calibrator = new DeviceCalibrator({
+    dataset: config.calibrationData,
+    pinnedKey: identity.artifactPublicKey,
+    store,
+    keep: () =>
+      new Set(
+        [
+          reconciler?.serving?.manifest.digest,
+          reconciler?.desired?.assignment?.manifest.digest,
+        ].filter((d): d is string => d !== undefined),
+      ),
+    fetchArtifact: async (digest, onChunk) => {
+      if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
+      await readObject(nc, digest, { onChunk });
+    },
+    threads: config.runtime.threads,
+    log: log.child({ component: "calibration" }),
+  });
 
   const api = config.localApi;
   let http: RunningHttpApi | undefined;
@@ -239,6 +261,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         reprofile: () => profiler.request(),
         measureLatency: config.runtime.measureLatency,
         desiredChanged: () => void fetchDesired(),
+        calibrate: (request) => calibrator.answer(request),
       },
       log,
     );

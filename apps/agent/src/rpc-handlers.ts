@@ -1,6 +1,8 @@
 // Control-plane requests to this device (`ef.v1.rpc.<id>.<op>`). Each handler validates its input
 // and always replies, with an error in the reply rather than silence.
 import {
+  CALIBRATE_OP,
+  type CalibrateReply,
   DESIRED_NOTICE_OP,
   describeZodError,
   encodeJson,
@@ -21,6 +23,8 @@ export interface RpcHandlers {
   ): Promise<Extract<MeasureLatencyReply, { ok: true }>>;
   /** The control plane wrote a new desired state: read it (the notice carries nothing to trust). */
   desiredChanged(): void;
+  /** Federated calibration: statistics of a variant over the local data (never the data). */
+  calibrate?(request: unknown): Promise<CalibrateReply>;
 }
 
 export function serveRpc(
@@ -45,7 +49,32 @@ export function serveRpc(
   const desired = nc.subscribe(subjects.rpc(deviceId, DESIRED_NOTICE_OP), {
     callback: () => handlers.desiredChanged(),
   });
-  return [profile, measure, desired];
+  const subs = [profile, measure, desired];
+  // Federated calibration (issue 9).
+  const { calibrate } = handlers;
+  if (calibrate) {
+    subs.push(
+      nc.subscribe(subjects.rpc(deviceId, CALIBRATE_OP), {
+        callback: (_err, msg) => {
+          void answerCalibrate(msg, calibrate).catch((err) =>
+            log.warn({ err }, "calibrate reply failed"),
+          );
+        },
+      }),
+    );
+  }
+  return subs;
+}
+
+async function answerCalibrate(msg: Msg, calibrate: NonNullable<RpcHandlers["calibrate"]>) {
+  let request: unknown;
+  try {
+    request = msg.json();
+  } catch {
+    msg.respond(encodeJson({ ok: false, error: "request is not JSON" }));
+    return;
+  }
+  msg.respond(encodeJson(await calibrate(request)));
 }
 
 async function answerMeasure(msg: Msg, handlers: RpcHandlers) {
