@@ -1,5 +1,6 @@
 import { type ApiTokenRepo, PrismaApiTokenRepo } from "./api-token-repo";
 import { type AuditRepo, PrismaAuditRepo } from "./audit-repo";
+import { type CalibrationRepo, PrismaCalibrationRepo } from "./calibration-repo";
 import { importCatalogue } from "./catalog-import";
 import { type CatalogRepo, PrismaCatalogRepo } from "./catalog-repo";
 import { type DeviceRepo, PrismaDeviceRepo } from "./device-repo";
@@ -26,6 +27,7 @@ export interface Repos {
   dispatch: DispatchRepo;
   rollouts: RolloutRepo;
   telemetry: TelemetryRepo;
+  calibrations: CalibrationRepo;
   enrollDevice(input: EnrollDeviceInput): Promise<EnrollDeviceResult>;
   importCatalogue(input: Parameters<typeof importCatalogue>[1]): ReturnType<typeof importCatalogue>;
 }
@@ -43,6 +45,7 @@ export function createRepos(prisma: PrismaClient): Repos {
     dispatch: new PrismaDispatchRepo(prisma),
     rollouts: new PrismaRolloutRepo(prisma),
     telemetry: new PrismaTelemetryRepo(prisma),
+    calibrations: new PrismaCalibrationRepo(prisma),
     enrollDevice: (input) => enrollDevice(prisma, input),
     importCatalogue: (input) => importCatalogue(prisma, input),
   };

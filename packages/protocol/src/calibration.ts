@@ -180,3 +180,44 @@ export function checkCalibrationReply(raw: unknown, e: ExpectedReply): AcceptedR
   }
   return { round: 2, samples: r.samples, histograms };
 }
+
+/** One device's part in a run, as the REST API, the stream and the CLI show it. */
+export interface CalibrationDeviceView {
+  deviceId: string;
+  /** asked: waiting for its reply; answered: its statistics are merged; dropped: see reason. */
+  status: "asked" | "answered" | "dropped";
+  /** The last round it answered (0: none). */
+  round: number;
+  samples: number;
+  /** Bytes of statistics it sent, all rounds (its raw samples would be rawBytes). */
+  bytesSent: number;
+  rawBytes: number;
+  reason?: string;
+}
+
+export interface CalibrationRunView {
+  id: string;
+  modelId: string;
+  sourceVariantId: string;
+  method: "minmax" | "percentile" | "mse";
+  percentile: number | null;
+  bins: number;
+  minDevices: number;
+  state: "running" | "succeeded" | "failed";
+  phase: "round1" | "round2" | "building" | "done";
+  rounds: number;
+  devices: CalibrationDeviceView[];
+  samples: number;
+  resultVariantId: string | null;
+  result: {
+    variantName: string;
+    accuracy: number;
+    sourceAccuracy: number | null;
+    devices: number;
+    samples: number;
+    durationMs: number;
+  } | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}

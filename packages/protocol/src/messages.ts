@@ -162,6 +162,8 @@ export const fleetEventSchema = z.object({
     "rollout.updated",
     /** The re-targeting loop moved a device: `data` holds from, to and why. */
     "device.retargeted",
+    /** A federated calibration run progressed: `data` holds its view (issue 9). */
+    "calibration.updated",
   ]),
   /** The device concerned; "" for fleet-wide events (rollouts). */
   deviceId: z.string(),

@@ -3,6 +3,7 @@
 import type { MeView } from "@edgefleet/protocol/rest";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
+import type { CalibrationService } from "../calibration/calibration-service";
 import { toPublicError } from "../errors";
 import type { ControlPlaneMetrics } from "../metrics";
 import type { ArtifactService } from "../services/artifact-service";
@@ -30,6 +31,8 @@ export interface HttpDeps {
   assignments: AssignmentService;
   rollouts: RolloutService;
   telemetry: TelemetryService;
+  /** Federated calibration runs (issue 9). */
+  calibrations?: CalibrationService;
   metrics: ControlPlaneMetrics;
   health: () => Promise<Record<string, boolean>>;
   logger: Logger;
@@ -199,6 +202,23 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     "/api/v1/plans",
     route((req, p) => deps.plans.createPlan(p, req.body), 201),
   );
+
+  // Federated calibration (issue 9).
+  const { calibrations } = deps;
+  if (calibrations) {
+    app.post(
+      "/api/v1/calibrations",
+      route((req, p) => calibrations.create(p, req.body), 202),
+    );
+    app.get(
+      "/api/v1/calibrations",
+      route(() => calibrations.list()),
+    );
+    app.get(
+      "/api/v1/calibrations/:id",
+      route((req) => calibrations.get(String(req.params.id))),
+    );
+  }
 
   if (deps.consoleDir !== undefined) app.use(consoleRouter(deps.consoleDir));
 
