@@ -27,7 +27,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { createUser, fromSeed } from "@nats-io/nkeys";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { DeviceCalibrator } from "./calibration/device-calibrator";
+import type { DeviceCalibrator } from "./calibration/device-calibrator";
 import type { LocalDatasetSpec } from "./calibration/local-dataset";
 import { Coalescer } from "./coalescer";
 import type { DeviceRuntime } from "./device-runtime";
@@ -191,24 +191,32 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   );
   await reconciler.restore();
   telemetry.start();
-  const calibrator = new DeviceCalibrator({
-    dataset: config.calibrationData,
-    pinnedKey: identity.artifactPublicKey,
-    store,
-    keep: () =>
-      new Set(
-        [
-          reconciler?.serving?.manifest.digest,
-          reconciler?.desired?.assignment?.manifest.digest,
-        ].filter((d): d is string => d !== undefined),
-      ),
-    fetchArtifact: async (digest, onChunk) => {
-      if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
-      await readObject(nc, digest, { onChunk });
-    },
-    threads: config.runtime.threads,
-    log: log.child({ component: "calibration" }),
-  });
+  // Federated calibration (issue 9): its code (the quantizer's passes, MNIST) loads on first use.
+  let calibrator: Promise<DeviceCalibrator> | undefined;
+  const calibrate = (request: unknown) => {
+    calibrator ??= import("./calibration/device-calibrator").then(
+      ({ DeviceCalibrator }) =>
+        new DeviceCalibrator({
+          dataset: config.calibrationData,
+          pinnedKey: identity.artifactPublicKey,
+          store,
+          keep: () =>
+            new Set(
+              [
+                reconciler?.serving?.manifest.digest,
+                reconciler?.desired?.assignment?.manifest.digest,
+              ].filter((d): d is string => d !== undefined),
+            ),
+          fetchArtifact: async (digest, onChunk) => {
+            if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
+            await readObject(nc, digest, { onChunk });
+          },
+          threads: config.runtime.threads,
+          log: log.child({ component: "calibration" }),
+        }),
+    );
+    return calibrator.then((c) => c.answer(request));
+  };
 
   const api = config.localApi;
   let http: RunningHttpApi | undefined;
@@ -261,7 +269,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         reprofile: () => profiler.request(),
         measureLatency: config.runtime.measureLatency,
         desiredChanged: () => void fetchDesired(),
-        calibrate: (request) => calibrator.answer(request),
+        calibrate,
       },
       log,
     );

@@ -2,6 +2,10 @@
 // skewed subset of MNIST digits) over a real nats-server, a real control plane on Postgres, and
 // ONNX Runtime on both sides. The devices send statistics; the control plane builds the int8
 // variant and puts it in the catalogue.
+
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import {
   accuracyOfLogits,
   calibrationBatches,
@@ -210,6 +214,50 @@ describe("federated calibration", () => {
       `round 1: 2 of 3 devices answered, the run needs 3 (${lost.deviceId}: round 1: not connected (no responder on its rpc subject))`,
     );
     expect(failed.resultVariantId).toBeNull();
+  }, 60_000);
+
+  it("runs from the CLI: edgefleet calibrate <model> --devices ... --json", async () => {
+    const bin = fileURLToPath(new URL("../../cli/bin/edgefleet.mjs", import.meta.url));
+    const live = agents.slice(0, 2).map((a) => a.deviceId);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        bin,
+        "calibrate",
+        modelId,
+        "--devices",
+        live.join(","),
+        "--method",
+        "minmax",
+        "--json",
+        "--url",
+        stack.cp.httpUrl,
+        "--token",
+        stack.adminToken,
+      ],
+      { env: { ...process.env, HOME: await stack.newDataDir() } },
+    );
+    const run = JSON.parse(stdout) as CalibrationRunView;
+    expect(run.state).toBe("succeeded");
+    expect(run.devices.map((d) => d.deviceId)).toEqual(live);
+    expect(run.result?.variantName).toMatch(/^int8-static-minmax-fed-/);
+    const failed = await promisify(execFile)(
+      process.execPath,
+      [
+        bin,
+        "calibrate",
+        modelId,
+        "--devices",
+        "3f1c2a4e-0000-4000-8000-000000000000",
+        "--url",
+        stack.cp.httpUrl,
+        "--token",
+        stack.adminToken,
+      ],
+      { env: { ...process.env, HOME: await stack.newDataDir() } },
+    ).catch((err: { code: number; stderr: string }) => err);
+    expect("code" in failed && failed.code).toBe(1);
+    expect((failed as { stderr: string }).stderr).toMatch(/deviceIds\.0.*not found/);
   }, 60_000);
 
   it("refuses bad input with a 400 naming the field, and writes nothing", async () => {

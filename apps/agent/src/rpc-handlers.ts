@@ -74,7 +74,13 @@ async function answerCalibrate(msg: Msg, calibrate: NonNullable<RpcHandlers["cal
     msg.respond(encodeJson({ ok: false, error: "request is not JSON" }));
     return;
   }
-  msg.respond(encodeJson(await calibrate(request)));
+  let reply: CalibrateReply;
+  try {
+    reply = await calibrate(request);
+  } catch (err) {
+    reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+  msg.respond(encodeJson(reply));
 }
 
 async function answerMeasure(msg: Msg, handlers: RpcHandlers) {

@@ -5,6 +5,7 @@ describe("CALIBRATION_DATA", () => {
   const good = [
     { text: "mnist:digits=0,1,2", spec: { kind: "mnist", digits: [0, 1, 2] } },
     { text: "mnist:digits=9,3,3;limit=50", spec: { kind: "mnist", digits: [3, 9], limit: 50 } },
+    { text: "mnist:digits=1;split=train", spec: { kind: "mnist", digits: [1], split: "train" } },
     { text: "f32:/data/cal.f32", spec: { kind: "f32", path: "/data/cal.f32" } },
     { text: "f32:C:/cal.f32", spec: { kind: "f32", path: "C:/cal.f32" } },
   ];
@@ -19,6 +20,7 @@ describe("CALIBRATION_DATA", () => {
     { text: "mnist:digits=1;limit=0", error: /limit "0" must be a positive integer/ },
     { text: "mnist:digits=1;seed=3", error: /unknown mnist option "seed"/ },
     { text: "f32:", error: /needs a file path/ },
+    { text: "mnist:digits=1;split=test", error: /split "test" must be calibration or train/ },
   ];
   it.each(bad)("refuses $text", ({ text, error }) => {
     expect(() => parseLocalDataset(text)).toThrow(LocalDatasetError);

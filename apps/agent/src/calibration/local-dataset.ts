@@ -1,12 +1,14 @@
 // The device's own calibration data (CALIBRATION_DATA). It is read on the device and never sent:
 // only statistics computed over it leave. Two sources:
-//   mnist:digits=0,1,2[;limit=N]  the digits of those classes from the calibration split of the
-//                                 `mnist` package (tests, benchmarks, demos: a skewed subset)
+//   mnist:digits=0,1,2[;limit=N][;split=train]
+//                                 the digits of those classes from the calibration split (or the
+//                                 train split) of the `mnist` package (tests, benchmarks, demos:
+//                                 a skewed subset)
 //   f32:/path/to/file             raw little-endian float32 samples, back to back
 import { readFile } from "node:fs/promises";
 
 export type LocalDatasetSpec =
-  | { kind: "mnist"; digits: number[]; limit?: number }
+  | { kind: "mnist"; digits: number[]; limit?: number; split?: "calibration" | "train" }
   | { kind: "f32"; path: string };
 
 export class LocalDatasetError extends Error {
@@ -36,7 +38,7 @@ export function parseLocalDataset(text: string): LocalDatasetSpec {
       }),
   );
   for (const k of opts.keys()) {
-    if (k !== "digits" && k !== "limit") {
+    if (k !== "digits" && k !== "limit" && k !== "split") {
       throw new LocalDatasetError(`CALIBRATION_DATA: unknown mnist option "${k}"`);
     }
   }
@@ -53,7 +55,16 @@ export function parseLocalDataset(text: string): LocalDatasetSpec {
       `CALIBRATION_DATA: limit "${limitText}" must be a positive integer`,
     );
   }
-  return { kind: "mnist", digits: [...new Set(digits)].sort(), ...(limit ? { limit } : {}) };
+  const split = opts.get("split");
+  if (split !== undefined && split !== "calibration" && split !== "train") {
+    throw new LocalDatasetError(`CALIBRATION_DATA: split "${split}" must be calibration or train`);
+  }
+  return {
+    kind: "mnist",
+    digits: [...new Set(digits)].sort(),
+    ...(limit ? { limit } : {}),
+    ...(split ? { split } : {}),
+  };
 }
 
 /** The samples, `n` of `sampleSize` floats each. */
@@ -82,7 +93,12 @@ export async function loadLocalDataset(
       `the model takes ${sampleSize} floats per sample, MNIST digits are ${MNIST_PIXELS}`,
     );
   }
-  return mnistDigits(loadMnistSplit().calibration, spec.digits, spec.limit);
+  const mnist = loadMnistSplit();
+  return mnistDigits(
+    spec.split === "train" ? mnist.train : mnist.calibration,
+    spec.digits,
+    spec.limit,
+  );
 }
 
 /** The samples of a split whose label is one of `digits`, in split order, at most `limit`. */
