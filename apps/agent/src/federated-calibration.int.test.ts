@@ -216,6 +216,31 @@ describe("federated calibration", () => {
     expect(failed.resultVariantId).toBeNull();
   }, 60_000);
 
+  it("drops a device that holds no calibration data, with its own words", async () => {
+    const bare = await startAgent(
+      stack.agentConfig(await stack.newDataDir(), await stack.newEnrollmentToken(), {
+        name: "no-data",
+      }),
+    );
+    await bare.connected;
+    try {
+      const run = await runToEnd({
+        modelId,
+        deviceIds: [agents[0].deviceId, bare.deviceId],
+        method: "minmax",
+        minDevices: 1,
+      });
+      expect(run.state).toBe("succeeded");
+      const d = run.devices.find((x) => x.deviceId === bare.deviceId);
+      expect(d?.status).toBe("dropped");
+      expect(d?.reason).toBe(
+        `round 1: device ${bare.deviceId}: error: this device has no calibration data (CALIBRATION_DATA)`,
+      );
+    } finally {
+      await bare.stop();
+    }
+  }, 30_000);
+
   it("runs from the CLI: edgefleet calibrate <model> --devices ... --json", async () => {
     const bin = fileURLToPath(new URL("../../cli/bin/edgefleet.mjs", import.meta.url));
     const live = agents.slice(0, 2).map((a) => a.deviceId);
