@@ -1,7 +1,7 @@
 // The part of the compression engine a device runs for federated calibration: the same
 // preparation and statistics passes as central calibration, and the MNIST split its local
 // datasets are drawn from. Imports no catalogue, training or packing code.
-export { MNIST_PIXELS, type Split, loadMnistSplit } from "./data/mnist";
+export { loadMnistSplit, MNIST_PIXELS, type Split } from "./data/mnist";
 export {
   type CalibrationBatch,
   collectHistograms,
