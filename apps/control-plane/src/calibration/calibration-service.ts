@@ -74,6 +74,12 @@ export interface CalibrationServiceDeps {
   readArtifact(digest: string): Promise<Uint8Array | null>;
   catalog: Pick<CatalogService, "addVariant">;
   logger: Logger;
+  /**
+   * A run that made no progress for this long is no longer driven by any control plane (the one
+   * running it stopped): it is reported failed. Longer than a round's longest timeout (default
+   * 15 min).
+   */
+  staleAfterMs?: number;
 }
 
 interface RunPlan {
@@ -89,6 +95,8 @@ interface RunPlan {
 
 export class CalibrationService {
   private readonly running = new Set<Promise<void>>();
+  /** Runs this process drives. */
+  private readonly mine = new Set<string>();
 
   constructor(private readonly deps: CalibrationServiceDeps) {}
 
@@ -172,7 +180,11 @@ export class CalibrationService {
       data: { runId: run.id, devices: input.deviceIds.length, method: input.method },
     });
     const plan: RunPlan = { run, principal, input, source, manifest, fp32, modelInput, targets };
-    const task = this.execute(plan).finally(() => this.running.delete(task));
+    this.mine.add(run.id);
+    const task = this.execute(plan).finally(() => {
+      this.running.delete(task);
+      this.mine.delete(run.id);
+    });
     this.running.add(task);
     const view = calibrationRunView(run);
     this.publish(view);
@@ -182,11 +194,29 @@ export class CalibrationService {
   async get(id: string): Promise<CalibrationRunView> {
     const run = await this.deps.repos.calibrations.find(id);
     if (!run) throw new NotFoundError(`calibration run ${id} not found`);
-    return calibrationRunView(run);
+    return calibrationRunView(await this.settleIfStale(run));
   }
 
   async list(): Promise<{ items: CalibrationRunView[] }> {
-    return { items: (await this.deps.repos.calibrations.list()).map(calibrationRunView) };
+    const runs = await this.deps.repos.calibrations.list();
+    const settled = await Promise.all(runs.map((r) => this.settleIfStale(r)));
+    return { items: settled.map(calibrationRunView) };
+  }
+
+  /** A running run nobody drives any more (its control plane stopped) ends as failed, once. */
+  private async settleIfStale(run: CalibrationRun): Promise<CalibrationRun> {
+    const staleAfterMs = this.deps.staleAfterMs ?? 15 * 60_000;
+    if (run.state !== "running" || this.mine.has(run.id)) return run;
+    const idleMs = Date.now() - run.updatedAt.getTime();
+    if (idleMs < staleAfterMs) return run;
+    const minutes = Math.round(idleMs / 60_000);
+    const row = await this.deps.repos.calibrations.update(run.id, {
+      state: "failed",
+      phase: "done",
+      error: `interrupted: no progress for ${minutes} min (the control plane running it stopped); start a new run`,
+    });
+    this.publish(calibrationRunView(row));
+    return row;
   }
 
   /** Resolves when every run this process started has ended (tests, shutdown). */
