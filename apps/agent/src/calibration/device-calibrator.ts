@@ -36,7 +36,7 @@ export interface DeviceCalibratorDeps {
 const BATCH = 100;
 
 export class DeviceCalibrator {
-  private samples: Promise<LocalSamples> | undefined;
+  private samples: { sampleSize: number; loading: Promise<LocalSamples> } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: DeviceCalibratorDeps) {}
@@ -108,13 +108,16 @@ export class DeviceCalibrator {
     };
   }
 
+  /** Loaded once per sample size (a model with other inputs reads the data again). */
   private localSamples(sampleSize: number): Promise<LocalSamples> {
-    const spec = this.deps.dataset as LocalDatasetSpec;
-    this.samples ??= loadLocalDataset(spec, sampleSize);
-    this.samples.catch(() => {
-      this.samples = undefined;
-    });
-    return this.samples;
+    if (this.samples?.sampleSize !== sampleSize) {
+      const loading = loadLocalDataset(this.deps.dataset as LocalDatasetSpec, sampleSize);
+      loading.catch(() => {
+        if (this.samples?.loading === loading) this.samples = undefined;
+      });
+      this.samples = { sampleSize, loading };
+    }
+    return this.samples.loading;
   }
 
   /** The variant as a float model ready for the quantizer's passes, verified like an assignment. */
