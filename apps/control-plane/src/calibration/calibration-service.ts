@@ -94,7 +94,6 @@ interface RunPlan {
 }
 
 export class CalibrationService {
-  private readonly running = new Set<Promise<void>>();
   /** Runs this process drives. */
   private readonly mine = new Set<string>();
 
@@ -181,11 +180,7 @@ export class CalibrationService {
     });
     const plan: RunPlan = { run, principal, input, source, manifest, fp32, modelInput, targets };
     this.mine.add(run.id);
-    const task = this.execute(plan).finally(() => {
-      this.running.delete(task);
-      this.mine.delete(run.id);
-    });
-    this.running.add(task);
+    void this.execute(plan).finally(() => this.mine.delete(run.id));
     const view = calibrationRunView(run);
     this.publish(view);
     return view;
@@ -217,11 +212,6 @@ export class CalibrationService {
     });
     this.publish(calibrationRunView(row));
     return row;
-  }
-
-  /** Resolves when every run this process started has ended (tests, shutdown). */
-  async idle(): Promise<void> {
-    await Promise.all([...this.running]);
   }
 
   private async sourceVariant(modelId: string, variantId: string | undefined): Promise<Variant> {
