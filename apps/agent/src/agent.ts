@@ -27,6 +27,8 @@ import { jetstream } from "@nats-io/jetstream";
 import { createUser, fromSeed } from "@nats-io/nkeys";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import type { DeviceCalibrator } from "./calibration/device-calibrator";
+import type { LocalDatasetSpec } from "./calibration/local-dataset";
 import { Coalescer } from "./coalescer";
 import type { DeviceRuntime } from "./device-runtime";
 import { type DeviceIdentity, IdentityStore } from "./identity-store";
@@ -84,6 +86,8 @@ export interface AgentConfig {
   observers?: ServingObserver[];
   /** Observes each job shard this device runs (tests, benchmarks). */
   onJobShard?: JobWorkerDeps["onShard"];
+  /** Local data for federated calibration (CALIBRATION_DATA); it never leaves the device. */
+  calibrationData?: LocalDatasetSpec;
 }
 
 export interface RunningAgent {
@@ -209,6 +213,32 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       return new Set(s ? [s] : []);
     },
   });
+  // Federated calibration (issue 9): its code (the quantizer's passes, MNIST) loads on first use.
+  let calibrator: Promise<DeviceCalibrator> | undefined;
+  const calibrate = (request: unknown) => {
+    calibrator ??= import("./calibration/device-calibrator").then(
+      ({ DeviceCalibrator }) =>
+        new DeviceCalibrator({
+          dataset: config.calibrationData,
+          pinnedKey: identity.artifactPublicKey,
+          store,
+          keep: () =>
+            new Set(
+              [
+                reconciler?.serving?.manifest.digest,
+                reconciler?.desired?.assignment?.manifest.digest,
+              ].filter((d): d is string => d !== undefined),
+            ),
+          fetchArtifact: async (digest, onChunk) => {
+            if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
+            await readObject(nc, digest, { onChunk });
+          },
+          threads: config.runtime.threads,
+          log: log.child({ component: "calibration" }),
+        }),
+    );
+    return calibrator.then((c) => c.answer(request));
+  };
 
   const api = config.localApi;
   let http: RunningHttpApi | undefined;
@@ -262,6 +292,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         measureLatency: config.runtime.measureLatency,
         desiredChanged: () => void fetchDesired(),
         jobNotice: (jobId) => jobs.notice(jobId),
+        calibrate,
       },
       log,
     );

@@ -38,6 +38,8 @@ const envSchema = z.object({
     .int()
     .min(2 ** 20)
     .default(2 ** 30),
+  /** Local data for federated calibration: `mnist:digits=0,1,2[;limit=N]` or `f32:<file>`. */
+  CALIBRATION_DATA: z.string().default(""),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
 export type AgentEnv = z.infer<typeof envSchema>;

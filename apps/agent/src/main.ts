@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import { pino } from "pino";
 import pkg from "../package.json" with { type: "json" };
 import { startAgent } from "./agent";
+import { parseLocalDataset } from "./calibration/local-dataset";
 import { deviceRuntime } from "./device-runtime";
 import { parseLabels, readEnv } from "./env";
 
@@ -35,6 +36,7 @@ try {
     },
     telemetryIntervalMs: env.TELEMETRY_INTERVAL_MS,
     cacheBudgetBytes: env.ARTIFACT_CACHE_BYTES,
+    ...(env.CALIBRATION_DATA ? { calibrationData: parseLocalDataset(env.CALIBRATION_DATA) } : {}),
   });
   logger.info({ http: agent.localUrl, grpc: agent.localGrpc }, "local inference API listening");
   void agent.lost.then(() => process.exit(1));

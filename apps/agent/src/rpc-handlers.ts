@@ -1,6 +1,8 @@
 // Control-plane requests to this device (`ef.v1.rpc.<id>.<op>`). Each handler validates its input
 // and always replies, with an error in the reply rather than silence.
 import {
+  CALIBRATE_OP,
+  type CalibrateReply,
   DESIRED_NOTICE_OP,
   decodeJson,
   describeZodError,
@@ -26,6 +28,8 @@ export interface RpcHandlers {
   desiredChanged(): void;
   /** A batch job this device belongs to has work: pull its shards (the notice is only a nudge). */
   jobNotice(jobId: string): void;
+  /** Federated calibration: statistics of a variant over the local data (never the data). */
+  calibrate?(request: unknown): Promise<CalibrateReply>;
 }
 
 export function serveRpc(
@@ -59,7 +63,38 @@ export function serveRpc(
       }
     },
   });
-  return [profile, measure, desired, job];
+  const subs = [profile, measure, desired, job];
+  // Federated calibration (issue 9).
+  const { calibrate } = handlers;
+  if (calibrate) {
+    subs.push(
+      nc.subscribe(subjects.rpc(deviceId, CALIBRATE_OP), {
+        callback: (_err, msg) => {
+          void answerCalibrate(msg, calibrate).catch((err) =>
+            log.warn({ err }, "calibrate reply failed"),
+          );
+        },
+      }),
+    );
+  }
+  return subs;
+}
+
+async function answerCalibrate(msg: Msg, calibrate: NonNullable<RpcHandlers["calibrate"]>) {
+  let request: unknown;
+  try {
+    request = msg.json();
+  } catch {
+    msg.respond(encodeJson({ ok: false, error: "request is not JSON" }));
+    return;
+  }
+  let reply: CalibrateReply;
+  try {
+    reply = await calibrate(request);
+  } catch (err) {
+    reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+  msg.respond(encodeJson(reply));
 }
 
 async function answerMeasure(msg: Msg, handlers: RpcHandlers) {

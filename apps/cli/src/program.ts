@@ -5,6 +5,7 @@ import { dirname } from "node:path";
 import type { DevicePageView } from "@edgefleet/protocol/rest";
 import { Argument, Command, InvalidArgumentError } from "commander";
 import { callApi } from "./api-client";
+import { addCalibrateCommand } from "./calibrate-commands";
 import { bashScript, commandSpec, zshScript } from "./completion";
 import { checkUrl, configPath } from "./config";
 import { type Cli, print, run } from "./context";
@@ -128,6 +129,7 @@ export function buildProgram(cli: Cli): Command {
     );
   addLoginCommand(program, cli);
   addFleetCommands(program, cli);
+  addCalibrateCommand(program, cli);
   addCompletionCommand(program, cli);
   return program;
 }

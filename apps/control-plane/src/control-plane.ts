@@ -22,6 +22,7 @@ import type { HysteresisOptions } from "@edgefleet/planner";
 import { subjects } from "@edgefleet/protocol";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { CalibrationService } from "./calibration/calibration-service";
 import { LeaseKeeper } from "./controllers/lease";
 import { RetargetController } from "./controllers/retarget-controller";
 import { RolloutController } from "./controllers/rollout-controller";
@@ -263,7 +264,23 @@ function buildServices(
     queue: io.jobBroker,
     events,
   });
+  const artifacts = new ArtifactService({
+    repos,
+    store: artifactStore,
+    maxBytes: config.maxArtifactBytes ?? 512 * 2 ** 20,
+  });
+  const catalog = new CatalogService({ repos, signer });
   return {
+    // Federated calibration (issue 9).
+    calibrations: new CalibrationService({
+      repos,
+      rpc,
+      events,
+      artifacts,
+      readArtifact: (digest) => artifactStore.get(digest),
+      catalog,
+      logger: config.logger.child({ component: "calibration" }),
+    }),
     events,
     metrics,
     assignments,
@@ -279,16 +296,12 @@ function buildServices(
         for (const p of pokes) p();
       },
     }),
-    artifacts: new ArtifactService({
-      repos,
-      store: artifactStore,
-      maxBytes: config.maxArtifactBytes ?? 512 * 2 ** 20,
-    }),
+    artifacts,
     telemetry: new TelemetryService({ repos, events, metrics }),
     auth: new AuthService(repos.apiTokens),
     profiles,
     latency: new LatencyService({ repos, rpc }),
-    catalog: new CatalogService({ repos, signer }),
+    catalog,
     plans: new PlanService({ repos }),
     devices: new DeviceService({
       repos,

@@ -12,6 +12,14 @@ export interface AgentSpec {
   dataDir: string;
   /** The agent's local inference API (HTTP) and its gRPC twin on the next port. */
   localApiPort: number;
+  /** Its own data for federated calibration (CALIBRATION_DATA), e.g. `mnist:digits=0,3,6,9`. */
+  calibrationData?: string;
+}
+
+/** A skewed share of the MNIST digits for agent `i` of `n`: digit d goes to agent d mod n. */
+export function localDigits(i: number, n: number): string {
+  const digits = Array.from({ length: 10 }, (_, d) => d).filter((d) => d % n === i % n);
+  return digits.length ? `mnist:digits=${digits.join(",")}` : "";
 }
 
 export interface AgentProcesses {
@@ -48,6 +56,7 @@ export async function spawnAgents(opts: {
         LOCAL_API_PORT: String(spec.localApiPort),
         LOCAL_GRPC_PORT: String(spec.localApiPort + 1),
         LOG_LEVEL: opts.logLevel,
+        ...(spec.calibrationData ? { CALIBRATION_DATA: spec.calibrationData } : {}),
       },
       stdio: ["ignore", "pipe", "pipe"],
       // Own process group: a terminal's Ctrl-C reaches only the stack, which stops agents

@@ -7,7 +7,7 @@ import { loadOrCreateFleetAuth } from "@edgefleet/bus";
 import { type ControlPlane, startControlPlane } from "@edgefleet/control-plane";
 import { startEmbeddedPostgres } from "@edgefleet/db";
 import { pino } from "pino";
-import { type AgentProcesses, spawnAgents } from "./agents";
+import { type AgentProcesses, localDigits, spawnAgents } from "./agents";
 import { readEnv } from "./env";
 import { ensureNatsServer, NatsServerMissingError, startNats } from "./nats-process";
 import { watchFleet } from "./watch";
@@ -83,6 +83,7 @@ async function main() {
         simulatedClass: CLASSES[i % CLASSES.length] ?? "",
         dataDir: join(stateDir, "agents", `agent-${i + 1}`),
         localApiPort: env.AGENT_API_PORT + 2 * i,
+        calibrationData: localDigits(i, env.AGENTS),
       })),
       controlPlaneGrpc: cp.grpcAddress,
       enrollmentToken: token,

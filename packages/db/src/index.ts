@@ -1,5 +1,6 @@
 export * from "./api-token-repo";
 export * from "./audit-repo";
+export * from "./calibration-repo";
 export * from "./catalog-import";
 export * from "./catalog-repo";
 export {
@@ -20,6 +21,8 @@ export {
   ApiTokenRole,
   type Artifact,
   type AuditEvent,
+  type CalibrationRun,
+  CalibrationState,
   type Device,
   type DeviceAssignment,
   type DeviceProfile,

@@ -1,5 +1,6 @@
 import { type ApiTokenRepo, PrismaApiTokenRepo } from "./api-token-repo";
 import { type AuditRepo, PrismaAuditRepo } from "./audit-repo";
+import { type CalibrationRepo, PrismaCalibrationRepo } from "./calibration-repo";
 import { importCatalogue } from "./catalog-import";
 import { type CatalogRepo, PrismaCatalogRepo } from "./catalog-repo";
 import { type DeviceRepo, PrismaDeviceRepo } from "./device-repo";
@@ -28,6 +29,7 @@ export interface Repos {
   rollouts: RolloutRepo;
   telemetry: TelemetryRepo;
   jobs: JobRepo;
+  calibrations: CalibrationRepo;
   enrollDevice(input: EnrollDeviceInput): Promise<EnrollDeviceResult>;
   importCatalogue(input: Parameters<typeof importCatalogue>[1]): ReturnType<typeof importCatalogue>;
 }
@@ -46,6 +48,7 @@ export function createRepos(prisma: PrismaClient): Repos {
     rollouts: new PrismaRolloutRepo(prisma),
     telemetry: new PrismaTelemetryRepo(prisma),
     jobs: new PrismaJobRepo(prisma),
+    calibrations: new PrismaCalibrationRepo(prisma),
     enrollDevice: (input) => enrollDevice(prisma, input),
     importCatalogue: (input) => importCatalogue(prisma, input),
   };

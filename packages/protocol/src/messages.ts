@@ -164,6 +164,8 @@ export const fleetEventSchema = z.object({
     "device.retargeted",
     /** A sharded batch job progressed (throttled): `jobId` set, `data` its view. */
     "job.updated",
+    /** A federated calibration run progressed: `data` holds its view (issue 9). */
+    "calibration.updated",
   ]),
   /** The device concerned; "" for fleet-wide events (rollouts). */
   deviceId: z.string(),

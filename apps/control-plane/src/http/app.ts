@@ -3,6 +3,7 @@
 import type { MeView } from "@edgefleet/protocol/rest";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
+import type { CalibrationService } from "../calibration/calibration-service";
 import { toPublicError } from "../errors";
 import { jobRoutes } from "../jobs/job-routes";
 import type { JobService } from "../jobs/job-service";
@@ -33,6 +34,8 @@ export interface HttpDeps {
   rollouts: RolloutService;
   telemetry: TelemetryService;
   jobs: JobService;
+  /** Federated calibration runs (issue 9). */
+  calibrations?: CalibrationService;
   metrics: ControlPlaneMetrics;
   health: () => Promise<Record<string, boolean>>;
   logger: Logger;
@@ -204,6 +207,22 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   );
 
   jobRoutes(app, route, deps.jobs);
+  // Federated calibration (issue 9).
+  const { calibrations } = deps;
+  if (calibrations) {
+    app.post(
+      "/api/v1/calibrations",
+      route((req, p) => calibrations.create(p, req.body), 202),
+    );
+    app.get(
+      "/api/v1/calibrations",
+      route(() => calibrations.list()),
+    );
+    app.get(
+      "/api/v1/calibrations/:id",
+      route((req) => calibrations.get(String(req.params.id))),
+    );
+  }
 
   if (deps.consoleDir !== undefined) app.use(consoleRouter(deps.consoleDir));
 

@@ -37,7 +37,7 @@ export const variantCostSchema = z.object({
   runtimeWeightBytes: nonNegative.optional(),
 });
 
-const variantSchema = z.object({
+export const variantSchema = z.object({
   name: slug,
   technique: z.string().min(1).max(64),
   recipe: z.array(z.unknown()).max(20),
@@ -148,8 +148,66 @@ export class CatalogService {
     return { model: modelView(result.model), variants: result.variants.map(variantView) };
   }
 
+  /**
+   * One more variant of an existing model (federated calibration builds them): the same
+   * validation, artifact checks and signed manifest as an import's variants.
+   */
+  async addVariant(actor: string, modelId: string, body: unknown): Promise<VariantView> {
+    const model = await this.deps.repos.catalog.findModel(modelId);
+    if (!model) throw new NotFoundError(`model ${modelId} not found`);
+    const v = parseInput(variantSchema, body);
+    const existing = await this.deps.repos.catalog.listVariants(modelId);
+    if (existing.some((e) => e.name === v.name)) {
+      throw new ConflictError(`model ${model.name} already has a variant named ${v.name}`);
+    }
+    await this.checkArtifacts([v]);
+    const shape = model.inputShape as {
+      name: string;
+      sampleDims: number[];
+      metric?: "accuracy" | "fidelity";
+    };
+    const owner: ImportInput = {
+      name: model.name,
+      version: model.version,
+      input: { name: shape.name, sampleDims: shape.sampleDims },
+      metric: shape.metric ?? "accuracy",
+      variants: [v],
+    };
+    const id = randomUUID();
+    const ids = { modelId, variantId: id, issuedAt: new Date().toISOString() };
+    const manifest = buildManifest(owner, v, ids, this.deps.signer);
+    const row = await this.deps.repos.catalog.createVariant({
+      id,
+      modelId,
+      name: v.name,
+      technique: v.technique,
+      recipe: v.recipe as never,
+      bytes: v.onnxBytes,
+      shippedBytes: v.artifact.bytes,
+      params: v.params,
+      flops: v.flopsByOp,
+      accuracy: v.accuracy,
+      latencyB1Ms: v.latencyMs?.batch1 ?? null,
+      latencyB64Ms: v.latencyMs?.batch64 ?? null,
+      kernels: v.kernels,
+      cost: v.cost,
+      runtime: v.runtime,
+      manifest: manifest as never,
+      manifestSignature: this.deps.signer.sign(manifest),
+      artifactDigest: v.artifact.sha256,
+    });
+    await this.deps.repos.audit.append({
+      actor,
+      action: "variant.added",
+      subjectType: "model",
+      subjectId: modelId,
+      data: { variant: v.name, variantId: id },
+    });
+    return variantView(row);
+  }
+
   /** Each variant's artifact is stored, with the size and format the catalogue claims. */
-  private async checkArtifacts(variants: z.output<typeof importModelSchema>["variants"]) {
+  private async checkArtifacts(variants: readonly z.output<typeof variantSchema>[]) {
     for (const [i, v] of variants.entries()) {
       const field = `variants.${i}.artifact`;
       const stored = await this.deps.repos.catalog.findArtifact(v.artifact.sha256);

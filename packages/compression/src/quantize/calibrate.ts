@@ -1,15 +1,18 @@
 import { cloneModel, DataType, encodeModel, type ModelProto, valueInfo } from "@edgefleet/onnx";
-import { createSession, floatTensor, run } from "@edgefleet/runtime";
+import { createSession, floatTensor, run, type Session } from "@edgefleet/runtime";
 import {
+  accumulateRange,
   addToHistogram,
-  emptyHistogram,
-  type Histogram,
-  mseRange,
-  percentileRange,
-} from "./histogram";
-import { minMax } from "./qmath";
+  type CalibrationMethod,
+  DEFAULT_HISTOGRAM_BINS,
+  emptyRangeStats,
+  histogramFor,
+  type RangeStats,
+  rangeOf,
+} from "./calibration-stats";
+import type { Histogram } from "./histogram";
 
-export type CalibrationMethod = "minmax" | "percentile" | "mse";
+export type { CalibrationMethod };
 
 /** One calibration batch: float32 input tensors by input name. */
 export type CalibrationBatch = Record<string, { data: Float32Array; dims: readonly number[] }>;
@@ -40,6 +43,74 @@ export function exposeTensors(model: ModelProto, names: readonly string[]): Mode
   return m;
 }
 
+/** An ONNX Runtime session over the model with the target tensors exposed as outputs. */
+export async function openExposed(
+  model: ModelProto,
+  targets: readonly string[],
+  threads?: number,
+): Promise<Session> {
+  return createSession(encodeModel(exposeTensors(model, targets)), { threads });
+}
+
+async function forEachOutput(
+  session: Session,
+  targets: readonly string[],
+  batches: readonly CalibrationBatch[],
+  visit: (target: string, values: Float32Array) => void,
+  onBatch?: (i: number) => void,
+): Promise<void> {
+  for (const [i, batch] of batches.entries()) {
+    const feeds = Object.fromEntries(
+      Object.entries(batch).map(([k, v]) => [k, floatTensor(v.data, v.dims)]),
+    );
+    const out = await run(session, feeds);
+    for (const t of targets) {
+      const data = out[t]?.data;
+      if (!(data instanceof Float32Array)) throw new RangeError(`tensor "${t}" is not float32`);
+      visit(t, data);
+    }
+    onBatch?.(i);
+  }
+}
+
+/** Pass 1: each target tensor's min, max and value count over the batches. */
+export async function collectRanges(
+  session: Session,
+  targets: readonly string[],
+  batches: readonly CalibrationBatch[],
+  onBatch?: (i: number) => void,
+): Promise<Map<string, RangeStats>> {
+  const stats = new Map(targets.map((t) => [t, emptyRangeStats()] as const));
+  await forEachOutput(
+    session,
+    targets,
+    batches,
+    (t, v) => accumulateRange(stats.get(t) as RangeStats, v),
+    onBatch,
+  );
+  return stats;
+}
+
+/** Pass 2: a histogram per target tensor over the given ranges (the same bins everywhere). */
+export async function collectHistograms(
+  session: Session,
+  ranges: ReadonlyMap<string, Pick<RangeStats, "min" | "max">>,
+  bins: number,
+  batches: readonly CalibrationBatch[],
+  onBatch?: (i: number) => void,
+): Promise<Map<string, Histogram>> {
+  const targets = [...ranges.keys()];
+  const hists = new Map([...ranges].map(([t, r]) => [t, histogramFor(r, bins)] as const));
+  await forEachOutput(
+    session,
+    targets,
+    batches,
+    (t, v) => addToHistogram(hists.get(t) as Histogram, v),
+    onBatch,
+  );
+  return hists;
+}
+
 /**
  * Runs the float model over the calibration batches and records each target tensor's range,
  * plus (for percentile/MSE) a histogram in a second pass over the now known range.
@@ -50,51 +121,39 @@ export async function collectStats(
   batches: readonly CalibrationBatch[],
   options: CalibrateOptions = {},
 ): Promise<Map<string, TensorStats>> {
-  const session = await createSession(encodeModel(exposeTensors(model, targets)), {
-    threads: options.threads,
-  });
+  const session = await openExposed(model, targets, options.threads);
   const needHist = (options.method ?? "minmax") !== "minmax";
-  const passes = needHist ? 2 : 1;
-  const total = batches.length * passes;
-  const stats = new Map<string, TensorStats>(
-    targets.map((t) => [t, { min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY }]),
-  );
+  const total = batches.length * (needHist ? 2 : 1);
   try {
-    for (let pass = 0; pass < passes; pass++) {
-      for (const [i, batch] of batches.entries()) {
-        const feeds = Object.fromEntries(
-          Object.entries(batch).map(([k, v]) => [k, floatTensor(v.data, v.dims)]),
-        );
-        const out = await run(session, feeds);
-        for (const t of targets) {
-          const s = stats.get(t) as TensorStats;
-          const data = out[t]?.data as Float32Array;
-          if (pass === 0) {
-            const [lo, hi] = minMax(data);
-            s.min = Math.min(s.min, lo);
-            s.max = Math.max(s.max, hi);
-          } else {
-            s.histogram ??= emptyHistogram(s.min, s.max, options.bins ?? 2048);
-            addToHistogram(s.histogram, data);
-          }
-        }
-        options.onProgress?.(pass * batches.length + i + 1, total);
-      }
-    }
+    const ranges = await collectRanges(session, targets, batches, (i) =>
+      options.onProgress?.(i + 1, total),
+    );
+    const hists = needHist
+      ? await collectHistograms(
+          session,
+          ranges,
+          options.bins ?? DEFAULT_HISTOGRAM_BINS,
+          batches,
+          (i) => options.onProgress?.(batches.length + i + 1, total),
+        )
+      : undefined;
+    return new Map(
+      [...ranges].map(
+        ([t, r]) => [t, { min: r.min, max: r.max, histogram: hists?.get(t) }] as const,
+      ),
+    );
   } finally {
     await session.release();
   }
-  return stats;
 }
 
 export function rangeFromStats(
   s: TensorStats,
   method: CalibrationMethod,
-  percentile = 99.99,
+  percentile?: number,
 ): [number, number] {
-  if (method === "minmax" || !s.histogram) return [s.min, s.max];
-  if (method === "percentile") return percentileRange(s.histogram, percentile);
-  return mseRange(s.histogram);
+  if (method !== "minmax" && !s.histogram) return [s.min, s.max];
+  return rangeOf(s, s.histogram, method, percentile);
 }
 
 export async function calibrate(

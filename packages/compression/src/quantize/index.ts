@@ -10,6 +10,7 @@ import { quantizeStatic, staticCalibrationTargets } from "./static";
 import { quantizeWeightsFp8, quantizeWeightsInt8 } from "./weight-only";
 
 export * from "./calibrate";
+export * from "./calibration-stats";
 export * from "./dynamic";
 export * from "./fp16";
 export * from "./histogram";
