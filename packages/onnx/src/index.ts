@@ -6,3 +6,4 @@ export * from "./proto";
 export * from "./shape";
 export * from "./tensor";
 export * from "./version";
+export * from "./split";
