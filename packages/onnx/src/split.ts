@@ -191,7 +191,7 @@ export function planSplit(model: ModelProto, cuts: readonly (readonly string[])[
       );
     }
   }
-  nodes.forEach((n, i) => {
+  nodes.forEach((_n, i) => {
     const s = stageOfNode[i];
     if (s >= 0) stages[s].nodes.push(i);
     else for (const t of constantStages.get(i) ?? []) stages[t].nodes.push(i);
@@ -312,10 +312,9 @@ export function findCutCandidates(model: ModelProto): {
     if (runtimeInputs(graph).some((v) => v.name === tensor)) continue;
     const dims = shapes.get(tensor)?.dims;
     const sample = dims?.slice(1);
-    const elements =
-      sample && sample.every((d): d is number => typeof d === "number")
-        ? sample.reduce((a, b) => a * b, 1)
-        : undefined;
+    const elements = sample?.every((d): d is number => typeof d === "number")
+      ? sample.reduce((a, b) => a * b, 1)
+      : undefined;
     candidates.push({
       tensor,
       after: i + 1,
