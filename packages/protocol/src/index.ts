@@ -2,6 +2,7 @@
 // is its own entry, `@edgefleet/protocol/grpc`.
 export * from "./dispatch";
 export * from "./messages";
+export * from "./pipeline";
 export type * from "./rest";
 export * from "./subjects";
 export * from "./telemetry";

@@ -1,0 +1,48 @@
+// Wire types of pipeline-split inference: a device's stage assignment (rpc `pipeline`) and the
+// headers every activation carries (stage input, peer hop, result).
+import { z } from "zod";
+import { artifactManifestSchema } from "./dispatch";
+
+const token = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+
+export const pipelineStageAssignmentSchema = z.discriminatedUnion("action", [
+  z.object({
+    action: z.literal("run"),
+    pipelineId: token,
+    /** Goes up with every re-plan; activations of another plan are dropped. */
+    planVersion: z.number().int().positive(),
+    stageIndex: z.number().int().nonnegative(),
+    stageCount: z.number().int().positive(),
+    manifest: artifactManifestSchema,
+    signature: z.string().max(200),
+    /** The only device whose activations this stage accepts; null: stage 1, fed by the control plane. */
+    upstream: token.nullable(),
+    /** Where the output goes; null: the last stage, which publishes the result. */
+    downstream: token.nullable(),
+  }),
+  z.object({ action: z.literal("stop"), pipelineId: token }),
+]);
+export type PipelineStageAssignment = z.infer<typeof pipelineStageAssignmentSchema>;
+
+export type PipelineAssignReply = { ok: true; loadMs: number } | { ok: false; error: string };
+
+/** Headers of an activation message; its payload is the float32 tensor, row-major. */
+export const ACTIVATION_HEADERS = {
+  request: "ef-request",
+  plan: "ef-plan",
+  dims: "ef-dims",
+  /** Unix ms after which nobody waits for the answer any more. */
+  deadline: "ef-deadline",
+  /** On a result: the stage that failed and why (the payload is then empty). */
+  error: "ef-error",
+} as const;
+
+export function encodeDims(dims: readonly number[]): string {
+  return dims.join(",");
+}
+
+export function decodeDims(text: string | undefined): number[] | undefined {
+  if (!text) return undefined;
+  const dims = text.split(",").map(Number);
+  return dims.every((d) => Number.isInteger(d) && d > 0) && dims.length <= 8 ? dims : undefined;
+}
