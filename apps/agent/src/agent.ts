@@ -30,6 +30,7 @@ import type { Logger } from "pino";
 import { Coalescer } from "./coalescer";
 import type { DeviceRuntime } from "./device-runtime";
 import { type DeviceIdentity, IdentityStore } from "./identity-store";
+import { StageRunner } from "./pipeline/stage-runner";
 import { ProfileStamp, type ProfileTrigger, SingleFlight, startTrigger } from "./profiling";
 import { LocalStore } from "./reconcile/local-store";
 import type { DeviceLimits } from "./reconcile/plan";
@@ -96,6 +97,8 @@ export interface RunningAgent {
   localGrpc: string | undefined;
   reconciler: Reconciler;
   telemetry: TelemetryPublisher;
+  /** Pipeline-split inference stages on this device (once connected). */
+  readonly stages: StageRunner | undefined;
   /** Resolves when the profile measurement in progress (if any) has been reported. */
   profiled(): Promise<void>;
   /**
@@ -230,8 +233,23 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   let stopBeats = () => {};
   let rpc: ReturnType<typeof serveRpc> = [];
   let poll: NodeJS.Timeout | undefined;
+  let stages: StageRunner | undefined;
   const connected = connectWithRetry(identity, seed, log, () => stopping).then(async (conn) => {
     nc = conn;
+    // Pipeline-split inference (issue 9): stages assigned over rpc, activations over peer subjects.
+    stages = new StageRunner({
+      nc: conn,
+      deviceId,
+      runtime: config.inference ?? ortRuntime(),
+      pinnedKey: identity.artifactPublicKey,
+      memoryBudgetBytes: deviceLimits(spec).memoryBudgetBytes,
+      threads: config.runtime.threads,
+      slowdownFor: (kernel) =>
+        spec?.computeSlowdown[kernel as keyof typeof spec.computeSlowdown] ?? 1,
+      fetchArtifact: async (digest, onChunk) => void (await readObject(conn, digest, { onChunk })),
+      log: log.child({ component: "pipeline" }),
+    });
+    stages.start();
     rpc = serveRpc(
       conn,
       deviceId,
@@ -293,6 +311,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     localGrpc: grpc?.address,
     reconciler,
     telemetry,
+    get stages() {
+      return stages;
+    },
     profiled: () => profiler.settled(),
     lost,
     async stop(reason = "shutdown") {
@@ -301,6 +322,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       stopBeats();
       reconciler.stop();
       for (const sub of rpc) sub.unsubscribe();
+      await stages?.stop();
       await telemetry.stop();
       if (nc && !nc.isClosed()) {
         // Best effort and brief: a stop must not hang on a server that is already gone.

@@ -28,6 +28,8 @@ export type PipelineAssignReply = { ok: true; loadMs: number } | { ok: false; er
 
 /** Headers of an activation message; its payload is the float32 tensor, row-major. */
 export const ACTIVATION_HEADERS = {
+  /** On a stage-1 input (the rpc subject does not name the pipeline). */
+  pipeline: "ef-pipeline",
   request: "ef-request",
   plan: "ef-plan",
   dims: "ef-dims",
