@@ -42,6 +42,7 @@ export {
 } from "./generated/prisma/client";
 export * from "./latency-repo";
 export * from "./migrator";
+export * from "./pipeline-repo";
 export * from "./plan-repo";
 export * from "./profile-repo";
 export * from "./repos";

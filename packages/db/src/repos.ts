@@ -8,6 +8,7 @@ import { type EnrollDeviceInput, type EnrollDeviceResult, enrollDevice } from ".
 import { type EnrollmentTokenRepo, PrismaEnrollmentTokenRepo } from "./enrollment-token-repo";
 import type { PrismaClient } from "./generated/prisma/client";
 import { type LatencyRepo, PrismaLatencyRepo } from "./latency-repo";
+import { type PipelineRepo, PrismaPipelineRepo } from "./pipeline-repo";
 import { type PlanRepo, PrismaPlanRepo } from "./plan-repo";
 import { PrismaProfileRepo, type ProfileRepo } from "./profile-repo";
 import { PrismaRolloutRepo, type RolloutRepo } from "./rollout-repo";
@@ -26,6 +27,7 @@ export interface Repos {
   dispatch: DispatchRepo;
   rollouts: RolloutRepo;
   telemetry: TelemetryRepo;
+  pipelines: PipelineRepo;
   enrollDevice(input: EnrollDeviceInput): Promise<EnrollDeviceResult>;
   importCatalogue(input: Parameters<typeof importCatalogue>[1]): ReturnType<typeof importCatalogue>;
 }
@@ -43,6 +45,7 @@ export function createRepos(prisma: PrismaClient): Repos {
     dispatch: new PrismaDispatchRepo(prisma),
     rollouts: new PrismaRolloutRepo(prisma),
     telemetry: new PrismaTelemetryRepo(prisma),
+    pipelines: new PrismaPipelineRepo(prisma),
     enrollDevice: (input) => enrollDevice(prisma, input),
     importCatalogue: (input) => importCatalogue(prisma, input),
   };

@@ -162,6 +162,8 @@ export const fleetEventSchema = z.object({
     "rollout.updated",
     /** The re-targeting loop moved a device: `data` holds from, to and why. */
     "device.retargeted",
+    /** A pipeline was planned or re-planned, or failed: `data` holds its id, plan and reasons. */
+    "pipeline.updated",
   ]),
   /** The device concerned; "" for fleet-wide events (rollouts). */
   deviceId: z.string(),
