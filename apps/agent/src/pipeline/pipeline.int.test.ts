@@ -15,7 +15,7 @@ const agents: RunningAgent[] = [];
 let small: RunningAgent;
 let variantId: string;
 // Balanced layers, so that three stages beat two for throughput.
-const model = exportOnnx(createMlp([784, 512, 512, 512, 10], 3));
+const model = exportOnnx(createMlp([784, 1024, 1024, 1024, 10], 3));
 const samples = Array.from({ length: 8 }, (_, s) =>
   Float32Array.from({ length: 784 }, (_, i) => ((i * (s + 3)) % 29) / 29),
 );
@@ -88,7 +88,7 @@ beforeAll(async () => {
   );
   await Promise.all([...agents, small].map(online));
   const imported = await stack.importModel({
-    name: "mlp-512",
+    name: "mlp-1024",
     variants: [{ name: "fp32", bytes: model }],
   });
   variantId = imported.variantIds.get("fp32") as string;
@@ -203,7 +203,7 @@ describe("a 3-stage pipeline", () => {
     const h = headers();
     h.set("ef-request", "forged");
     h.set("ef-plan", "1");
-    h.set("ef-dims", "1,512");
+    h.set("ef-dims", "1,1024");
     first.nc?.publish(`ef.v1.peer.${last.deviceId}.${first.deviceId}.${id}`, new Uint8Array(2048), {
       headers: h,
     });
