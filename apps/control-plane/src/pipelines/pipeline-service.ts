@@ -97,6 +97,7 @@ export interface PipelineView {
   modelId: string;
   variantId: string;
   objective: string;
+  strategy: string;
   status: string;
   planVersion: number;
   deviceIds: string[];
@@ -207,7 +208,7 @@ export class PipelineService {
       throw new InvalidArgumentError("variantId", "the model has no cut points");
     let placement: Placement;
     try {
-      placement = placeStages(seg.segments, pipelineDevices, input);
+      placement = place(input.strategy, seg.segments, pipelineDevices, input);
     } catch (err) {
       if (err instanceof PlacementInfeasibleError)
         throw new InvalidArgumentError(err.field, err.message);
@@ -591,7 +592,8 @@ export class PipelineService {
           objective: p.objective as PipelineObjective,
           precisions: p.precisions as ("fp32" | "int8")[],
         };
-        const placement = placeStages(seg.segments, devices, opts);
+        const stored0 = p.placement as unknown as StoredPlacement;
+        const placement = place(stored0.placement.strategy, seg.segments, devices, opts);
         placement.reasons.unshift(
           `re-planned (plan ${p.planVersion + 1}) after losing device ${lost}`,
         );
@@ -671,6 +673,20 @@ export class PipelineService {
   }
 }
 
+function place(
+  strategy: Placement["strategy"],
+  segments: Parameters<typeof placeStages>[0],
+  devices: readonly PipelineDevice[],
+  options: Parameters<typeof placeStages>[2],
+): Placement {
+  if (strategy === "cost-model") return placeStages(segments, devices, options);
+  const p = placeByMemory(segments, devices, options);
+  if (!p.feasible) {
+    throw new PlacementInfeasibleError(`memory-proportional placement does not fit: ${p.reasons[0]}`);
+  }
+  return p;
+}
+
 function safe<T>(f: () => T): T | null {
   try {
     return f();
@@ -704,6 +720,7 @@ function view(p: PipelineWithStages): PipelineView {
     modelId: p.modelId,
     variantId: p.variantId,
     objective: p.objective,
+    strategy: stored.placement.strategy,
     status: p.status,
     planVersion: p.planVersion,
     deviceIds: p.deviceIds,
