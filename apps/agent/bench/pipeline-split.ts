@@ -62,10 +62,26 @@ try {
 
   const [rpi, small1, small2] = agents.map((a) => a.deviceId);
   const configs = [
-    { label: "single device (rpi4-1g, the only one that holds it)", body: { deviceIds: [rpi], precisions: ["fp32"] } },
-    { label: "cost model, throughput, fp32", body: { deviceIds: [rpi, small1, small2], precisions: ["fp32"] } },
-    { label: "memory-proportional (exo's default), fp32", body: { deviceIds: [rpi, small1, small2], precisions: ["fp32"], strategy: "memory-proportional" } },
-    { label: "cost model, latency objective, fp32", body: { deviceIds: [rpi, small1, small2], precisions: ["fp32"], objective: "latency" } },
+    {
+      label: "single device (rpi4-1g, the only one that holds it)",
+      body: { deviceIds: [rpi], precisions: ["fp32"] },
+    },
+    {
+      label: "cost model, throughput, fp32",
+      body: { deviceIds: [rpi, small1, small2], precisions: ["fp32"] },
+    },
+    {
+      label: "memory-proportional (exo's default), fp32",
+      body: {
+        deviceIds: [rpi, small1, small2],
+        precisions: ["fp32"],
+        strategy: "memory-proportional",
+      },
+    },
+    {
+      label: "cost model, latency objective, fp32",
+      body: { deviceIds: [rpi, small1, small2], precisions: ["fp32"], objective: "latency" },
+    },
     { label: "cost model, throughput, fp32 or int8", body: { deviceIds: [rpi, small1, small2] } },
   ];
   const names = new Map(agents.map((a, i) => [a.deviceId, specs[i].name]));
@@ -82,15 +98,22 @@ try {
     const predicted = res.body.predicted as { bottleneckMs: number; latencyMs: number };
     const m = await measure(id, x, reference);
     const layout = stages
-      .map((s) => `${names.get(s.deviceId)}[L${s.segments[0] + 1}${s.segments[1] > s.segments[0] ? `-L${s.segments[1] + 1}` : ""} ${s.precision}]`)
+      .map(
+        (s) =>
+          `${names.get(s.deviceId)}[L${s.segments[0] + 1}${s.segments[1] > s.segments[0] ? `-L${s.segments[1] + 1}` : ""} ${s.precision}]`,
+      )
       .join(" -> ");
     rows.push(
       `| ${c.label} | ${layout} | ${fmt(m.p50)} | ${fmt(m.p90)} | ${m.rps.toFixed(1)} | ${fmt(predicted.latencyMs)} / ${fmt(predicted.bottleneckMs)} | ${m.maxAbsDiff.toExponential(1)} |`,
     );
     notes.push(`${c.label}:\n  ${(res.body.reasons as string[]).join("\n  ")}`);
   }
-  console.log(`\nMLP ${widths.join("-")} (${(bytes.byteLength / 1e6).toFixed(1)} MB fp32), ${requests} requests at concurrency ${concurrency} for throughput, 40 sequential for latency; host: ${availableParallelism()} cores\n`);
-  console.log("| placement | stages | p50 ms | p90 ms | req/s | predicted latency / bottleneck ms | max abs diff vs whole model |");
+  console.log(
+    `\nMLP ${widths.join("-")} (${(bytes.byteLength / 1e6).toFixed(1)} MB fp32), ${requests} requests at concurrency ${concurrency} for throughput, 40 sequential for latency; host: ${availableParallelism()} cores\n`,
+  );
+  console.log(
+    "| placement | stages | p50 ms | p90 ms | req/s | predicted latency / bottleneck ms | max abs diff vs whole model |",
+  );
   console.log("|---|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
   console.log(`\n${notes.join("\n\n")}`);
@@ -119,7 +142,8 @@ async function measure(id: string, x: Float32Array, reference: Float32Array) {
     const ms = performance.now() - t0;
     if (res.status !== 200) throw new Error(`infer: ${JSON.stringify(res.body)}`);
     const out = res.body.output as number[];
-    for (let i = 0; i < out.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(out[i] - reference[i]));
+    for (let i = 0; i < out.length; i++)
+      maxAbsDiff = Math.max(maxAbsDiff, Math.abs(out[i] - reference[i]));
     return ms;
   };
   for (let i = 0; i < 5; i++) await one();

@@ -61,6 +61,8 @@ const createSchema = z.object({
     .array(z.enum(["fp32", "int8"]))
     .min(1)
     .default(["fp32", "int8"]),
+  /** memory-proportional: exo's default, for comparison (every device, layers by memory). */
+  strategy: z.enum(["cost-model", "memory-proportional"]).default("cost-model"),
 });
 
 const inferSchema = z.object({
@@ -682,7 +684,9 @@ function place(
   if (strategy === "cost-model") return placeStages(segments, devices, options);
   const p = placeByMemory(segments, devices, options);
   if (!p.feasible) {
-    throw new PlacementInfeasibleError(`memory-proportional placement does not fit: ${p.reasons[0]}`);
+    throw new PlacementInfeasibleError(
+      `memory-proportional placement does not fit: ${p.reasons[0]}`,
+    );
   }
   return p;
 }
