@@ -570,7 +570,7 @@ export class PipelineService {
   /** Plans the pipeline again on its devices still online, then sends what is in flight again. */
   private async replan(id: string, lost: string): Promise<void> {
     const p = await this.deps.repos.pipelines.find(id);
-    if (!p || p.status !== "running" || !p.stages.some((s) => s.deviceId === lost)) return;
+    if (p?.status !== "running" || !p.stages.some((s) => s.deviceId === lost)) return;
     this.replanning.add(id);
     try {
       const online: string[] = [];
