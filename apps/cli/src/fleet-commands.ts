@@ -6,6 +6,7 @@ import { type Cli, flag, positive, positiveInt, print, remote, run } from "./con
 import { addDeviceCommands } from "./device-commands";
 import { parseDuration, parseLabelList } from "./labels";
 import { formatModel, formatModels, getModel, listModels } from "./model-views";
+import { addPipelineCommands } from "./pipeline-commands";
 import { createPlan, formatPlan } from "./plan";
 import { createProgress } from "./progress";
 import { addRolloutCommands } from "./rollout-commands";
@@ -16,6 +17,7 @@ export function addFleetCommands(program: Command, cli: Cli): void {
   addDeviceCommands(program, cli);
   addModelCommands(program, cli);
   addTokenCommands(program, cli);
+  addPipelineCommands(program, cli);
 
   remote(
     program

@@ -48,3 +48,49 @@ export function decodeDims(text: string | undefined): number[] | undefined {
   const dims = text.split(",").map(Number);
   return dims.every((d) => Number.isInteger(d) && d > 0) && dims.length <= 8 ? dims : undefined;
 }
+
+/** REST views of pipelines (`/api/v1/pipelines`). */
+export interface PipelineView {
+  id: string;
+  name: string;
+  modelId: string;
+  variantId: string;
+  objective: string;
+  strategy: string;
+  status: string;
+  planVersion: number;
+  deviceIds: string[];
+  stages: {
+    index: number;
+    deviceId: string;
+    precision: string;
+    segments: [number, number];
+    artifactDigest: string;
+    sizeBytes: number;
+    predictedComputeMs: number;
+  }[];
+  predicted: { bottleneckMs: number; latencyMs: number; throughputPerSecond: number };
+  /** What memory-proportional placement would have done, for comparison. */
+  memoryProportional: {
+    bottleneckMs: number;
+    latencyMs: number;
+    feasible: boolean;
+    devices: string[];
+  } | null;
+  reasons: string[];
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The answer of `POST /api/v1/pipelines/:id/infer`. */
+export interface InferView {
+  requestId: string;
+  pipelineId: string;
+  planVersion: number;
+  attempts: number;
+  dims: number[];
+  output: number[];
+  ms: number;
+}
+

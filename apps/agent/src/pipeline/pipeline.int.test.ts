@@ -3,6 +3,9 @@
 // MLP built by the compression package answers like the whole model; killing the middle stage's
 // device mid-stream re-plans onto the two left and every request in flight is answered once;
 // bad input to create changes nothing.
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { createMlp, exportOnnx } from "@edgefleet/compression";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +13,7 @@ import { type RunningAgent, startAgent } from "../agent";
 import { deviceRuntime } from "../device-runtime";
 import { rpiFacts, startTestStack, type TestStack, until } from "../test-stack";
 
+const cliBin = fileURLToPath(new URL("../../../cli/bin/edgefleet.mjs", import.meta.url));
 let stack: TestStack;
 const agents: RunningAgent[] = [];
 let small: RunningAgent;
@@ -182,6 +186,36 @@ describe("a 3-stage pipeline", () => {
       closeTo(res.body.output as number[], expected[i]);
     }
   });
+
+  it("answers through the CLI too (edgefleet pipelines show / infer)", async () => {
+    const cli = (...args: string[]) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const p = spawn(process.execPath, [cliBin, ...args], {
+          env: {
+            ...process.env,
+            EDGEFLEET_URL: stack.cp.httpUrl,
+            EDGEFLEET_TOKEN: stack.adminToken,
+          },
+        });
+        let out = "";
+        let err = "";
+        p.stdout.on("data", (d) => (out += d));
+        p.stderr.on("data", (d) => (err += d));
+        p.on("close", (code) => resolve({ code, out, err }));
+      });
+    const shown = await cli("pipelines", "show", id);
+    expect(shown.code, shown.err).toBe(0);
+    expect(shown.out).toMatch(/plan 1, cost-model, throughput/);
+    const inferred = await cli("pipelines", "infer", id, "--input", "mnist:7", "--json");
+    expect(inferred.code, inferred.err).toBe(0);
+    const answer = JSON.parse(inferred.out) as { output: number[]; dims: number[] };
+    expect(answer.dims).toEqual([1, 10]);
+    const seven = createRequire(import.meta.url)("mnist")[7].get(0) as number[];
+    closeTo(answer.output, (await wholeModel([Float32Array.from(seven)]))[0]);
+    const bad = await cli("pipelines", "infer", id, "--input", "mnist:12");
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/--input mnist:<digit> takes a digit 0-9/);
+  }, 60_000);
 
   it("refuses an input of the wrong size, naming the field", async () => {
     const res = await stack.api(`/api/v1/pipelines/${id}/infer`, {

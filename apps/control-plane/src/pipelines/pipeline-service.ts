@@ -23,7 +23,9 @@ import {
   type ArtifactManifest,
   artifactManifestSchema,
   MEDIA_TYPES,
+  type InferView,
   type PipelineStageAssignment,
+  type PipelineView,
 } from "@edgefleet/protocol";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "pino";
@@ -93,49 +95,6 @@ interface StoredPlacement {
   inputDims: number[];
 }
 
-export interface PipelineView {
-  id: string;
-  name: string;
-  modelId: string;
-  variantId: string;
-  objective: string;
-  strategy: string;
-  status: string;
-  planVersion: number;
-  deviceIds: string[];
-  stages: {
-    index: number;
-    deviceId: string;
-    precision: string;
-    segments: [number, number];
-    artifactDigest: string;
-    sizeBytes: number;
-    predictedComputeMs: number;
-  }[];
-  predicted: { bottleneckMs: number; latencyMs: number; throughputPerSecond: number };
-  /** What memory-proportional placement would have done, for comparison. */
-  memoryProportional: {
-    bottleneckMs: number;
-    latencyMs: number;
-    feasible: boolean;
-    devices: string[];
-  } | null;
-  reasons: string[];
-  error: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface InferView {
-  requestId: string;
-  pipelineId: string;
-  planVersion: number;
-  attempts: number;
-  dims: number[];
-  output: number[];
-  ms: number;
-}
-
 export class PipelineService {
   private readonly inflight = new InflightRequests<InferView>();
   private readonly plans = new Map<string, PlanState>();
@@ -165,6 +124,8 @@ export class PipelineService {
     this.unsubscribe.push(
       this.deps.events.subscribe((e) => {
         if (e.type === "device.offline") void this.onDeviceLost(e.deviceId);
+        // An agent that restarted has forgotten its stages (they live in memory): tell it again.
+        if (e.type === "device.online") void this.onDeviceBack(e.deviceId);
       }),
     );
     this.timer = setInterval(() => this.tick(), 100);
@@ -555,6 +516,32 @@ export class PipelineService {
     })().catch((err) =>
       this.deps.logger.warn({ err: String(err), deviceId }, "re-plan after a lost device failed"),
     );
+  }
+
+  private onDeviceBack(deviceId: string): Promise<void> {
+    return (async () => {
+      for (const p of await this.deps.repos.pipelines.runningOn(deviceId)) {
+        await this.queue(p.id, async () => {
+          const fresh = await this.deps.repos.pipelines.find(p.id);
+          if (fresh?.status === "running") await this.dispatch(fresh);
+        });
+      }
+    })().catch((err) =>
+      this.deps.logger.warn(
+        { err: String(err), deviceId },
+        "stages not sent again to a returning device",
+      ),
+    );
+  }
+
+  private queue(id: string, work: () => Promise<void>): Promise<void> {
+    const prev = this.replans.get(id) ?? Promise.resolve();
+    const next = prev.then(work);
+    this.replans.set(
+      id,
+      next.catch(() => {}),
+    );
+    return next;
   }
 
   private queueReplan(id: string, lost: string): Promise<void> {
