@@ -93,4 +93,3 @@ export interface InferView {
   output: number[];
   ms: number;
 }
-

@@ -22,8 +22,8 @@ import {
 import {
   type ArtifactManifest,
   artifactManifestSchema,
-  MEDIA_TYPES,
   type InferView,
+  MEDIA_TYPES,
   type PipelineStageAssignment,
   type PipelineView,
 } from "@edgefleet/protocol";
