@@ -426,6 +426,14 @@ export class PipelineService {
     );
     const failed = results.find((r) => !r.reply.ok);
     if (failed && !failed.reply.ok) {
+      // The stages that did load are unloaded again (best effort): a failed plan holds nothing.
+      for (const r of results) {
+        if (r.reply.ok) {
+          void this.deps.bus
+            .assign(r.s.deviceId, { action: "stop", pipelineId: p.id }, 5_000)
+            .catch(() => {});
+        }
+      }
       throw new Error(
         `stage ${failed.s.index + 1} on device ${failed.s.deviceId}: ${failed.reply.error}`,
       );
