@@ -7,8 +7,10 @@ import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { createMlp, exportOnnx } from "@edgefleet/compression";
+import type { FleetEvent } from "@edgefleet/protocol";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { type RunningAgent, startAgent } from "../agent";
 import { deviceRuntime } from "../device-runtime";
 import { rpiFacts, startTestStack, type TestStack, until } from "../test-stack";
@@ -24,6 +26,8 @@ const samples = Array.from({ length: 8 }, (_, s) =>
   Float32Array.from({ length: 784 }, (_, i) => ((i * (s + 3)) % 29) / 29),
 );
 let expected: number[][];
+const wsEvents: FleetEvent[] = [];
+let ws: WebSocket;
 
 async function wholeModel(inputs: Float32Array[]): Promise<number[][]> {
   const session = await ort.InferenceSession.create(model);
@@ -97,9 +101,15 @@ beforeAll(async () => {
   });
   variantId = imported.variantIds.get("fp32") as string;
   expected = await wholeModel(samples);
+  ws = new WebSocket(`${stack.cp.httpUrl.replace("http", "ws")}/api/v1/stream`, {
+    headers: { authorization: `Bearer ${stack.adminToken}` },
+  });
+  ws.on("message", (d) => wsEvents.push(JSON.parse(String(d))));
+  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
 }, 120_000);
 
 afterAll(async () => {
+  ws?.close();
   await Promise.all([...agents, small].map((a) => a?.stop().catch(() => {})));
   await stack?.stop();
 });
@@ -276,5 +286,11 @@ describe("a 3-stage pipeline", () => {
     expect((after.body.reasons as string[])[0]).toMatch(
       /^re-planned \(plan 2\) after losing device/,
     );
+    // The re-plan was live on the WebSocket stream, with its reasons.
+    const live = await until("pipeline.updated plan 2 on the stream", async () =>
+      wsEvents.find((e) => e.type === "pipeline.updated" && e.data?.planVersion === 2),
+    );
+    expect(live.data).toMatchObject({ pipelineId: id, status: "running" });
+    expect(String((live.data?.reasons as string[] | undefined)?.[0])).toMatch(/^re-planned/);
   }, 60_000);
 });
