@@ -108,6 +108,10 @@ try {
     );
     notes.push(`${c.label}:\n  ${(res.body.reasons as string[]).join("\n  ")}`);
   }
+  const direct = await directOrt(bytes, x);
+  rows.push(
+    `| reference: ONNX Runtime called directly on the host (no simulated class, no network, 1 thread) | whole model | ${fmt(direct.p50)} | ${fmt(direct.p90)} | ${direct.rps.toFixed(1)} | - | 0 |`,
+  );
   console.log(
     `\nMLP ${widths.join("-")} (${(bytes.byteLength / 1e6).toFixed(1)} MB fp32), ${requests} requests at concurrency ${concurrency} for throughput, 40 sequential for latency; host: ${availableParallelism()} cores\n`,
   );
@@ -131,6 +135,24 @@ async function wholeModel(bytes: Uint8Array, x: Float32Array): Promise<Float32Ar
   const out = await s.run({ input: new ort.Tensor("float32", x, [1, 784]) });
   await s.release();
   return out[s.outputNames[0]].data as Float32Array;
+}
+
+async function directOrt(bytes: Uint8Array, x: Float32Array) {
+  const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  const feeds = { input: new ort.Tensor("float32", x, [1, 784]) };
+  for (let i = 0; i < 5; i++) await s.run(feeds);
+  const lat: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const t0 = performance.now();
+    await s.run(feeds);
+    lat.push(performance.now() - t0);
+  }
+  const t0 = performance.now();
+  for (let i = 0; i < requests; i++) await s.run(feeds);
+  const rps = requests / ((performance.now() - t0) / 1000);
+  await s.release();
+  lat.sort((a, b) => a - b);
+  return { p50: lat[20], p90: lat[36], rps };
 }
 
 async function measure(id: string, x: Float32Array, reference: Float32Array) {
