@@ -266,9 +266,14 @@ export class PipelineService {
   }
 
   /** Measures (and stores) each device's link; the devices' capabilities and links for placement. */
+  /**
+   * With `skipUnreachable` (a re-plan), a device that does not answer the probe is left out, as
+   * lost too; on create it is a 400 naming it.
+   */
   private async pipelineDevices(
     ids: readonly string[],
     field: string,
+    skipUnreachable = false,
   ): Promise<{ devices: PipelineDevice[]; save: () => Promise<void> }> {
     const profiles = await this.deps.repos.profiles.latestMany([...ids]);
     const out: PipelineDevice[] = [];
@@ -290,9 +295,9 @@ export class PipelineService {
         };
         links.push(link);
       } catch (err) {
-        if (err instanceof LinkProbeError)
-          throw new InvalidArgumentError(`${field}.${i}`, err.message);
-        throw err;
+        if (!(err instanceof LinkProbeError)) throw err;
+        if (skipUnreachable) continue;
+        throw new InvalidArgumentError(`${field}.${i}`, err.message);
       }
       out.push({
         id,
@@ -582,7 +587,8 @@ export class PipelineService {
         if (!online.length) throw new Error("no device of the pipeline is online");
         if (!model || !variant?.artifactDigest) throw new Error("its variant is gone");
         const source = await this.loadSource(variant.artifactDigest, variant.manifest);
-        const { devices, save } = await this.pipelineDevices(online, "deviceIds");
+        const { devices, save } = await this.pipelineDevices(online, "deviceIds", true);
+        if (!devices.length) throw new Error("no device of the pipeline answers");
         await save();
         const seg = segmentModel(source);
         const opts = {
