@@ -313,7 +313,9 @@ export class PipelineService {
   }
 
   private async loadSource(digest: string, manifestJson: unknown): Promise<ModelProto> {
-    const bytes = await this.deps.artifacts.get(digest);
+    const bytes = await storeCall("read the variant's artifact", () =>
+      this.deps.artifacts.get(digest),
+    );
     if (!bytes)
       throw new InvalidArgumentError(
         "variantId",
@@ -395,11 +397,11 @@ export class PipelineService {
   }
 
   private async putArtifact(digest: string, bytes: Uint8Array): Promise<void> {
-    if (await this.deps.artifacts.has(digest)) return;
+    if (await storeCall("look up a stage artifact", () => this.deps.artifacts.has(digest))) return;
     const path = join(tmpdir(), `ef-stage-${digest}-${randomUUID()}`);
     await writeFile(path, bytes, { mode: 0o600 });
     try {
-      await this.deps.artifacts.put(digest, path);
+      await storeCall("store a stage artifact", () => this.deps.artifacts.put(digest, path));
     } finally {
       await rm(path, { force: true });
     }
@@ -690,6 +692,27 @@ function place(
     );
   }
   return p;
+}
+
+/**
+ * An object-store call, retried on a JetStream API timeout (they happen under load on a busy
+ * server, see TOOLCHAIN.md); still failing, it is a 503 saying what could not be done.
+ */
+async function storeCall<T>(what: string, call: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await call();
+    } catch (err) {
+      if ((err as Error)?.name !== "TimeoutError") throw err;
+      if (i >= attempts) {
+        throw new UnavailableError(
+          `the object store timed out ${attempts} times: could not ${what}`,
+          { cause: err },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250 * 2 ** i));
+    }
+  }
 }
 
 function safe<T>(f: () => T): T | null {
