@@ -34,6 +34,7 @@ import type { DeviceRuntime } from "./device-runtime";
 import { type DeviceIdentity, IdentityStore } from "./identity-store";
 import { JobModels } from "./jobs/job-models";
 import { JobWorker, type JobWorkerDeps } from "./jobs/job-worker";
+import { StageRunner } from "./pipeline/stage-runner";
 import { ProfileStamp, type ProfileTrigger, SingleFlight, startTrigger } from "./profiling";
 import { LocalStore } from "./reconcile/local-store";
 import type { DeviceLimits } from "./reconcile/plan";
@@ -106,6 +107,8 @@ export interface RunningAgent {
   telemetry: TelemetryPublisher;
   /** Pulls and runs shards of the batch jobs this device belongs to. */
   jobs: JobWorker;
+  /** Pipeline-split inference stages on this device (once connected). */
+  readonly stages: StageRunner | undefined;
   /** Resolves when the profile measurement in progress (if any) has been reported. */
   profiled(): Promise<void>;
   /**
@@ -282,8 +285,22 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   let stopBeats = () => {};
   let rpc: ReturnType<typeof serveRpc> = [];
   let poll: NodeJS.Timeout | undefined;
+  let stages: StageRunner | undefined;
   const connected = connectWithRetry(identity, seed, log, () => stopping).then(async (conn) => {
     nc = conn;
+    // Pipeline-split inference (issue 9): stages assigned over rpc, activations over peer subjects.
+    stages = new StageRunner({
+      nc: conn,
+      deviceId,
+      runtime: inference,
+      pinnedKey: identity.artifactPublicKey,
+      memoryBudgetBytes: deviceLimits(spec).memoryBudgetBytes,
+      threads: config.runtime.threads,
+      slowdownFor,
+      fetchArtifact,
+      log: log.child({ component: "pipeline" }),
+    });
+    stages.start();
     rpc = serveRpc(
       conn,
       deviceId,
@@ -348,6 +365,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     reconciler,
     telemetry,
     jobs,
+    get stages() {
+      return stages;
+    },
     profiled: () => profiler.settled(),
     lost,
     async stop(reason = "shutdown") {
@@ -357,6 +377,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       reconciler.stop();
       for (const sub of rpc) sub.unsubscribe();
       await jobs.stop();
+      await stages?.stop();
       await telemetry.stop();
       if (nc && !nc.isClosed()) {
         // Best effort and brief: a stop must not hang on a server that is already gone.

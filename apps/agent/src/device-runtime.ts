@@ -26,6 +26,8 @@ export interface DeviceRuntimeOptions {
   simulatedClass: string;
   microbench?: { rounds?: number; runsPerRound?: number; dramBytes?: number };
   probe?: ProbeEntry;
+  /** Caps a simulated class's memory below its default (a small device of a fast class). */
+  memoryCapBytes?: number;
 }
 
 export interface DeviceRuntime {
@@ -49,9 +51,14 @@ interface VariantLatencyResult {
 
 export function deviceRuntime(options: DeviceRuntimeOptions): DeviceRuntime {
   // Throws UnknownDeviceClassError naming the class for a typo, before anything starts.
-  const spec: DeviceClassSpec | undefined = options.simulatedClass
+  const base: DeviceClassSpec | undefined = options.simulatedClass
     ? deviceClass(options.simulatedClass)
     : undefined;
+  const cap = options.memoryCapBytes;
+  const spec =
+    base && cap !== undefined
+      ? { ...base, memoryCapBytes: Math.min(base.memoryCapBytes, cap) }
+      : base;
   const probe = options.probe ?? defaultProbeEntry();
   const simulatedClass = spec?.name ?? "";
   return {
@@ -69,7 +76,12 @@ export function deviceRuntime(options: DeviceRuntimeOptions): DeviceRuntime {
         simulatedClass,
         microbench: options.microbench,
       });
-      return profile as DeviceProfileJson;
+      const p = profile as DeviceProfileJson;
+      // The probe knows the class by name only: apply a narrower memory cap here.
+      if (spec && cap !== undefined) {
+        p.figures.memoryBudgetBytes = Math.min(p.figures.memoryBudgetBytes, spec.memoryCapBytes);
+      }
+      return p;
     },
     async measureLatency(model, variantId, batch, kernel?: KernelType) {
       const modelPath = join(tmpdir(), `ef-probe-${randomBytes(6).toString("hex")}`);

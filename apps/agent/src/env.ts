@@ -13,6 +13,12 @@ const envSchema = z.object({
   LABELS: z.string().default(""),
   /** Run as a simulated device class (caps memory, slows compute); empty for the real machine. */
   SIMULATED_CLASS: z.string().default(""),
+  /** With SIMULATED_CLASS: memory a model may use, below the class's default (bytes). */
+  SIMULATED_MEMORY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(2 ** 20)
+    .optional(),
   /** ONNX Runtime threads for inference and profiling; default: all cores. */
   INFERENCE_THREADS: z.coerce.number().int().min(1).max(256).optional(),
   /** Local inference API (HTTP) for applications on the device; 0 = an ephemeral port. */

@@ -15,6 +15,7 @@ try {
   const runtime = deviceRuntime({
     threads: env.INFERENCE_THREADS ?? availableParallelism(),
     simulatedClass: env.SIMULATED_CLASS,
+    memoryCapBytes: env.SIMULATED_MEMORY_BYTES,
   });
   const agent = await startAgent({
     dataDir: env.DATA_DIR,

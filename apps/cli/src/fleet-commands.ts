@@ -7,6 +7,7 @@ import { addDeviceCommands } from "./device-commands";
 import { addJobCommands } from "./job-commands";
 import { parseDuration, parseLabelList } from "./labels";
 import { formatModel, formatModels, getModel, listModels } from "./model-views";
+import { addPipelineCommands } from "./pipeline-commands";
 import { createPlan, formatPlan } from "./plan";
 import { createProgress } from "./progress";
 import { addRolloutCommands } from "./rollout-commands";
@@ -17,6 +18,7 @@ export function addFleetCommands(program: Command, cli: Cli): void {
   addDeviceCommands(program, cli);
   addModelCommands(program, cli);
   addTokenCommands(program, cli);
+  addPipelineCommands(program, cli);
 
   remote(
     program

@@ -36,6 +36,8 @@ import { ControlPlaneMetrics } from "./metrics";
 import { startDeviceListener } from "./nats/device-listener";
 import { natsArtifactStore, natsDesiredStore, natsNotifier } from "./nats/dispatch-stores";
 import { startTelemetryConsumer } from "./nats/telemetry-consumer";
+import { natsPipelineBus } from "./pipelines/pipeline-bus";
+import { PipelineService, type PipelineServiceOptions } from "./pipelines/pipeline-service";
 import { ArtifactService } from "./services/artifact-service";
 import { AssignmentService } from "./services/assignment-service";
 import { AuthService } from "./services/auth-service";
@@ -91,6 +93,8 @@ export interface ControlPlaneConfig {
       now?: () => Date;
     };
   };
+  /** Pipeline-split inference: retry and deadline of requests (issue 9). */
+  pipelines?: PipelineServiceOptions;
   logger: Logger;
   /** Sharded batch jobs: reminder and wait intervals (jobs/job-broker.ts). */
   jobs?: { noticeEveryMs?: number; waitMs?: number };
@@ -102,6 +106,8 @@ export interface ControlPlane {
   adminTokenPath: string;
   /** The controllers (they act only while this process holds the lease). */
   controllers: Awaited<ReturnType<typeof startControllers>>;
+  /** Pipeline-split inference (issue 9). */
+  pipelines: PipelineService;
   stop(): Promise<void>;
 }
 
@@ -155,6 +161,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
     config.telemetryBatch,
   );
   await jobBroker.start(services.jobs);
+  services.pipelines.start();
   const sweepEveryMs = Math.max(100, Math.min(config.heartbeatTimeoutMs / 4, 5_000));
   const sweeper = setInterval(() => {
     devices.sweepOffline().catch((err) => logger.warn({ err }, "offline sweep failed"));
@@ -189,8 +196,10 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
     grpcAddress: `${config.grpcHost}:${grpcPort}`,
     adminTokenPath,
     controllers,
+    pipelines: services.pipelines,
     async stop() {
       clearInterval(sweeper);
+      services.pipelines.stop();
       await controllers.stop();
       await new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()));
       for (const client of wss.clients) client.close(1001, "server shutting down");
@@ -311,6 +320,16 @@ function buildServices(
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     }),
     tokens: new TokenService({ repos }),
+    // Pipeline-split inference (issue 9).
+    pipelines: new PipelineService({
+      repos,
+      bus: natsPipelineBus(nc),
+      artifacts: artifactStore,
+      signer,
+      events,
+      logger: config.logger.child({ component: "pipelines" }),
+      options: config.pipelines,
+    }),
     enrollment: new EnrollmentService({
       repos,
       events,

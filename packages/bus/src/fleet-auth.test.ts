@@ -46,10 +46,14 @@ describe("createFleetAuth", () => {
             "$JS.API.DIRECT.GET.KV_desired.$KV.desired.{{name()}}",
             "$JS.API.DIRECT.GET.OBJ_artifacts",
             "$JS.API.DIRECT.GET.OBJ_artifacts.>",
+            "ef.v1.peer.*.{{name()}}.>",
           ],
           deny: [],
         },
-        sub: { allow: ["ef.v1.rpc.{{name()}}.>", "_INBOX.{{name()}}.>"], deny: [] },
+        sub: {
+          allow: ["ef.v1.rpc.{{name()}}.>", "_INBOX.{{name()}}.>", "ef.v1.peer.{{name()}}.*.>"],
+          deny: [],
+        },
         resp: { max: 1 },
       },
     });

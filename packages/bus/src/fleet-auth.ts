@@ -94,10 +94,20 @@ export function deviceTemplate(): Partial<UserPermissionsLimits> {
         // server deliver stream messages onto another device's subjects either.
         `$JS.API.DIRECT.GET.${objStreamName(OBJECT_STORES.artifacts)}`,
         `$JS.API.DIRECT.GET.${objStreamName(OBJECT_STORES.artifacts)}.>`,
+        // Pipeline peers (issue 9): to anyone, but always stamped as itself (<to>.<from>).
+        `${SUBJECT_PREFIX}.peer.*.${self}.>`,
       ],
       deny: [],
     },
-    sub: { allow: [`${SUBJECT_PREFIX}.rpc.${self}.>`, `_INBOX.${self}.>`], deny: [] },
+    sub: {
+      allow: [
+        `${SUBJECT_PREFIX}.rpc.${self}.>`,
+        `_INBOX.${self}.>`,
+        // Pipeline peers (issue 9): only what is addressed to it.
+        `${SUBJECT_PREFIX}.peer.${self}.*.>`,
+      ],
+      deny: [],
+    },
     // One reply per rpc request, so a device can answer the control plane without a
     // general publish right on the requester's inbox.
     resp: { max: 1, ttl: 0 },

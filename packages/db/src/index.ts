@@ -46,6 +46,7 @@ export {
 export * from "./job-repo";
 export * from "./latency-repo";
 export * from "./migrator";
+export * from "./pipeline-repo";
 export * from "./plan-repo";
 export * from "./profile-repo";
 export * from "./repos";

@@ -10,6 +10,7 @@ import { type EnrollmentTokenRepo, PrismaEnrollmentTokenRepo } from "./enrollmen
 import type { PrismaClient } from "./generated/prisma/client";
 import { type JobRepo, PrismaJobRepo } from "./job-repo";
 import { type LatencyRepo, PrismaLatencyRepo } from "./latency-repo";
+import { type PipelineRepo, PrismaPipelineRepo } from "./pipeline-repo";
 import { type PlanRepo, PrismaPlanRepo } from "./plan-repo";
 import { PrismaProfileRepo, type ProfileRepo } from "./profile-repo";
 import { PrismaRolloutRepo, type RolloutRepo } from "./rollout-repo";
@@ -30,6 +31,7 @@ export interface Repos {
   telemetry: TelemetryRepo;
   jobs: JobRepo;
   calibrations: CalibrationRepo;
+  pipelines: PipelineRepo;
   enrollDevice(input: EnrollDeviceInput): Promise<EnrollDeviceResult>;
   importCatalogue(input: Parameters<typeof importCatalogue>[1]): ReturnType<typeof importCatalogue>;
 }
@@ -49,6 +51,7 @@ export function createRepos(prisma: PrismaClient): Repos {
     telemetry: new PrismaTelemetryRepo(prisma),
     jobs: new PrismaJobRepo(prisma),
     calibrations: new PrismaCalibrationRepo(prisma),
+    pipelines: new PrismaPipelineRepo(prisma),
     enrollDevice: (input) => enrollDevice(prisma, input),
     importCatalogue: (input) => importCatalogue(prisma, input),
   };

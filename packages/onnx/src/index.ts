@@ -4,5 +4,6 @@ export * from "./graph";
 export * from "./model-io";
 export * from "./proto";
 export * from "./shape";
+export * from "./split";
 export * from "./tensor";
 export * from "./version";

@@ -5,6 +5,7 @@ export * from "./calibration";
 export * from "./dispatch";
 export * from "./jobs";
 export * from "./messages";
+export * from "./pipeline";
 export type * from "./rest";
 export * from "./subjects";
 export * from "./telemetry";

@@ -166,6 +166,8 @@ export const fleetEventSchema = z.object({
     "job.updated",
     /** A federated calibration run progressed: `data` holds its view (issue 9). */
     "calibration.updated",
+    /** A pipeline was planned or re-planned, or failed: `data` holds its id, plan and reasons. */
+    "pipeline.updated",
   ]),
   /** The device concerned; "" for fleet-wide events (rollouts). */
   deviceId: z.string(),

@@ -52,6 +52,39 @@ export const subjects = {
     `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.jobs.${assertSubjectToken(jobId, "jobId")}.results`,
   anyJobNext: `${SUBJECT_PREFIX}.dev.*.jobs.*.next`,
   anyJobResults: `${SUBJECT_PREFIX}.dev.*.jobs.*.results`,
+
+  // --- pipeline-split inference (issue 9) ---
+  /**
+   * Device to device: `ef.v1.peer.<to>.<from>.<pipelineId>`. A device may publish only with
+   * itself as <from> and subscribe only with itself as <to> (the JWT template), so the sender
+   * token is authentic and nobody reads traffic addressed to another device.
+   */
+  peer: (to: string, from: string, pipelineId: string) =>
+    `${SUBJECT_PREFIX}.peer.${assertSubjectToken(to, "to")}.${assertSubjectToken(from, "from")}.${assertSubjectToken(pipelineId, "pipelineId")}`,
+  /** What a device may publish to peers: anyone, stamped as itself. */
+  peerFrom: (from: string) => `${SUBJECT_PREFIX}.peer.*.${assertSubjectToken(from, "from")}.>`,
+  /** What a device may receive from peers: only what is addressed to it. */
+  peerTo: (to: string) => `${SUBJECT_PREFIX}.peer.${assertSubjectToken(to, "to")}.*.>`,
+  /** The last stage's answers, published as itself (core NATS, not in a stream). */
+  pipelineResult: (deviceId: string, pipelineId: string) =>
+    `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.pipeline.${assertSubjectToken(pipelineId, "pipelineId")}.result`,
+  anyPipelineResult: `${SUBJECT_PREFIX}.dev.*.pipeline.*.result`,
+} as const;
+
+/** The sender (<from>) token of a peer subject. */
+export function peerSenderFromSubject(subject: string): string | undefined {
+  const parts = subject.split(".");
+  return parts[0] === "ef" && parts[1] === "v1" && parts[2] === "peer" ? parts[4] : undefined;
+}
+
+/** rpc ops of pipeline-split inference. */
+export const PIPELINE_OPS = {
+  /** A device's stage of a pipeline plan (or its removal). */
+  assign: "pipeline",
+  /** A request entering stage 1 (from the control plane only: devices cannot publish rpc). */
+  input: "pipeline-input",
+  /** Link probe: the device answers with the bytes it got. */
+  echo: "echo",
 } as const;
 
 /** The device id is the third token of every `ef.v1.dev.<id>.*` subject. */

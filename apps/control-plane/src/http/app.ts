@@ -8,6 +8,7 @@ import { toPublicError } from "../errors";
 import { jobRoutes } from "../jobs/job-routes";
 import type { JobService } from "../jobs/job-service";
 import type { ControlPlaneMetrics } from "../metrics";
+import type { PipelineService } from "../pipelines/pipeline-service";
 import type { ArtifactService } from "../services/artifact-service";
 import type { AssignmentService } from "../services/assignment-service";
 import type { AuthService, Principal } from "../services/auth-service";
@@ -36,6 +37,8 @@ export interface HttpDeps {
   jobs: JobService;
   /** Federated calibration runs (issue 9). */
   calibrations?: CalibrationService;
+  /** Pipeline-split inference (issue 9). */
+  pipelines: PipelineService;
   metrics: ControlPlaneMetrics;
   health: () => Promise<Record<string, boolean>>;
   logger: Logger;
@@ -200,6 +203,23 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.get(
     "/api/v1/models/:id",
     route((req) => deps.catalog.getModel(String(req.params.id))),
+  );
+  // --- pipeline-split inference (issue 9) ---
+  app.post(
+    "/api/v1/pipelines",
+    route((req, p) => deps.pipelines.create(p, req.body), 201),
+  );
+  app.get(
+    "/api/v1/pipelines",
+    route(() => deps.pipelines.list()),
+  );
+  app.get(
+    "/api/v1/pipelines/:id",
+    route((req) => deps.pipelines.get(String(req.params.id))),
+  );
+  app.post(
+    "/api/v1/pipelines/:id/infer",
+    route((req, p) => deps.pipelines.infer(p, String(req.params.id), req.body)),
   );
   app.post(
     "/api/v1/plans",
