@@ -214,7 +214,6 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
       },
     });
     const job = await createJob({
-      name: "mnist-loss",
       variantId,
       dataset: "mnist",
       limit: 800,
@@ -222,6 +221,8 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
       ackWaitMs: 1500,
       selector: { deviceIds: [steady.deviceId, victim.deviceId] },
     });
+    // Unnamed: named for what runs on what.
+    expect(job.name).toBe("mnist-jobs fp32 on mnist");
     const done = await completed(job.id);
     await stopped.promise;
     expect(held).toBeDefined();

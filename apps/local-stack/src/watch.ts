@@ -20,7 +20,9 @@ export async function watchFleet(
   return async () => ws.close();
 }
 
-function describe(event: FleetEvent, names: Map<string, string>): string | undefined {
+export function describe(event: FleetEvent, names: Map<string, string>): string | undefined {
+  const workload = describeWorkload(event);
+  if (workload !== null) return workload;
   const device = event.device as { name?: string; deviceClass?: string | null } | undefined;
   if (device?.name) names.set(event.deviceId, device.name);
   const name = names.get(event.deviceId) ?? event.deviceId.slice(0, 8);
@@ -45,4 +47,33 @@ function describe(event: FleetEvent, names: Map<string, string>): string | undef
     return `${time} ${name} ${reported?.phase ?? "state"} generation ${desired?.generation ?? "?"}${error}`;
   }
   return `${time} ${name}${extra} ${what}`;
+}
+
+/** Fleet-wide workloads (issue 9) carry no device: one line per update, null for other events. */
+function describeWorkload(event: FleetEvent): string | undefined | null {
+  const time = event.at.slice(11, 19);
+  const d = (event.data ?? {}) as Record<string, unknown>;
+  const short = (id: unknown) => String(id ?? "").slice(0, 8);
+  switch (event.type) {
+    case "job.updated": {
+      const shards = d.shards as { total: number; done: number; parked: number } | undefined;
+      if (!shards) return undefined;
+      const accuracy =
+        typeof d.accuracy === "number" ? `, accuracy ${(d.accuracy * 100).toFixed(2)} %` : "";
+      const parked = shards.parked > 0 ? `, ${shards.parked} parked` : "";
+      return `${time} job ${d.name} ${d.state}: ${shards.done}/${shards.total} shards${parked}${accuracy}`;
+    }
+    case "calibration.updated": {
+      const result = d.result as { variantName?: string } | null | undefined;
+      const made = result?.variantName ? ` -> ${result.variantName}` : "";
+      const error = d.error ? `: ${d.error}` : "";
+      return `${time} calibration ${short(d.id)} ${d.state} (${d.phase})${made}${error}`;
+    }
+    case "pipeline.updated": {
+      const devices = Array.isArray(d.devices) ? d.devices.length : 0;
+      return `${time} pipeline ${short(d.pipelineId)} ${d.status}, plan ${d.planVersion} on ${devices} device(s)`;
+    }
+    default:
+      return null;
+  }
 }

@@ -42,7 +42,8 @@ import {
 } from "./job-plan";
 
 export const createJobSchema = z.object({
-  name: z.string().min(1).max(100).default("job"),
+  /** Default: what runs on what, e.g. "mnist-mlp int8-static on mnist". */
+  name: z.string().min(1).max(100).optional(),
   /** A variant id, or "assigned": each device runs the variant it is assigned. */
   variantId: z.union([
     z.literal("assigned"),
@@ -139,7 +140,7 @@ export class JobService {
     const actor = `apitoken:${principal.tokenId}`;
     const job = await this.deps.repos.jobs.create(
       {
-        name: input.name,
+        name: input.name ?? defaultJobName(model, input.dataset),
         variantId: model.mode === "variant" ? model.manifest.variant.id : null,
         dataset:
           input.dataset === "mnist"
@@ -518,4 +519,17 @@ function checkOutputs(r: Extract<ShardResult, { ok: true }>, count: number): str
   const again = argmaxRows(r.scores, r.classes);
   if (again.some((a, i) => a !== r.argmax[i])) return "result's argmax disagrees with its scores";
   return null;
+}
+
+/** A job's name when none is given: its model and its dataset. */
+function defaultJobName(
+  model: JobModel,
+  dataset: z.output<typeof createJobSchema>["dataset"],
+): string {
+  const what =
+    model.mode === "variant"
+      ? `${model.manifest.model.name} ${model.manifest.variant.name}`
+      : "assigned variants";
+  const on = dataset === "mnist" ? "mnist" : `tensors ${dataset.digest.slice(0, 12)}`;
+  return `${what} on ${on}`;
 }
