@@ -3,8 +3,11 @@
 // over several agents gives ONNX Runtime's own answers in dataset order; an agent stopped while
 // it holds a shard loses nothing (the shard is redelivered, every input lands exactly once); a
 // shard that always fails is parked with its error; bad input writes nothing; and the NATS
-// permissions keep devices to their own jobs and their own results.
+// permissions keep devices to their own jobs and their own results. A job cancelled midway stops
+// (agents told, no more shards handed out, nothing of it left on the JOBS stream), as a finished
+// one leaves nothing there either.
 
+import { connectBus, formatCreds, loadOrCreateFleetAuth } from "@edgefleet/bus";
 import { createMlp, exportOnnx, loadMnistSplit, trainClassifier } from "@edgefleet/compression";
 import { mnistDataset } from "@edgefleet/control-plane/testing";
 import {
@@ -19,8 +22,8 @@ import {
 import { type Job, JobServiceClient } from "@edgefleet/protocol/grpc";
 import { deviceClass, REFERENCE_HOST_FACTS, simulateFacts } from "@edgefleet/runtime/facts";
 import { credentials, Metadata } from "@grpc/grpc-js";
-import { jetstream } from "@nats-io/jetstream";
-import { PermissionViolationError } from "@nats-io/transport-node";
+import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -34,6 +37,9 @@ let model: Uint8Array;
 const agents: RunningAgent[] = [];
 const wsEvents: FleetEvent[] = [];
 let ws: WebSocket;
+/** The control plane's own NATS identity: reads what the JOBS stream holds. */
+let cpNats: NatsConnection;
+let jsm: JetStreamManager;
 
 const SAMPLES = 1500;
 const SHARD = 100;
@@ -117,6 +123,15 @@ function watchJob(id: string): Promise<Job[]> {
   });
 }
 
+/** What the JOBS stream still holds of a job: its consumer (or not) and its queued shards. */
+async function leftOnStream(id: string): Promise<{ consumer: boolean; messages: number }> {
+  const names: string[] = [];
+  for await (const c of jsm.consumers.list(STREAMS.jobs.name)) names.push(c.name);
+  const subject = subjects.jobShards(id);
+  const info = await jsm.streams.info(STREAMS.jobs.name, { subjects_filter: subject });
+  return { consumer: names.includes(`job-${id}`), messages: info.state.subjects?.[subject] ?? 0 };
+}
+
 async function allResults(id: string, limit = 700): Promise<JobResultsView["rows"]> {
   const rows: JobResultsView["rows"] = [];
   for (let from: number | null = 0; from !== null; ) {
@@ -141,10 +156,18 @@ beforeAll(async () => {
   });
   ws.on("message", (d) => wsEvents.push(JSON.parse(String(d))));
   await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+  const auth = await loadOrCreateFleetAuth(stack.stateDir);
+  cpNats = await connectBus({
+    servers: stack.nats.url,
+    name: "jobs-test",
+    creds: formatCreds(auth.controlPlane.jwt, auth.controlPlane.seed),
+  });
+  jsm = await jetstreamManager(cpNats);
 });
 
 afterAll(async () => {
   ws?.close();
+  await cpNats?.close();
   await Promise.all(agents.map((a) => a.stop().catch(() => {})));
   await stack?.stop();
 });
@@ -196,6 +219,96 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
       async () =>
         wsEvents.some(
           (e) => e.type === "job.updated" && e.jobId === job.id && e.data?.state === "completed",
+        ) || undefined,
+    );
+
+    // A finished job leaves nothing on the JOBS stream, and cannot be cancelled any more.
+    expect(await leftOnStream(job.id)).toEqual({ consumer: false, messages: 0 });
+    const late = await stack.api(`/api/v1/jobs/${job.id}/cancel`, { method: "POST", body: "{}" });
+    expect(late.status).toBe(409);
+    expect(late.body.error).toMatchObject({ message: expect.stringMatching(/is completed/) });
+  });
+
+  it("cancels a running job: agents stop pulling, nothing of it stays on the JOBS stream", async () => {
+    let started = 0;
+    let ended = 0;
+    const a = await agent("pi-cancel", "rpi4", {
+      onJobShard: (e) => {
+        if (e.phase === "start") started++;
+        else ended++;
+      },
+    });
+    const job = await createJob({
+      name: "to-cancel",
+      variantId,
+      dataset: "mnist",
+      limit: 3000,
+      shardSize: 50,
+      selector: { deviceIds: [a.deviceId] },
+    });
+    await until("two shards run", async () => ended >= 2 || undefined, 20_000);
+    expect(await leftOnStream(job.id)).toMatchObject({ consumer: true });
+
+    // A viewer may not cancel.
+    const viewer = await stack.apiToken("viewer");
+    const denied = await stack.api(`/api/v1/jobs/${job.id}/cancel`, {
+      method: "POST",
+      body: "{}",
+      token: viewer,
+    });
+    expect(denied.status).toBe(403);
+    const bad = await stack.api(`/api/v1/jobs/${job.id}/cancel`, {
+      method: "POST",
+      body: JSON.stringify({ reason: 7 }),
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ field: "reason" });
+
+    const res = await stack.api(`/api/v1/jobs/${job.id}/cancel`, {
+      method: "POST",
+      body: JSON.stringify({ reason: "wrong dataset" }),
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const view = res.body as unknown as JobView;
+    expect(view.state).toBe("cancelled");
+    expect(view.cancelled).toEqual({
+      by: expect.stringMatching(/^apitoken:/),
+      reason: "wrong dataset",
+    });
+    expect(view.completedAt).not.toBeNull();
+    expect(view.shards.pending).toBeGreaterThan(0);
+
+    // The agent heard "cancelled" and stopped pulling: at most the shard it held (or had
+    // prefetched) runs out, then nothing more starts.
+    await until("agent told", async () => a.jobs.ended.get(job.id) === "cancelled" || undefined);
+    expect(a.jobs.jobs).not.toContain(job.id);
+    const settledStarts = started;
+    // Reminders, a fresh notice: none brings a shard back.
+    a.jobs.notice(job.id);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(started).toBe(settledStarts);
+    expect(await leftOnStream(job.id)).toEqual({ consumer: false, messages: 0 });
+
+    const after = (await stack.api(`/api/v1/jobs/${job.id}`)).body as unknown as JobView;
+    expect(after.state).toBe("cancelled");
+    // Results of shards that ran past the cancel were not kept (they are counted instead).
+    expect(after.shards.done + after.lateResults).toBeLessThanOrEqual(settledStarts);
+    expect(after.shards.done).toBe(view.shards.done);
+
+    // Cancelling again names the state.
+    const again = await stack.api(`/api/v1/jobs/${job.id}/cancel`, { method: "POST", body: "{}" });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatchObject({ message: expect.stringMatching(/already cancelled/) });
+
+    await until(
+      "job.updated cancelled on the stream",
+      async () =>
+        wsEvents.some(
+          (e) =>
+            e.type === "job.updated" &&
+            e.jobId === job.id &&
+            e.data?.state === "cancelled" &&
+            (e.data?.cancelled as { reason?: string } | null)?.reason === "wrong dataset",
         ) || undefined,
     );
   });

@@ -1,10 +1,19 @@
-// `edgefleet jobs run|list|status|watch|results`: sharded batch inference over the fleet.
+// `edgefleet jobs run|list|status|watch|cancel|results`: sharded batch inference over the fleet.
 import { createWriteStream } from "node:fs";
 import type { JobView } from "@edgefleet/protocol";
 import type { Command } from "commander";
 import type { ApiTarget } from "./api-client";
 import { type Cli, flag, positive, positiveInt, print, remote, run } from "./context";
-import { createJob, formatJob, formatJobs, getJob, jobResults, listJobs, watchJob } from "./jobs";
+import {
+  cancelJob,
+  createJob,
+  formatJob,
+  formatJobs,
+  getJob,
+  jobResults,
+  listJobs,
+  watchJob,
+} from "./jobs";
 import { parseLabelList } from "./labels";
 import { createProgress } from "./progress";
 
@@ -17,9 +26,12 @@ const dimsList = flag((v) =>
   }),
 );
 
-/** A job with parked shards exits 2: it completed, but not every input has an answer. */
+/**
+ * A job with parked shards exits 2: it completed, but not every input has an answer; so does one
+ * cancelled while being followed.
+ */
 const exitFor = (v: JobView) => {
-  if (v.shards.parked > 0) process.exitCode = 2;
+  if (v.shards.parked > 0 || v.state === "cancelled") process.exitCode = 2;
 };
 
 export function addJobCommands(program: Command, cli: Cli): void {
@@ -109,6 +121,20 @@ export function addJobCommands(program: Command, cli: Cli): void {
       const v = await follow(await cli.target(o), id, o.json === true);
       print(o.json, v, () => formatJob(v));
       exitFor(v);
+    }),
+  );
+
+  remote(
+    jobs
+      .command("cancel")
+      .description("Cancel a running job: its pending shards are not handed out any more")
+      .argument("<id>")
+      .option("--reason <text>", "why (kept with the job and in the audit log)")
+      .option("--json", "print JSON"),
+  ).action(
+    run(cli, async (id: string, o) => {
+      const v = await cancelJob(await cli.target(o), id, o.reason);
+      print(o.json, v, () => formatJob(v));
     }),
   );
 

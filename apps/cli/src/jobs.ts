@@ -53,6 +53,14 @@ export async function createJob(target: ApiTarget, o: RunJobOptions): Promise<Jo
 export const getJob = (target: ApiTarget, id: string) =>
   callApi<JobView>(target, "GET", `/api/v1/jobs/${encodeURIComponent(id)}`);
 
+export const cancelJob = (target: ApiTarget, id: string, reason?: string) =>
+  callApi<JobView>(
+    target,
+    "POST",
+    `/api/v1/jobs/${encodeURIComponent(id)}/cancel`,
+    reason ? { reason } : {},
+  );
+
 export const listJobs = (target: ApiTarget) =>
   callApi<{ jobs: JobView[] }>(target, "GET", "/api/v1/jobs");
 
@@ -65,7 +73,7 @@ export const jobResults = (target: ApiTarget, id: string, from: number, limit: n
 
 /**
  * Calls `onChange` with the job now and with every `job.updated` event of it on the WebSocket
- * stream, until it completes; resolves with the completed view.
+ * stream, until it completes or is cancelled; resolves with that view.
  */
 export async function watchJob(
   target: ApiTarget,
@@ -78,7 +86,7 @@ export async function watchJob(
   });
   const seen = (v: JobView) => {
     onChange(v);
-    if (v.state === "completed") finished(v);
+    if (v.state !== "running") finished(v);
   };
   // Subscribed before the first read, so a change in between is not missed.
   const stream = followStream(target, (e) => {
@@ -117,6 +125,11 @@ export function formatJob(v: JobView): string {
         ],
         v.perClass,
       ),
+    );
+  }
+  if (v.cancelled) {
+    lines.push(
+      `  cancelled by ${v.cancelled.by}${v.cancelled.reason ? `: ${v.cancelled.reason}` : ""}${v.lateResults ? ` (${v.lateResults} later results ignored)` : ""}`,
     );
   }
   for (const p of v.parked) lines.push(`  parked shard ${p.index}: ${p.error}`);

@@ -1,4 +1,4 @@
-// `edgefleet pipelines create|list|show|infer`: pipeline-split inference over REST.
+// `edgefleet pipelines create|list|show|infer|stop`: pipeline-split inference over REST.
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type { InferView, PipelineView } from "@edgefleet/protocol";
@@ -182,6 +182,23 @@ export function addPipelineCommands(program: Command, cli: Cli): void {
         const top = r.output.indexOf(Math.max(...r.output));
         return `request ${r.requestId}: plan ${r.planVersion}, ${r.attempts} attempt(s), ${r.ms.toFixed(1)} ms\noutput [${r.dims.join(", ")}]: top-1 index ${top}\n${r.output.map((v) => v.toFixed(4)).join(" ")}`;
       });
+    }),
+  );
+  remote(
+    pipelines
+      .command("stop <id>")
+      .description("Stop a pipeline: its devices unload their stages, requests are refused")
+      .option("--reason <text>", "why (kept with the pipeline and in the audit log)")
+      .option("--json", "print JSON"),
+  ).action(
+    run(cli, async (id: string, o) => {
+      const p = await callApi<PipelineView>(
+        await cli.target(o),
+        "POST",
+        `/api/v1/pipelines/${encodeURIComponent(id)}/stop`,
+        o.reason ? { reason: o.reason } : {},
+      );
+      print(o.json, p, () => formatPipeline(p));
     }),
   );
 }

@@ -73,6 +73,10 @@ export interface JobRepo {
   doneShards(jobId: string, fromShard: number, limit: number): Promise<JobShard[]>;
   /** true when this call completed it. */
   markCompleted(jobId: string): Promise<boolean>;
+  /** true when this call cancelled it (it was running). */
+  markCancelled(jobId: string, by: string, reason: string | null): Promise<boolean>;
+  /** Counts a result that arrived after the job was cancelled. */
+  addLateResult(jobId: string): Promise<void>;
 }
 
 export class PrismaJobRepo implements JobRepo {
@@ -222,5 +226,17 @@ export class PrismaJobRepo implements JobRepo {
       data: { state: "completed", completedAt: new Date() },
     });
     return count === 1;
+  }
+
+  async markCancelled(jobId: string, by: string, reason: string | null): Promise<boolean> {
+    const { count } = await this.db.job.updateMany({
+      where: { id: jobId, state: "running" },
+      data: { state: "cancelled", completedAt: new Date(), cancelledBy: by, cancelReason: reason },
+    });
+    return count === 1;
+  }
+
+  async addLateResult(jobId: string): Promise<void> {
+    await this.db.job.updateMany({ where: { id: jobId }, data: { lateResults: { increment: 1 } } });
   }
 }

@@ -57,6 +57,8 @@ export interface PipelineRepo {
     fromVersion: number,
     plan: { placement: Prisma.InputJsonObject; reasons: string[]; stages: NewPipelineStage[] },
   ): Promise<PipelineWithStages | null>;
+  /** true when this call stopped it (it was running); `note` says who and why. */
+  markStopped(id: string, note: string): Promise<boolean>;
   fail(id: string, error: string): Promise<void>;
 }
 
@@ -136,6 +138,15 @@ export class PrismaPipelineRepo implements PipelineRepo {
       });
       return { ...p, stages };
     });
+  }
+
+  /** true when this call stopped it (it was running). */
+  async markStopped(id: string, note: string): Promise<boolean> {
+    const { count } = await this.db.pipeline.updateMany({
+      where: { id, status: "running" },
+      data: { status: "stopped", error: note },
+    });
+    return count === 1;
   }
 
   async fail(id: string, error: string): Promise<void> {

@@ -53,6 +53,8 @@ export {
   ServingOptions,
 } from "./gen/edgefleet/v1/inference";
 export {
+  CancelJobRequest,
+  CancelJobResponse,
   GetJobRequest,
   GetJobResponse,
   Job,

@@ -24,10 +24,18 @@ describe("shard reply envelope", () => {
 
   it.each([
     [{ status: "wait", retryMs: 250 }],
-    [{ status: "done" }],
+    [{ status: "done", cancelled: false }],
+    [{ status: "done", cancelled: true }],
     [{ status: "refused", reason: "not a member of this job" }],
   ] as const)("round-trips %j without inputs", (h) => {
     expect(decodeShardReply(encodeShardReply(h))).toEqual(h);
+  });
+
+  it("reads a plain done (an older control plane) as not cancelled", () => {
+    expect(decodeShardReply(encodeShardReply({ status: "done" }))).toEqual({
+      status: "done",
+      cancelled: false,
+    });
   });
 
   it.each([

@@ -37,8 +37,8 @@ export const shardReplyHeadSchema = z.discriminatedUnion("status", [
   }),
   /** Every remaining shard is held by some device: ask again shortly. */
   z.object({ status: z.literal("wait"), retryMs: z.number().int().positive() }),
-  /** Every shard is done or parked. */
-  z.object({ status: z.literal("done") }),
+  /** Every shard is done or parked, or the job was cancelled (`cancelled` true): stop pulling. */
+  z.object({ status: z.literal("done"), cancelled: z.boolean().default(false) }),
   /** Not a member of this job (or no such job). */
   z.object({ status: z.literal("refused"), reason: z.string() }),
 ]);
@@ -132,7 +132,7 @@ export function shardResultMsgId(
   return `${deviceId}:${jobId}:${index}:${delivery}`;
 }
 
-export type JobState = "running" | "completed";
+export type JobState = "running" | "completed" | "cancelled";
 export type JobShardState = "pending" | "done" | "parked";
 
 export interface JobThroughputView {
@@ -166,7 +166,12 @@ export interface JobView {
   /** Shards handed out and not yet settled, as this control-plane replica knows them. */
   inFlight: Array<{ index: number; deviceId: string; delivery: number }>;
   createdAt: string;
+  /** When it completed, or was cancelled. */
   completedAt: string | null;
+  /** Set when cancelled: who (an apitoken:<id> actor) and why (null: no reason given). */
+  cancelled: { by: string; reason: string | null } | null;
+  /** Results that arrived after the job was cancelled (ignored, counted). */
+  lateResults: number;
 }
 
 export interface JobResultRowView {

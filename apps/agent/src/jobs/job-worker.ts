@@ -1,7 +1,7 @@
 // The device's side of sharded batch jobs. A notice names a job; the worker then asks the control
 // plane for shards on its own subject, one at a time and as fast as it finishes them (so faster
 // devices take more), runs each with ONNX Runtime and publishes the result as itself. It stops
-// when the control plane says the job is done (or refuses it), and when the agent stops.
+// when the control plane says the job is done, cancelled (or refuses it), and when the agent stops.
 
 import { setTimeout as sleepFor } from "node:timers/promises";
 import {
@@ -31,6 +31,8 @@ export interface JobWorkerDeps {
 export class JobWorker {
   private readonly running = new Map<string, Promise<void>>();
   private stopped = false;
+  /** How each job this worker pulled from ended, as the control plane said (tests, logs). */
+  readonly ended = new Map<string, "done" | "cancelled">();
   /** Cuts short the waits (a simulated class's slowdown, "wait" replies) when the agent stops. */
   private readonly halt = new AbortController();
 
@@ -76,7 +78,10 @@ export class JobWorker {
         continue;
       }
       failures = 0;
-      if (reply.status === "done") return log.info({ jobId }, "job done");
+      if (reply.status === "done") {
+        this.ended.set(jobId, reply.cancelled ? "cancelled" : "done");
+        return log.info({ jobId }, reply.cancelled ? "job cancelled" : "job done");
+      }
       if (reply.status === "refused")
         return log.warn({ jobId, reason: reply.reason }, "job refused");
       if (reply.status === "wait") {

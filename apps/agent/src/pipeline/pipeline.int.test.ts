@@ -2,7 +2,8 @@
 // nats-server, Postgres, and real agents (their own JWTs, ONNX Runtime). A 3-stage pipeline of an
 // MLP built by the compression package answers like the whole model; killing the middle stage's
 // device mid-stream re-plans onto the two left and every request in flight is answered once;
-// bad input to create changes nothing.
+// bad input to create changes nothing; a stopped pipeline unloads its stages from the devices,
+// answers what was in flight and refuses what comes after (409).
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -27,6 +28,8 @@ const samples = Array.from({ length: 8 }, (_, s) =>
   Float32Array.from({ length: 784 }, (_, i) => ((i * (s + 3)) % 29) / 29),
 );
 let expected: number[][];
+/** The pipeline stopped by the test below: no device loss may bring it back. */
+let stoppedId: string | undefined;
 const wsEvents: FleetEvent[] = [];
 let ws: WebSocket;
 
@@ -170,6 +173,74 @@ describe("bad input to create changes nothing", () => {
     });
     expect(res.status).toBe(403);
   });
+});
+
+describe("stopping a pipeline", () => {
+  it("drops every stage from its device, answers requests in flight, then refuses them (409)", async () => {
+    const created = await stack.api("/api/v1/pipelines", {
+      method: "POST",
+      body: JSON.stringify({
+        name: "to-stop",
+        variantId,
+        deviceIds: agents.slice(0, 2).map((a) => a.deviceId),
+        precisions: ["fp32"],
+      }),
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id as string;
+    stoppedId = id;
+    const holders = (created.body.stages as { deviceId: string }[]).map(
+      (s) => agents.find((a) => a.deviceId === s.deviceId) as RunningAgent,
+    );
+    for (const a of holders) expect(a.stages?.pipelines).toContain(id);
+    expect((await infer(id, samples[0])).status).toBe(200);
+
+    const viewer = await stack.apiToken("viewer");
+    const denied = await stack.api(`/api/v1/pipelines/${id}/stop`, {
+      method: "POST",
+      token: viewer,
+      body: "{}",
+    });
+    expect(denied.status).toBe(403);
+    const viewerInfer = await stack.api(`/api/v1/pipelines/${id}/infer`, {
+      method: "POST",
+      token: viewer,
+      body: JSON.stringify({ input: Array.from(samples[0]) }),
+    });
+    expect(viewerInfer.status).toBe(403);
+
+    // Requests sent just before the stop: each answered (200) or refused (409), none hangs.
+    const inflight = samples.map((x) => infer(id, x));
+    const res = await stack.api(`/api/v1/pipelines/${id}/stop`, {
+      method: "POST",
+      body: JSON.stringify({ reason: "maintenance" }),
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.status).toBe("stopped");
+    expect(res.body.error).toMatch(/^stopped by apitoken:.*: maintenance$/);
+    for (const r of await Promise.all(inflight)) {
+      expect([200, 409], JSON.stringify(r.body)).toContain(r.status);
+      if (r.status === 409) expect(r.body.error).toMatchObject({ message: /is stopped/ });
+    }
+    // The devices dropped (and unloaded) their stage.
+    for (const a of holders) expect(a.stages?.pipelines).not.toContain(id);
+
+    const after = await infer(id, samples[0]);
+    expect(after.status).toBe(409);
+    expect(after.body.error).toMatchObject({ code: "conflict", message: /pipeline is stopped/ });
+    const again = await stack.api(`/api/v1/pipelines/${id}/stop`, { method: "POST", body: "{}" });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatchObject({ message: /already stopped/ });
+    const live = await until("pipeline.updated stopped on the stream", async () =>
+      wsEvents.find(
+        (e) =>
+          e.type === "pipeline.updated" &&
+          e.data?.pipelineId === id &&
+          e.data?.status === "stopped",
+      ),
+    );
+    expect(String((live.data?.reasons as string[] | undefined)?.[0])).toMatch(/maintenance/);
+  }, 60_000);
 });
 
 describe("a 3-stage pipeline", () => {
@@ -341,5 +412,8 @@ describe("a 3-stage pipeline", () => {
     const refused = await infer(id, samples[0]);
     expect(refused.status).toBe(503);
     expect(refused.body.error).toMatchObject({ code: "unavailable" });
+    // Its devices are all gone too, yet the stopped pipeline was not re-planned.
+    const stopped = await stack.api(`/api/v1/pipelines/${stoppedId}`);
+    expect(stopped.body).toMatchObject({ status: "stopped", planVersion: 1 });
   }, 60_000);
 });

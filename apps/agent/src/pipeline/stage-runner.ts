@@ -52,6 +52,11 @@ export class StageRunner {
 
   constructor(private readonly deps: StageRunnerDeps) {}
 
+  /** The pipelines this device holds a loaded stage of. */
+  get pipelines(): string[] {
+    return [...this.stages.keys()];
+  }
+
   start(): void {
     const { nc, deviceId } = this.deps;
     this.subs.push(

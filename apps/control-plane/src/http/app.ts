@@ -222,6 +222,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     route((req, p) => deps.pipelines.infer(p, String(req.params.id), req.body)),
   );
   app.post(
+    "/api/v1/pipelines/:id/stop",
+    route((req, p) => deps.pipelines.stopPipeline(p, String(req.params.id), req.body)),
+  );
+  app.post(
     "/api/v1/plans",
     route((req, p) => deps.plans.createPlan(p, req.body), 201),
   );

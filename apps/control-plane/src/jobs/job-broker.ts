@@ -214,14 +214,17 @@ export class JobBroker implements JobQueue {
     if (!jobId || !UUID.test(jobId)) return reply({ status: "refused", reason: "no such job" });
     const m = await service.membership(jobId, deviceId);
     if (!m.member) return reply({ status: "refused", reason: m.reason });
-    if (m.done) return reply({ status: "done" });
+    if (m.done) return reply({ status: "done", cancelled: m.cancelled });
     for (;;) {
       let jm: JsMsg | null;
       try {
         jm = await (await this.consumer(jobId)).next({ expires: 1000 });
       } catch (err) {
-        // The consumer is gone: the job completed meanwhile (maybe on another replica).
+        // The consumer is gone: the job completed or was cancelled meanwhile (maybe on another
+        // replica).
         this.consumers.delete(jobId);
+        const state = await service.storedState(jobId);
+        if (state === "cancelled") return reply({ status: "done", cancelled: true });
         const pending = await service.pendingShards(jobId);
         if (pending === 0) return reply({ status: "done" });
         throw err;
@@ -303,6 +306,10 @@ export class JobBroker implements JobQueue {
           break;
         case "park":
           held.msg.term(decision.error.slice(0, 200));
+          this.held.get(jobId)?.delete(result.index);
+          break;
+        case "late":
+          // The job's consumer and messages are gone (cancelled): nothing to settle.
           this.held.get(jobId)?.delete(result.index);
           break;
       }

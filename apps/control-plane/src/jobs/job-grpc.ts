@@ -1,8 +1,11 @@
-// gRPC JobService: GetJob and WatchJob (the view now, then every job.updated, until completed),
+// gRPC JobService: GetJob, CancelJob and WatchJob (the view now, then every job.updated, until
+// completed or cancelled),
 // over the same JobService as REST and the WebSocket stream.
 
 import type { JobView } from "@edgefleet/protocol";
 import type {
+  CancelJobRequest,
+  CancelJobResponse,
   GetJobRequest,
   GetJobResponse,
   Job,
@@ -31,6 +34,19 @@ export function jobServiceImpl(deps: JobGrpcDeps): JobServiceServer {
       .then((view) => callback(null, { job: jobMessage(view) }))
       .catch((err) => callback(toServiceError(err, deps.logger, "GetJob")));
   };
+  const cancelJob: handleUnaryCall<CancelJobRequest, CancelJobResponse> = (call, callback) => {
+    deps.auth
+      .authenticate(bearer(call.metadata))
+      .then((principal) =>
+        deps.jobs.cancel(
+          principal,
+          call.request.jobId,
+          call.request.reason ? { reason: call.request.reason } : {},
+        ),
+      )
+      .then((view) => callback(null, { job: jobMessage(view) }))
+      .catch((err) => callback(toServiceError(err, deps.logger, "CancelJob")));
+  };
   const watchJob: handleServerStreamingCall<WatchJobRequest, WatchJobResponse> = (call) => {
     let unsubscribe = () => {};
     const end = () => {
@@ -44,11 +60,11 @@ export function jobServiceImpl(deps: JobGrpcDeps): JobServiceServer {
         // Subscribed before the first read: a change between the two is not missed.
         unsubscribe = deps.jobs.watch(call.request.jobId, (next) => {
           call.write({ job: jobMessage(next) });
-          if (next.state === "completed") end();
+          if (next.state !== "running") end();
         });
         const view = await deps.jobs.get(call.request.jobId);
         call.write({ job: jobMessage(view) });
-        if (view.state === "completed") end();
+        if (view.state !== "running") end();
       })
       .catch((err) => {
         unsubscribe();
@@ -61,7 +77,7 @@ export function jobServiceImpl(deps: JobGrpcDeps): JobServiceServer {
         );
       });
   };
-  return { getJob, watchJob };
+  return { getJob, watchJob, cancelJob };
 }
 
 export function jobMessage(v: JobView): Job {
@@ -82,5 +98,8 @@ export function jobMessage(v: JobView): Job {
     parked: v.parked,
     createdAt: v.createdAt,
     completedAt: v.completedAt ?? "",
+    cancelledBy: v.cancelled?.by ?? "",
+    cancelReason: v.cancelled?.reason ?? "",
+    lateResults: v.lateResults,
   };
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   allowPrefetch,
   argmaxRows,
+  cancelRefusal,
   countCorrect,
   decideDelivery,
   decideResult,
@@ -174,5 +175,29 @@ describe("argmaxRows / countCorrect", () => {
 
   it("counts matches", () => {
     expect(countCorrect([1, 2, 3], Uint8Array.from([1, 0, 3]))).toBe(2);
+  });
+});
+
+describe("cancelRefusal", () => {
+  it.each([
+    ["running", null],
+    ["completed", "the job is completed: there is nothing left to cancel"],
+    ["cancelled", "the job is already cancelled"],
+  ])("%s -> %s", (state, want) => {
+    expect(cancelRefusal(state)).toBe(want);
+  });
+});
+
+describe("decideResult after a cancel", () => {
+  it.each([
+    ["pending", { ok: true as const }, { action: "late" }],
+    ["done", { ok: true as const }, { action: "late" }],
+    ["pending", { ok: false as const, error: "boom" }, { action: "late" }],
+  ] as const)("shard %s, result %o -> %o", (shard, result, want) => {
+    expect(decideResult(shard, result, 0, 3, "cancelled")).toEqual(want);
+  });
+
+  it("a completed job's result for a settled shard is a duplicate", () => {
+    expect(decideResult("done", { ok: true }, 0, 3, "completed")).toEqual({ action: "duplicate" });
   });
 });

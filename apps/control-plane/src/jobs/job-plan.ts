@@ -76,14 +76,20 @@ export type ResultDecision =
   /** A failure with attempts left: let the work queue deliver it again (to any device). */
   | { action: "retry" }
   /** A failure on the last attempt: park the shard with its error, terminate the message. */
-  | { action: "park"; error: string };
+  | { action: "park"; error: string }
+  /** The job was cancelled before this result came: ignore it, count it. */
+  | { action: "late" };
+
+export type JobLifecycleState = "running" | "completed" | "cancelled";
 
 export function decideResult(
   state: ShardState,
   result: { ok: true } | { ok: false; error: string },
   attemptsSoFar: number,
   maxAttempts: number,
+  jobState: JobLifecycleState = "running",
 ): ResultDecision {
+  if (jobState === "cancelled") return { action: "late" };
   if (state !== "pending") return { action: "duplicate" };
   if (result.ok) return { action: "store" };
   const attempts = attemptsSoFar + 1;
@@ -97,6 +103,14 @@ export interface ShardCounts {
   pending: number;
   done: number;
   parked: number;
+}
+
+/** Why a job cannot be cancelled (only a running one can), or null when it can. */
+export function cancelRefusal(state: string): string | null {
+  if (state === "running") return null;
+  if (state === "completed") return "the job is completed: there is nothing left to cancel";
+  if (state === "cancelled") return "the job is already cancelled";
+  return `the job is ${state}`;
 }
 
 export function isComplete(c: ShardCounts): boolean {

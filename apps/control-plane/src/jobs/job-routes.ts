@@ -21,6 +21,10 @@ export function jobRoutes(app: Express, route: Route, jobs: JobService): void {
     "/api/v1/jobs/:id",
     route((req) => jobs.get(String(req.params.id))),
   );
+  app.post(
+    "/api/v1/jobs/:id/cancel",
+    route((req, p) => jobs.cancel(p, String(req.params.id), req.body)),
+  );
   app.get(
     "/api/v1/jobs/:id/results",
     route((req) => jobs.results(String(req.params.id), req.query)),

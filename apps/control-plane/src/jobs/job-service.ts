@@ -12,7 +12,13 @@ import {
   sha256HexSchema,
 } from "@edgefleet/protocol";
 import { z } from "zod";
-import { InvalidArgumentError, NotFoundError, ServiceError, UnavailableError } from "../errors";
+import {
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+  ServiceError,
+  UnavailableError,
+} from "../errors";
 import type { FleetEvents } from "../fleet-events";
 import type { AssignmentService } from "../services/assignment-service";
 import { type Principal, requireRole } from "../services/auth-service";
@@ -28,11 +34,13 @@ import {
 } from "./datasets";
 import {
   argmaxRows,
+  cancelRefusal,
   countCorrect,
   type DeliveryDecision,
   decideDelivery,
   decideResult,
   isComplete,
+  type JobLifecycleState,
   maxShardSize,
   planShards,
   type ResultDecision,
@@ -66,6 +74,10 @@ export const createJobSchema = z.object({
   maxAttempts: z.number().int().min(1).max(20).default(3),
   /** Devices fetch their next shard while running one (hides the round trip). */
   prefetch: z.boolean().default(true),
+});
+
+export const cancelJobSchema = z.object({
+  reason: z.string().trim().min(1).max(500).optional(),
 });
 
 const resultsQuerySchema = z.object({
@@ -196,6 +208,48 @@ export class JobService {
     return view;
   }
 
+  /**
+   * Cancels a running job: its state becomes `cancelled` (who, why), its consumer and queued
+   * shards leave the JOBS stream, members asking for work are told it is done, results arriving
+   * later are ignored (counted). A completed or cancelled job is a 409 naming its state.
+   */
+  async cancel(principal: Principal, id: string, body: unknown): Promise<JobView> {
+    requireRole(principal, "operator");
+    const input = parseInput(cancelJobSchema, body ?? {});
+    const job = await this.deps.repos.jobs.find(id);
+    if (!job) throw new NotFoundError(`job ${id} not found`);
+    const actor = `apitoken:${principal.tokenId}`;
+    const reason = input.reason ?? null;
+    const refused = cancelRefusal(job.state);
+    if (refused || !(await this.deps.repos.jobs.markCancelled(id, actor, reason))) {
+      const now = refused ? job.state : ((await this.deps.repos.jobs.find(id))?.state ?? "gone");
+      throw new ConflictError(`job ${id}: ${refused ?? cancelRefusal(now)}`);
+    }
+    const ctx = this.contexts.get(id);
+    const c = ctx ? await ctx : null;
+    if (c) c.job = { ...c.job, state: "cancelled", completedAt: new Date() };
+    await this.deps.queue.close(id).catch(() => {});
+    clearTimeout(this.throttled.get(id));
+    this.throttled.delete(id);
+    await this.deps.repos.audit.append({
+      actor,
+      action: "job.cancelled",
+      subjectType: "job",
+      subjectId: id,
+      data: { reason },
+    });
+    // The devices ask again and hear "done" at once rather than at their next wait.
+    this.deps.queue.notify(id, job.deviceIds);
+    const view = await this.get(id);
+    this.deps.events.publish(this.event(view));
+    return view;
+  }
+
+  /** The job's state as stored (another replica may have completed or cancelled it). */
+  async storedState(jobId: string): Promise<string | null> {
+    return (await this.deps.repos.jobs.find(jobId))?.state ?? null;
+  }
+
   async list(): Promise<{ jobs: JobView[] }> {
     const rows = await this.deps.repos.jobs.list(50);
     return { jobs: await Promise.all(rows.map((j) => this.view(j))) };
@@ -262,12 +316,19 @@ export class JobService {
     jobId: string,
     deviceId: string,
   ): Promise<
-    { member: false; reason: string } | { member: true; done: boolean; job: Job; model: JobModel }
+    | { member: false; reason: string }
+    | { member: true; done: boolean; cancelled: boolean; job: Job; model: JobModel }
   > {
     const ctx = await this.context(jobId);
     if (!ctx) return { member: false, reason: "no such job" };
     if (!ctx.members.has(deviceId)) return { member: false, reason: "not a member of this job" };
-    return { member: true, done: ctx.job.state !== "running", job: ctx.job, model: ctx.model };
+    return {
+      member: true,
+      done: ctx.job.state !== "running",
+      cancelled: ctx.job.state === "cancelled",
+      job: ctx.job,
+      model: ctx.model,
+    };
   }
 
   /** The work queue delivered shard `index` (for the `delivery`-th time) for `deviceId`. */
@@ -280,6 +341,8 @@ export class JobService {
     const ctx = await this.context(jobId);
     const shard = await this.deps.repos.jobs.shard(jobId, index);
     if (!ctx || !shard) return { action: "drop" };
+    // Delivered while a cancel was closing the queue: nobody runs it.
+    if (ctx.job.state === "cancelled") return { action: "drop" };
     const d = decideDelivery(shard.state as "pending", delivery, ctx.job.maxAttempts, shard.error);
     if (d.action === "park") await this.park(jobId, index, d.error);
     if (d.action === "serve") await this.deps.repos.jobs.addHolder(jobId, index, deviceId);
@@ -306,8 +369,25 @@ export class JobService {
     const shard = await this.deps.repos.jobs.shard(result.jobId, result.index);
     // A member may only answer for shards it was handed (not forge another's).
     if (!shard?.holders.includes(deviceId)) return null;
+    // Read again when cached as running: another replica may have cancelled it.
+    const jobState = (
+      ctx.job.state === "running"
+        ? ((await this.storedState(result.jobId)) ?? "running")
+        : ctx.job.state
+    ) as JobLifecycleState;
+    if (jobState !== ctx.job.state) ctx.job = { ...ctx.job, state: jobState };
     const r = result.ok ? { ok: true as const } : { ok: false as const, error: result.error };
-    let decision = decideResult(shard.state as "pending", r, shard.attempts, ctx.job.maxAttempts);
+    let decision = decideResult(
+      shard.state as "pending",
+      r,
+      shard.attempts,
+      ctx.job.maxAttempts,
+      jobState,
+    );
+    if (decision.action === "late") {
+      await this.deps.repos.jobs.addLateResult(result.jobId);
+      return decision;
+    }
     if (result.ok && decision.action === "store") {
       const problem = checkOutputs(result, shard.count);
       if (problem) {
@@ -450,6 +530,11 @@ export class JobService {
       inFlight: this.deps.queue.inFlight(job.id),
       createdAt: job.createdAt.toISOString(),
       completedAt: job.completedAt?.toISOString() ?? null,
+      cancelled:
+        job.state === "cancelled"
+          ? { by: job.cancelledBy ?? "", reason: job.cancelReason ?? null }
+          : null,
+      lateResults: job.lateResults,
     };
   }
 

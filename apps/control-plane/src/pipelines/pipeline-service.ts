@@ -30,7 +30,13 @@ import {
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { InvalidArgumentError, NotFoundError, ServiceError, UnavailableError } from "../errors";
+import {
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+  ServiceError,
+  UnavailableError,
+} from "../errors";
 import type { FleetEvents } from "../fleet-events";
 import { type Principal, requireRole } from "../services/auth-service";
 import type { ArtifactStore, ManifestSigner } from "../services/dispatch-ports";
@@ -39,6 +45,7 @@ import { parseInput } from "../services/validation";
 import { InflightRequests } from "./inflight";
 import { LinkProbeError, PROBE_LARGE_BYTES, PROBE_SMALL_BYTES, probeLink } from "./link-probe";
 import type { PipelineBus, StageResult } from "./pipeline-bus";
+import { inferRefusal, stopRefusal } from "./pipeline-lifecycle";
 
 export class PipelineTimeoutError extends ServiceError {
   override name = "PipelineTimeoutError";
@@ -65,6 +72,10 @@ const createSchema = z.object({
     .default(["fp32", "int8"]),
   /** memory-proportional: exo's default, for comparison (every device, layers by memory). */
   strategy: z.enum(["cost-model", "memory-proportional"]).default("cost-model"),
+});
+
+const stopSchema = z.object({
+  reason: z.string().trim().min(1).max(500).optional(),
 });
 
 const inferSchema = z.object({
@@ -260,9 +271,70 @@ export class PipelineService {
       data,
       deadline: Date.now() + (input.timeoutMs ?? this.deps.options?.deadlineMs ?? 30_000),
     });
-    this.send(requestId);
+    if (this.plans.has(id) || this.replanning.has(id)) this.send(requestId);
+    else {
+      // Stopped (or failed) between reading the plan and now: answered by what it is now.
+      this.planOf(id).then(
+        () => this.send(requestId),
+        (error: Error) => this.inflight.settle(requestId, { ok: false, error }),
+      );
+    }
     const result = await answer;
     return { ...result, ms: performance.now() - t0 };
+  }
+
+  /**
+   * Stops a running pipeline: status `stopped` (its error says who and why), each stage's device
+   * drops and unloads its stage, requests in flight are answered 409, later ones too; a device
+   * dropping out no longer re-plans it. A pipeline not running is a 409 naming its status.
+   */
+  async stopPipeline(principal: Principal, id: string, body: unknown): Promise<PipelineView> {
+    requireRole(principal, "operator");
+    const input = parseInput(stopSchema, body ?? {});
+    const actor = `apitoken:${principal.tokenId}`;
+    const note = `stopped by ${actor}${input.reason ? `: ${input.reason}` : ""}`;
+    // In the pipeline's queue: a re-plan under way finishes first, none starts after.
+    const stopped = await this.queue(id, async () => {
+      const p = await this.deps.repos.pipelines.find(id);
+      if (!p) throw new NotFoundError(`pipeline ${id} not found`);
+      const refused = stopRefusal(p.status);
+      if (refused) throw new ConflictError(`pipeline ${id}: ${refused}`);
+      if (!(await this.deps.repos.pipelines.markStopped(id, note))) {
+        const now = (await this.deps.repos.pipelines.find(id))?.status ?? "gone";
+        throw new ConflictError(`pipeline ${id}: ${stopRefusal(now) ?? "changed meanwhile"}`);
+      }
+      return p;
+    });
+    this.plans.delete(id);
+    for (const r of this.inflight.of(id)) {
+      this.inflight.settle(r.requestId, {
+        ok: false,
+        error: new ConflictError(`pipeline ${id} is stopped (${note}) before it answered`),
+      });
+    }
+    const replies = await Promise.all(
+      stopped.stages.map((s) =>
+        this.deps.bus
+          .assign(s.deviceId, { action: "stop", pipelineId: id }, 10_000)
+          .then((r) => (r.ok ? null : `stage ${s.index + 1} on ${s.deviceId}: ${r.error}`))
+          .catch(
+            (err: Error) => `stage ${s.index + 1} on ${s.deviceId}: no answer (${err.message})`,
+          ),
+      ),
+    );
+    const unanswered = replies.filter((r): r is string => r !== null);
+    await this.deps.repos.audit.append({
+      actor,
+      action: "pipeline.stopped",
+      subjectType: "pipeline",
+      subjectId: id,
+      data: { reason: input.reason ?? null, stagesNotDropped: unanswered },
+    });
+    this.publish(id, "stopped", [note, ...unanswered.map((u) => `not dropped: ${u}`)], {
+      planVersion: stopped.planVersion,
+      devices: stopped.stages.map((s) => s.deviceId),
+    });
+    return this.get(id);
   }
 
   /** Measures (and stores) each device's link; the devices' capabilities and links for placement. */
@@ -453,8 +525,9 @@ export class PipelineService {
     if (cached) return cached;
     const p = await this.deps.repos.pipelines.find(id);
     if (!p) throw new NotFoundError(`pipeline ${id} not found`);
-    if (p.status !== "running")
-      throw new UnavailableError(`pipeline ${id} is ${p.status}: ${p.error ?? ""}`);
+    const refused = inferRefusal(p.status, p.error);
+    if (refused?.kind === "conflict") throw new ConflictError(`${refused.message} (${id})`);
+    if (refused) throw new UnavailableError(`${refused.message} (${id})`);
     const state = planState(p);
     this.plans.set(id, state);
     return state;
@@ -549,12 +622,15 @@ export class PipelineService {
     );
   }
 
-  private queue(id: string, work: () => Promise<void>): Promise<void> {
+  private queue<T>(id: string, work: () => Promise<T>): Promise<T> {
     const prev = this.replans.get(id) ?? Promise.resolve();
     const next = prev.then(work);
     this.replans.set(
       id,
-      next.catch(() => {}),
+      next.then(
+        () => {},
+        () => {},
+      ),
     );
     return next;
   }
@@ -661,8 +737,12 @@ export class PipelineService {
     for (const r of this.inflight.of(id)) this.send(r.requestId);
   }
 
-  private publish(pipelineId: string, status: string, reasons: string[]): void {
-    const plan = this.plans.get(pipelineId);
+  private publish(
+    pipelineId: string,
+    status: string,
+    reasons: string[],
+    plan: Pick<PlanState, "planVersion" | "devices"> | undefined = this.plans.get(pipelineId),
+  ): void {
     this.deps.events.publish({
       type: "pipeline.updated",
       deviceId: "",
