@@ -21,7 +21,7 @@ import {
 } from "@edgefleet/protocol";
 import { type Job, JobServiceClient } from "@edgefleet/protocol/grpc";
 import { deviceClass, REFERENCE_HOST_FACTS, simulateFacts } from "@edgefleet/runtime/facts";
-import { credentials, Metadata } from "@grpc/grpc-js";
+import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
 import * as ort from "onnxruntime-node";
@@ -280,8 +280,11 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
 
     // The agent heard "cancelled" and stopped pulling: at most the shard it held (or had
     // prefetched) runs out, then nothing more starts.
-    await until("agent told", async () => a.jobs.ended.get(job.id) === "cancelled" || undefined);
-    expect(a.jobs.jobs).not.toContain(job.id);
+    await until(
+      "agent told, its pulling loop ended",
+      async () =>
+        (a.jobs.ended.get(job.id) === "cancelled" && !a.jobs.jobs.includes(job.id)) || undefined,
+    );
     const settledStarts = started;
     // Reminders, a fresh notice: none brings a shard back.
     a.jobs.notice(job.id);
@@ -417,6 +420,41 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
     expect(res.status, JSON.stringify(res.body)).toBe(400);
     expect((res.body.error as { field: string }).field).toBe(field);
     expect(((await stack.api("/api/v1/jobs")).body.jobs as unknown[]).length).toBe(before);
+  });
+});
+
+describe("gRPC CancelJob", { timeout: 30_000 }, () => {
+  it("cancels a running job with a reason; a second cancel is FAILED_PRECONDITION", async () => {
+    // A member that never pulls: the job stays running until cancelled.
+    const idle = await stack.enrollDevice("grpc-idle");
+    const job = await createJob({
+      variantId,
+      dataset: "mnist",
+      limit: 200,
+      shardSize: 100,
+      selector: { deviceIds: [idle.deviceId] },
+    });
+    const client = new JobServiceClient(stack.cp.grpcAddress, credentials.createInsecure());
+    const md = new Metadata();
+    md.set("authorization", `Bearer ${stack.adminToken}`);
+    const cancel = (reason: string) =>
+      new Promise<{ job?: Job }>((resolve, reject) =>
+        client.cancelJob({ jobId: job.id, reason }, md, (err, res) =>
+          err ? reject(err) : resolve(res),
+        ),
+      );
+    try {
+      const res = await cancel("from grpc");
+      expect(res.job).toMatchObject({ id: job.id, state: "cancelled", cancelReason: "from grpc" });
+      expect(res.job?.cancelledBy).toMatch(/^apitoken:/);
+      await expect(cancel("again")).rejects.toMatchObject({
+        code: status.FAILED_PRECONDITION,
+        details: expect.stringMatching(/already cancelled/),
+      });
+    } finally {
+      client.close();
+    }
+    expect(await leftOnStream(job.id)).toEqual({ consumer: false, messages: 0 });
   });
 });
 

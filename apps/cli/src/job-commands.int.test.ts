@@ -104,6 +104,39 @@ describe("edgefleet jobs", { timeout: 60_000 }, () => {
 
     const list = await cli("jobs", "list");
     expect(list.stdout).toContain(view.id);
+
+    // A completed job cannot be cancelled: one line naming its state.
+    const late = await cli("jobs", "cancel", view.id);
+    expect(late.code).toBe(1);
+    expect(late.stderr).toMatch(/^edgefleet: error: .*the job is completed/);
+  });
+
+  it("cancels a running job, with a reason", async () => {
+    // A member that never pulls: the job stays running until cancelled.
+    const idle = await stack.enrollDevice("cli-idle");
+    const run = await cli(
+      "jobs",
+      "run",
+      "--variant",
+      variantId,
+      "--limit",
+      "200",
+      "--shard-size",
+      "100",
+      "--devices",
+      idle.deviceId,
+      "--no-watch",
+      "--json",
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const id = (JSON.parse(run.stdout) as JobView).id;
+    const cancelled = await cli("jobs", "cancel", id, "--reason", "cli test");
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stdout).toContain("cancelled: 0/2 shards");
+    expect(cancelled.stdout).toMatch(/cancelled by apitoken:\S+: cli test/);
+    const again = await cli("jobs", "cancel", id, "--json");
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already cancelled/);
   });
 
   it("refuses a job for an unknown variant in one line naming the field", async () => {

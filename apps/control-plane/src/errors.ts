@@ -51,6 +51,14 @@ export class ConflictError extends ServiceError {
   readonly code = "conflict";
 }
 
+/** A 409 for what the thing's state forbids (cancel a finished job); gRPC FAILED_PRECONDITION. */
+export class StateConflictError extends ServiceError {
+  override name = "StateConflictError";
+  readonly httpStatus = 409;
+  readonly grpcCode = GrpcStatus.FAILED_PRECONDITION;
+  readonly code = "conflict";
+}
+
 export class PayloadTooLargeError extends ServiceError {
   override name = "PayloadTooLargeError";
   readonly httpStatus = 413;

@@ -13,10 +13,10 @@ import {
 } from "@edgefleet/protocol";
 import { z } from "zod";
 import {
-  ConflictError,
   InvalidArgumentError,
   NotFoundError,
   ServiceError,
+  StateConflictError,
   UnavailableError,
 } from "../errors";
 import type { FleetEvents } from "../fleet-events";
@@ -223,7 +223,7 @@ export class JobService {
     const refused = cancelRefusal(job.state);
     if (refused || !(await this.deps.repos.jobs.markCancelled(id, actor, reason))) {
       const now = refused ? job.state : ((await this.deps.repos.jobs.find(id))?.state ?? "gone");
-      throw new ConflictError(`job ${id}: ${refused ?? cancelRefusal(now)}`);
+      throw new StateConflictError(`job ${id}: ${refused ?? cancelRefusal(now)}`);
     }
     const ctx = this.contexts.get(id);
     const c = ctx ? await ctx : null;

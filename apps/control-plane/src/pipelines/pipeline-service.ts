@@ -31,10 +31,10 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { z } from "zod";
 import {
-  ConflictError,
   InvalidArgumentError,
   NotFoundError,
   ServiceError,
+  StateConflictError,
   UnavailableError,
 } from "../errors";
 import type { FleetEvents } from "../fleet-events";
@@ -298,10 +298,10 @@ export class PipelineService {
       const p = await this.deps.repos.pipelines.find(id);
       if (!p) throw new NotFoundError(`pipeline ${id} not found`);
       const refused = stopRefusal(p.status);
-      if (refused) throw new ConflictError(`pipeline ${id}: ${refused}`);
+      if (refused) throw new StateConflictError(`pipeline ${id}: ${refused}`);
       if (!(await this.deps.repos.pipelines.markStopped(id, note))) {
         const now = (await this.deps.repos.pipelines.find(id))?.status ?? "gone";
-        throw new ConflictError(`pipeline ${id}: ${stopRefusal(now) ?? "changed meanwhile"}`);
+        throw new StateConflictError(`pipeline ${id}: ${stopRefusal(now) ?? "changed meanwhile"}`);
       }
       return p;
     });
@@ -309,7 +309,7 @@ export class PipelineService {
     for (const r of this.inflight.of(id)) {
       this.inflight.settle(r.requestId, {
         ok: false,
-        error: new ConflictError(`pipeline ${id} is stopped (${note}) before it answered`),
+        error: new StateConflictError(`pipeline ${id} is stopped (${note}) before it answered`),
       });
     }
     const replies = await Promise.all(
@@ -526,7 +526,7 @@ export class PipelineService {
     const p = await this.deps.repos.pipelines.find(id);
     if (!p) throw new NotFoundError(`pipeline ${id} not found`);
     const refused = inferRefusal(p.status, p.error);
-    if (refused?.kind === "conflict") throw new ConflictError(`${refused.message} (${id})`);
+    if (refused?.kind === "conflict") throw new StateConflictError(`${refused.message} (${id})`);
     if (refused) throw new UnavailableError(`${refused.message} (${id})`);
     const state = planState(p);
     this.plans.set(id, state);
