@@ -458,6 +458,40 @@ describe("gRPC CancelJob", { timeout: 30_000 }, () => {
   });
 });
 
+describe("a job cancelled with two control-plane replicas", { timeout: 30_000 }, () => {
+  it("both answer its members done, cancelled", async () => {
+    const replica = await stack.startReplica();
+    try {
+      const member = await stack.enrollDevice("two-replicas");
+      const job = await createJob({
+        variantId,
+        dataset: "mnist",
+        limit: 1000,
+        shardSize: 50,
+        selector: { deviceIds: [member.deviceId] },
+      });
+      const ask = async () =>
+        decodeShardReply(
+          (
+            await member.nc.request(subjects.jobNext(member.deviceId, job.id), undefined, {
+              timeout: 5000,
+            })
+          ).data,
+        );
+      // Shards handed out before (the queue group spreads the asks over both replicas).
+      const before = await Promise.all([1, 2, 3, 4, 5, 6].map(() => ask()));
+      expect(before.every((r) => r.status === "shard")).toBe(true);
+      const res = await stack.api(`/api/v1/jobs/${job.id}/cancel`, { method: "POST", body: "{}" });
+      expect(res.status).toBe(200);
+      const after = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(() => ask()));
+      for (const r of after) expect(r).toMatchObject({ status: "done", cancelled: true });
+      expect(await leftOnStream(job.id)).toEqual({ consumer: false, messages: 0 });
+    } finally {
+      await replica.stop();
+    }
+  });
+});
+
 describe("permissions against the real nats-server", { timeout: 60_000 }, () => {
   it("keeps a device to its own jobs, its own results and its own notices", async () => {
     const member = await agent("x86-4", "x86-gateway");

@@ -109,6 +109,7 @@ interface JobContext {
 export class JobService {
   private readonly contexts = new Map<string, Promise<JobContext | null>>();
   private readonly throttled = new Map<string, NodeJS.Timeout>();
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly deps: {
@@ -120,7 +121,19 @@ export class JobService {
       /** Least time between two `job.updated` events of one job (default 500 ms). */
       eventEveryMs?: number;
     },
-  ) {}
+  ) {
+    // Cancelled on another replica: members asking here hear "done" too, results are late.
+    this.unsubscribe = deps.events.subscribe((e) => {
+      if (e.type !== "job.updated" || e.data?.state !== "cancelled" || !e.jobId) return;
+      void this.contexts.get(e.jobId)?.then(
+        (c) => {
+          if (c && c.job.state === "running")
+            c.job = { ...c.job, state: "cancelled", completedAt: new Date() };
+        },
+        () => {},
+      );
+    });
+  }
 
   async create(principal: Principal, body: unknown): Promise<JobView> {
     requireRole(principal, "operator");
@@ -470,6 +483,7 @@ export class JobService {
   }
 
   stop(): void {
+    this.unsubscribe();
     for (const t of this.throttled.values()) clearTimeout(t);
     this.throttled.clear();
   }

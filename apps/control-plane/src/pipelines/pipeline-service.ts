@@ -137,6 +137,9 @@ export class PipelineService {
         if (e.type === "device.offline") void this.onDeviceLost(e.deviceId);
         // An agent that restarted has forgotten its stages (they live in memory): tell it again.
         if (e.type === "device.online") void this.onDeviceBack(e.deviceId);
+        // Stopped on another replica: its cached plan and waiting requests go here too.
+        if (e.type === "pipeline.updated" && e.data?.status === "stopped")
+          this.forgetStopped(String(e.data.pipelineId), "on another replica");
       }),
     );
     this.timer = setInterval(() => this.tick(), 100);
@@ -305,13 +308,7 @@ export class PipelineService {
       }
       return p;
     });
-    this.plans.delete(id);
-    for (const r of this.inflight.of(id)) {
-      this.inflight.settle(r.requestId, {
-        ok: false,
-        error: new StateConflictError(`pipeline ${id} is stopped (${note}) before it answered`),
-      });
-    }
+    this.forgetStopped(id, note);
     const replies = await Promise.all(
       stopped.stages.map((s) =>
         this.deps.bus
@@ -335,6 +332,17 @@ export class PipelineService {
       devices: stopped.stages.map((s) => s.deviceId),
     });
     return this.get(id);
+  }
+
+  /** Drops a stopped pipeline's cached plan; its requests in flight are answered 409. */
+  private forgetStopped(id: string, why: string): void {
+    this.plans.delete(id);
+    for (const r of this.inflight.of(id)) {
+      this.inflight.settle(r.requestId, {
+        ok: false,
+        error: new StateConflictError(`pipeline ${id} is stopped (${why}) before it answered`),
+      });
+    }
   }
 
   /** Measures (and stores) each device's link; the devices' capabilities and links for placement. */
