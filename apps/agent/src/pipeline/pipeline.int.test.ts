@@ -89,6 +89,23 @@ const infer = (id: string, x: Float32Array) =>
     body: JSON.stringify({ input: Array.from(x), timeoutMs: 30_000 }),
   });
 
+/** The real `edgefleet` entry as a child process. */
+const cli = (...args: string[]) =>
+  new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const p = spawn(process.execPath, [cliBin, ...args], {
+      env: {
+        ...process.env,
+        EDGEFLEET_URL: stack.cp.httpUrl,
+        EDGEFLEET_TOKEN: stack.adminToken,
+      },
+    });
+    let out = "";
+    let err = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (err += d));
+    p.on("close", (code) => resolve({ code, out, err }));
+  });
+
 beforeAll(async () => {
   stack = await startTestStack();
   const token = await stack.newEnrollmentToken(4);
@@ -228,9 +245,13 @@ describe("stopping a pipeline", () => {
     const after = await infer(id, samples[0]);
     expect(after.status).toBe(409);
     expect(after.body.error).toMatchObject({ code: "conflict", message: /pipeline is stopped/ });
-    const again = await stack.api(`/api/v1/pipelines/${id}/stop`, { method: "POST", body: "{}" });
-    expect(again.status).toBe(409);
-    expect(again.body.error).toMatchObject({ message: /already stopped/ });
+    // Through the CLI: shown as stopped, and a second stop is refused naming the state.
+    const shown = await cli("pipelines", "show", id);
+    expect(shown.out).toMatch(/: stopped, plan 1/);
+    expect(shown.out).toMatch(/error: stopped by apitoken:.*: maintenance/);
+    const again = await cli("pipelines", "stop", id, "--reason", "twice");
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/^edgefleet: error: .*already stopped/);
     const live = await until("pipeline.updated stopped on the stream", async () =>
       wsEvents.find(
         (e) =>
@@ -280,21 +301,6 @@ describe("a 3-stage pipeline", () => {
   });
 
   it("answers through the CLI too (edgefleet pipelines show / infer)", async () => {
-    const cli = (...args: string[]) =>
-      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-        const p = spawn(process.execPath, [cliBin, ...args], {
-          env: {
-            ...process.env,
-            EDGEFLEET_URL: stack.cp.httpUrl,
-            EDGEFLEET_TOKEN: stack.adminToken,
-          },
-        });
-        let out = "";
-        let err = "";
-        p.stdout.on("data", (d) => (out += d));
-        p.stderr.on("data", (d) => (err += d));
-        p.on("close", (code) => resolve({ code, out, err }));
-      });
     const shown = await cli("pipelines", "show", id);
     expect(shown.code, shown.err).toBe(0);
     expect(shown.out).toMatch(/plan 1, cost-model, throughput/);
