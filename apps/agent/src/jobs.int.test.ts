@@ -232,10 +232,12 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
   it("cancels a running job: agents stop pulling, nothing of it stays on the JOBS stream", async () => {
     let started = 0;
     let ended = 0;
+    let ran: number | undefined;
     const a = await agent("pi-cancel", "rpi4", {
       onJobShard: (e) => {
         if (e.phase === "start") started++;
         else ended++;
+        ran ??= e.index;
       },
     });
     const job = await createJob({
@@ -297,6 +299,19 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
     // Results of shards that ran past the cancel were not kept (they are counted instead).
     expect(after.shards.done + after.lateResults).toBeLessThanOrEqual(settledStarts);
     expect(after.shards.done).toBe(view.shards.done);
+
+    // A result the device publishes now (for a shard it was handed) is ignored and counted.
+    await jetstream(a.nc!).publish(
+      subjects.jobResults(a.deviceId, job.id),
+      encodeJson({ ok: false, jobId: job.id, index: ran, variantId, error: "too late" }),
+      { msgID: `late-${job.id}` },
+    );
+    const counted = await until("late result counted", async () => {
+      const v = (await stack.api(`/api/v1/jobs/${job.id}`)).body as unknown as JobView;
+      return v.lateResults > after.lateResults ? v : undefined;
+    });
+    expect(counted.lateResults).toBe(after.lateResults + 1);
+    expect(counted.shards).toEqual(after.shards);
 
     // Cancelling again names the state.
     const again = await stack.api(`/api/v1/jobs/${job.id}/cancel`, { method: "POST", body: "{}" });
