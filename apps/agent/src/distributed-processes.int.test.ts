@@ -20,9 +20,10 @@ import {
 } from "@edgefleet/compression";
 import { mnistDataset } from "@edgefleet/control-plane/testing";
 import { createPrisma } from "@edgefleet/db";
-import type { CalibrationRunView, JobResultsView, JobView } from "@edgefleet/protocol";
+import type { CalibrationRunView, JobView } from "@edgefleet/protocol";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { allJobResults, onnxReference } from "./jobs/job-test-helpers";
 import { startTestStack, type TestStack, until } from "./test-stack";
 
 const agentDir = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -143,36 +144,9 @@ function sigkill(proc: AgentProcess): Promise<void> {
   });
 }
 
-/** ONNX Runtime itself on the first `n` inputs of MNIST in the job's order. */
-async function reference(n: number): Promise<{ argmax: number[]; accuracy: number }> {
-  const ds = mnistDataset();
-  const session = await ort.InferenceSession.create(model);
-  const out = await session.run({
-    input: new ort.Tensor("float32", ds.inputs.subarray(0, n * 784), [n, 784]),
-  });
-  await session.release();
-  const logits = out[session.outputNames[0]].data as Float32Array;
-  const argmax: number[] = [];
-  let correct = 0;
-  for (let i = 0; i < n; i++) {
-    const row = logits.subarray(i * 10, i * 10 + 10);
-    const best = row.indexOf(Math.max(...row));
-    argmax.push(best);
-    if (best === ds.labels![i]) correct++;
-  }
-  return { argmax, accuracy: correct / n };
-}
+const reference = (n: number) => onnxReference(model, n);
 
-async function allResults(id: string): Promise<JobResultsView["rows"]> {
-  const rows: JobResultsView["rows"] = [];
-  for (let from: number | null = 0; from !== null; ) {
-    const page = (await stack.api(`/api/v1/jobs/${id}/results?from=${from}&limit=1000`))
-      .body as unknown as JobResultsView;
-    rows.push(...page.rows);
-    from = page.rows.length === 0 ? null : page.next;
-  }
-  return rows;
-}
+const allResults = (id: string) => allJobResults(stack, id);
 
 beforeAll(async () => {
   await ensureBundle();
