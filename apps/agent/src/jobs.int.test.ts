@@ -24,11 +24,11 @@ import { deviceClass, REFERENCE_HOST_FACTS, simulateFacts } from "@edgefleet/run
 import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
-import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type AgentConfig, type RunningAgent, startAgent } from "./agent";
 import { deviceRuntime } from "./device-runtime";
+import { allJobResults, onnxReference } from "./jobs/job-test-helpers";
 import { startTestStack, type TestStack, until } from "./test-stack";
 
 let stack: TestStack;
@@ -52,25 +52,7 @@ function trainedModel(): Uint8Array {
   return exportOnnx(net);
 }
 
-/** What ONNX Runtime itself says about the first `n` inputs of the job's MNIST order. */
-async function reference(n: number): Promise<{ argmax: number[]; accuracy: number }> {
-  const ds = mnistDataset();
-  const session = await ort.InferenceSession.create(model);
-  const out = await session.run({
-    input: new ort.Tensor("float32", ds.inputs.subarray(0, n * 784), [n, 784]),
-  });
-  await session.release();
-  const logits = out[session.outputNames[0]].data as Float32Array;
-  const argmax: number[] = [];
-  let correct = 0;
-  for (let i = 0; i < n; i++) {
-    const row = logits.subarray(i * 10, i * 10 + 10);
-    const best = row.indexOf(Math.max(...row));
-    argmax.push(best);
-    if (best === ds.labels![i]) correct++;
-  }
-  return { argmax, accuracy: correct / n };
-}
+const reference = (n: number) => onnxReference(model, n);
 
 async function agent(name: string, cls: string, overrides: Partial<AgentConfig> = {}) {
   const token = await stack.newEnrollmentToken();
@@ -132,16 +114,7 @@ async function leftOnStream(id: string): Promise<{ consumer: boolean; messages: 
   return { consumer: names.includes(`job-${id}`), messages: info.state.subjects?.[subject] ?? 0 };
 }
 
-async function allResults(id: string, limit = 700): Promise<JobResultsView["rows"]> {
-  const rows: JobResultsView["rows"] = [];
-  for (let from: number | null = 0; from !== null; ) {
-    const r = await stack.api(`/api/v1/jobs/${id}/results?from=${from}&limit=${limit}`);
-    const page = r.body as unknown as JobResultsView;
-    rows.push(...page.rows);
-    from = page.rows.length === 0 ? null : page.next;
-  }
-  return rows;
-}
+const allResults = (id: string) => allJobResults(stack, id, 700);
 
 beforeAll(async () => {
   stack = await startTestStack();

@@ -3,6 +3,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ControlPlaneConfig } from "@edgefleet/control-plane";
 import {
   silentLogger,
   startTestControlPlane,
@@ -31,8 +32,11 @@ export interface TestStack extends TestControlPlane {
   newDataDir(): Promise<string>;
 }
 
-export async function startTestStack(): Promise<TestStack> {
-  const base = await startTestControlPlane();
+/** `overrides`: control-plane settings, e.g. slower heartbeats for agents running as processes. */
+export async function startTestStack(
+  overrides: Partial<ControlPlaneConfig> = {},
+): Promise<TestStack> {
+  const base = await startTestControlPlane(overrides);
   const dirs: string[] = [];
   // One thread and short rounds: real measurements, kept brief on a shared test machine.
   const runtime = deviceRuntime({
