@@ -411,6 +411,28 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
   });
 });
 
+describe("assigned mode", { timeout: 30_000 }, () => {
+  it("takes only devices with a variant assigned, and refuses a fleet with none (variantId)", async () => {
+    const bare = await stack.enrollDevice("nothing-assigned");
+    const before = ((await stack.api("/api/v1/jobs")).body.jobs as unknown[]).length;
+    const res = await stack.api("/api/v1/jobs", {
+      method: "POST",
+      body: JSON.stringify({
+        variantId: "assigned",
+        dataset: "mnist",
+        shardSize: 100,
+        selector: { deviceIds: [bare.deviceId] },
+      }),
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.error).toMatchObject({
+      field: "variantId",
+      message: expect.stringMatching(/none of the 1 selected device\(s\) has one/),
+    });
+    expect(((await stack.api("/api/v1/jobs")).body.jobs as unknown[]).length).toBe(before);
+  });
+});
+
 describe("gRPC CancelJob", { timeout: 30_000 }, () => {
   it("cancels a running job with a reason; a second cancel is FAILED_PRECONDITION", async () => {
     // A member that never pulls: the job stays running until cancelled.

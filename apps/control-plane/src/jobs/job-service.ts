@@ -113,7 +113,7 @@ export class JobService {
 
   constructor(
     private readonly deps: {
-      repos: Pick<Repos, "jobs" | "rollouts" | "audit">;
+      repos: Pick<Repos, "jobs" | "rollouts" | "audit" | "dispatch">;
       assignments: Pick<AssignmentService, "signedAssignment">;
       artifacts: Pick<ArtifactStore, "get">;
       queue: JobQueue;
@@ -159,8 +159,9 @@ export class JobService {
         `${input.shardSize} inputs do not fit one NATS message; at most ${most} of this size`,
       );
     }
-    const devices = await this.deps.repos.rollouts.selectDevices(input.selector);
-    if (devices.length === 0) throw new InvalidArgumentError("selector", "selects no device");
+    const selected = await this.deps.repos.rollouts.selectDevices(input.selector);
+    if (selected.length === 0) throw new InvalidArgumentError("selector", "selects no device");
+    const devices = model.mode === "assigned" ? await this.assigned(selected) : selected;
     const shards = planShards(dataset.samples, input.shardSize);
     const actor = `apitoken:${principal.tokenId}`;
     const job = await this.deps.repos.jobs.create(
@@ -578,6 +579,22 @@ export class JobService {
       members: new Map(devices.map((d) => [d.id, d.deviceClass ?? ""])),
       labels: dataset.kind === "mnist" ? mnistDataset().labels!.subarray(0, job.samples) : null,
     };
+  }
+
+  /**
+   * With `assigned`, the members are the selected devices that have a variant assigned: a device
+   * with nothing to run would only fail (and park) every shard it is handed.
+   */
+  private async assigned<D extends { id: string }>(selected: D[]): Promise<D[]> {
+    const assignments = await this.deps.repos.dispatch.assignmentsOf(selected.map((d) => d.id));
+    const members = selected.filter((d) => assignments.get(d.id)?.variantId);
+    if (members.length === 0) {
+      throw new InvalidArgumentError(
+        "variantId",
+        `"assigned" runs each device's assigned variant, and none of the ${selected.length} selected device(s) has one`,
+      );
+    }
+    return members;
   }
 
   private async model(variantId: string): Promise<JobModel> {
