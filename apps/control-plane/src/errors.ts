@@ -95,3 +95,19 @@ export function toPublicError(err: unknown): PublicError {
     body: { error: { code: "internal", message: "internal error" } },
   };
 }
+
+/** No answer within the request's deadline (a pipeline request); gRPC DEADLINE_EXCEEDED. */
+export class DeadlineExceededError extends ServiceError {
+  override name = "DeadlineExceededError";
+  readonly httpStatus = 504;
+  readonly grpcCode = GrpcStatus.DEADLINE_EXCEEDED;
+  readonly code = "deadline_exceeded";
+}
+
+/** A device doing the work answered with a failure (a pipeline stage); 502. */
+export class UpstreamFailedError extends ServiceError {
+  override name = "UpstreamFailedError";
+  readonly httpStatus = 502;
+  readonly grpcCode = GrpcStatus.INTERNAL;
+  readonly code = "stage_failed";
+}

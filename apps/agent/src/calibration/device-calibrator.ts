@@ -2,7 +2,6 @@
 // manifest, downloads it through the artifact cache like an assignment, runs it over the local
 // dataset and returns statistics only (ranges in round 1, histograms over the merged ranges in
 // round 2). The samples themselves never leave this module.
-import { openArtifact, verifySignedManifest } from "@edgefleet/artifact";
 import {
   type CalibrationBatch,
   collectHistograms,
@@ -20,6 +19,7 @@ import {
 } from "@edgefleet/protocol";
 import type { Logger } from "pino";
 import type { LocalStore } from "../reconcile/local-store";
+import { openVerifiedArtifact } from "../verified-artifact";
 import { type LocalDatasetSpec, type LocalSamples, loadLocalDataset } from "./local-dataset";
 
 export interface DeviceCalibratorDeps {
@@ -122,25 +122,11 @@ export class DeviceCalibrator {
 
   /** The variant as a float model ready for the quantizer's passes, verified like an assignment. */
   private async openVariant(req: CalibrateRequest): Promise<ModelProto> {
-    if (!this.deps.pinnedKey) throw new Error("no artifact signing key is pinned: enroll again");
-    const manifest = verifySignedManifest(req.manifest, req.signature, this.deps.pinnedKey);
-    if (manifest.runtime.kernelType !== "fp32") {
-      throw new Error(
-        `variant ${manifest.variant.name} is ${manifest.runtime.kernelType}, not fp32`,
-      );
-    }
-    const { store } = this.deps;
-    if (!store.cached().has(manifest.digest)) {
-      const dl = await store.beginDownload(manifest.digest, manifest.sizeBytes, this.deps.keep());
-      try {
-        await this.deps.fetchArtifact(manifest.digest, (chunk) => dl.write(chunk));
-      } catch (err) {
-        await dl.abort();
-        throw err;
+    const { onnx } = await openVerifiedArtifact(this.deps, req.manifest, req.signature, (m) => {
+      if (m.runtime.kernelType !== "fp32") {
+        throw new Error(`variant ${m.variant.name} is ${m.runtime.kernelType}, not fp32`);
       }
-      await dl.commit();
-    }
-    const { onnx } = await openArtifact(await store.read(manifest.digest), manifest);
+    });
     return prepareForQuantization(decodeModel(onnx));
   }
 }

@@ -2,11 +2,11 @@
 // locally, through the same path as an assignment: the signed manifest is verified against the
 // key pinned at enrollment, the artifact comes from the local cache (downloaded from the object
 // store into it when missing, digest checked) and is unpacked and checked against the manifest.
-import { openArtifact, verifySignedManifest } from "@edgefleet/artifact";
 import { type ArtifactManifest, type JobModel, runtimeOptionsSchema } from "@edgefleet/protocol";
 import type { LocalStore } from "../reconcile/local-store";
 import type { Installed } from "../reconcile/plan";
 import { type InferenceRuntime, type LoadedModel, prepareModel } from "../serving";
+import { openVerifiedArtifact } from "../verified-artifact";
 
 export interface JobModelsDeps {
   store: LocalStore;
@@ -61,34 +61,8 @@ export class JobModels {
     await Promise.all(all.map((r) => r.then((x) => x.model.release()).catch(() => {})));
   }
 
-  private async load(manifest: ArtifactManifest, signature: string): Promise<JobRunner> {
-    if (!this.deps.pinnedKey)
-      throw new JobModelError("no artifact signing key is pinned: enroll again");
-    try {
-      verifySignedManifest(manifest, signature, this.deps.pinnedKey);
-    } catch (err) {
-      throw new JobModelError(`manifest refused: ${(err as Error).message}`, { cause: err });
-    }
-    const { store } = this.deps;
-    if (!store.cached().has(manifest.digest)) {
-      const keep = this.deps.keep();
-      keep.add(manifest.digest);
-      const dl = await store.beginDownload(manifest.digest, manifest.sizeBytes, keep);
-      try {
-        await this.deps.fetchArtifact(manifest.digest, (chunk) => dl.write(chunk));
-      } catch (err) {
-        await dl.abort();
-        throw err;
-      }
-      await dl.commit();
-    }
-    let onnx: Uint8Array;
-    try {
-      onnx = (await openArtifact(await store.read(manifest.digest), manifest)).onnx;
-    } catch (err) {
-      await store.discard(manifest.digest);
-      throw err;
-    }
+  private async load(signed: ArtifactManifest, signature: string): Promise<JobRunner> {
+    const { manifest, onnx } = await openVerifiedArtifact(this.deps, signed, signature);
     const slowdown = this.deps.slowdownFor(manifest.runtime.kernelType);
     const prepared = await prepareModel(this.deps.runtime, onnx, {
       manifest,

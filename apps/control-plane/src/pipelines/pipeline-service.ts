@@ -27,15 +27,15 @@ import {
   type PipelineStageAssignment,
   type PipelineView,
 } from "@edgefleet/protocol";
-import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { z } from "zod";
 import {
+  DeadlineExceededError,
   InvalidArgumentError,
   NotFoundError,
-  ServiceError,
   StateConflictError,
   UnavailableError,
+  UpstreamFailedError,
 } from "../errors";
 import type { FleetEvents } from "../fleet-events";
 import { type Principal, requireRole } from "../services/auth-service";
@@ -46,20 +46,6 @@ import { InflightRequests } from "./inflight";
 import { LinkProbeError, PROBE_LARGE_BYTES, PROBE_SMALL_BYTES, probeLink } from "./link-probe";
 import type { PipelineBus, StageResult } from "./pipeline-bus";
 import { inferRefusal, stopRefusal } from "./pipeline-lifecycle";
-
-export class PipelineTimeoutError extends ServiceError {
-  override name = "PipelineTimeoutError";
-  readonly httpStatus = 504;
-  readonly grpcCode = GrpcStatus.DEADLINE_EXCEEDED;
-  readonly code = "deadline_exceeded";
-}
-
-export class PipelineStageFailedError extends ServiceError {
-  override name = "PipelineStageFailedError";
-  readonly httpStatus = 502;
-  readonly grpcCode = GrpcStatus.INTERNAL;
-  readonly code = "stage_failed";
-}
 
 const createSchema = z.object({
   name: z.string().min(1).max(40).optional(),
@@ -571,7 +557,7 @@ export class PipelineService {
       if (!plan.devices.includes(r.deviceId)) return;
       this.inflight.settle(r.requestId, {
         ok: false,
-        error: new PipelineStageFailedError(r.error),
+        error: new UpstreamFailedError(r.error),
       });
       return;
     }
@@ -597,7 +583,7 @@ export class PipelineService {
     for (const r of expired) {
       this.inflight.settle(r.requestId, {
         ok: false,
-        error: new PipelineTimeoutError(
+        error: new DeadlineExceededError(
           `pipeline ${r.pipelineId}: no answer within the deadline after ${r.attempts} attempt(s)`,
         ),
       });

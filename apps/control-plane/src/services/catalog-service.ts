@@ -93,35 +93,9 @@ export class CatalogService {
     await this.checkArtifacts(input.variants);
     const modelId = randomUUID();
     const issuedAt = new Date().toISOString();
-    const variants = input.variants.map((v) => {
-      const id = randomUUID();
-      const manifest = buildManifest(
-        input,
-        v,
-        { modelId, variantId: id, issuedAt },
-        this.deps.signer,
-      );
-      return {
-        id,
-        name: v.name,
-        technique: v.technique,
-        recipe: v.recipe as never,
-        bytes: v.onnxBytes,
-        shippedBytes: v.artifact.bytes,
-        params: v.params,
-        flops: v.flopsByOp,
-        accuracy: v.accuracy,
-        fidelity: v.fidelity as never,
-        latencyB1Ms: v.latencyMs?.batch1 ?? null,
-        latencyB64Ms: v.latencyMs?.batch64 ?? null,
-        kernels: v.kernels,
-        cost: v.cost,
-        runtime: v.runtime,
-        manifest: manifest as never,
-        manifestSignature: this.deps.signer.sign(manifest),
-        artifactDigest: v.artifact.sha256,
-      };
-    });
+    const variants = input.variants.map((v) =>
+      this.variantRow(input, v, { modelId, variantId: randomUUID(), issuedAt }),
+    );
     let result: Awaited<ReturnType<Repos["importCatalogue"]>>;
     try {
       result = await this.deps.repos.importCatalogue({
@@ -174,27 +148,9 @@ export class CatalogService {
       variants: [v],
     };
     const id = randomUUID();
-    const ids = { modelId, variantId: id, issuedAt: new Date().toISOString() };
-    const manifest = buildManifest(owner, v, ids, this.deps.signer);
     const row = await this.deps.repos.catalog.createVariant({
-      id,
       modelId,
-      name: v.name,
-      technique: v.technique,
-      recipe: v.recipe as never,
-      bytes: v.onnxBytes,
-      shippedBytes: v.artifact.bytes,
-      params: v.params,
-      flops: v.flopsByOp,
-      accuracy: v.accuracy,
-      latencyB1Ms: v.latencyMs?.batch1 ?? null,
-      latencyB64Ms: v.latencyMs?.batch64 ?? null,
-      kernels: v.kernels,
-      cost: v.cost,
-      runtime: v.runtime,
-      manifest: manifest as never,
-      manifestSignature: this.deps.signer.sign(manifest),
-      artifactDigest: v.artifact.sha256,
+      ...this.variantRow(owner, v, { modelId, variantId: id, issuedAt: new Date().toISOString() }),
     });
     await this.deps.repos.audit.append({
       actor,
@@ -204,6 +160,35 @@ export class CatalogService {
       data: { variant: v.name, variantId: id },
     });
     return variantView(row);
+  }
+
+  /** A variant's catalogue row with its signed manifest (an import's variants and added ones). */
+  private variantRow(
+    owner: ImportInput,
+    v: z.output<typeof variantSchema>,
+    ids: { modelId: string; variantId: string; issuedAt: string },
+  ) {
+    const manifest = buildManifest(owner, v, ids, this.deps.signer);
+    return {
+      id: ids.variantId,
+      name: v.name,
+      technique: v.technique,
+      recipe: v.recipe as never,
+      bytes: v.onnxBytes,
+      shippedBytes: v.artifact.bytes,
+      params: v.params,
+      flops: v.flopsByOp,
+      accuracy: v.accuracy,
+      fidelity: v.fidelity as never,
+      latencyB1Ms: v.latencyMs?.batch1 ?? null,
+      latencyB64Ms: v.latencyMs?.batch64 ?? null,
+      kernels: v.kernels,
+      cost: v.cost,
+      runtime: v.runtime,
+      manifest: manifest as never,
+      manifestSignature: this.deps.signer.sign(manifest),
+      artifactDigest: v.artifact.sha256,
+    };
   }
 
   /** Each variant's artifact is stored, with the size and format the catalogue claims. */

@@ -1,0 +1,59 @@
+// A model a device runs beside what it serves (a job's variant, a variant to calibrate): the
+// signed manifest is verified against the key pinned at enrollment, the artifact comes from the
+// local cache (downloaded from the object store into it when missing, its digest checked on the
+// way) and is unpacked and checked against the manifest. A cached copy that fails the check is
+// dropped, so the next try downloads it again.
+import { openArtifact, verifySignedManifest } from "@edgefleet/artifact";
+import type { ArtifactManifest } from "@edgefleet/protocol";
+import type { LocalStore } from "./reconcile/local-store";
+
+export interface VerifiedArtifactDeps {
+  pinnedKey: string | undefined;
+  store: LocalStore;
+  /** Digests the cache must not evict to make room (what serves, the last good one). */
+  keep(): Set<string>;
+  fetchArtifact(digest: string, onChunk: (chunk: Uint8Array) => Promise<void>): Promise<void>;
+}
+
+export class ManifestRefusedError extends Error {
+  override name = "ManifestRefusedError";
+}
+
+/** The verified manifest and the model's ONNX bytes. */
+export async function openVerifiedArtifact(
+  deps: VerifiedArtifactDeps,
+  signedManifest: unknown,
+  signature: string,
+  /** Throws for a verified manifest the caller cannot use, before anything is downloaded. */
+  accept: (manifest: ArtifactManifest) => void = () => {},
+): Promise<{ manifest: ArtifactManifest; onnx: Uint8Array }> {
+  if (!deps.pinnedKey)
+    throw new ManifestRefusedError("no artifact signing key is pinned: enroll again");
+  let manifest: ArtifactManifest;
+  try {
+    manifest = verifySignedManifest(signedManifest, signature, deps.pinnedKey);
+  } catch (err) {
+    throw new ManifestRefusedError(`manifest refused: ${(err as Error).message}`, { cause: err });
+  }
+  accept(manifest);
+  const { store } = deps;
+  if (!store.cached().has(manifest.digest)) {
+    const keep = deps.keep();
+    keep.add(manifest.digest);
+    const dl = await store.beginDownload(manifest.digest, manifest.sizeBytes, keep);
+    try {
+      await deps.fetchArtifact(manifest.digest, (chunk) => dl.write(chunk));
+    } catch (err) {
+      await dl.abort();
+      throw err;
+    }
+    await dl.commit();
+  }
+  try {
+    const { onnx } = await openArtifact(await store.read(manifest.digest), manifest);
+    return { manifest, onnx };
+  } catch (err) {
+    await store.discard(manifest.digest);
+    throw err;
+  }
+}
