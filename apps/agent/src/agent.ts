@@ -298,6 +298,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       threads: config.runtime.threads,
       slowdownFor,
       fetchArtifact,
+      store,
+      keep: () => new Set([reconciler?.serving?.manifest.digest].filter((d) => d !== undefined)),
       log: log.child({ component: "pipeline" }),
     });
     stages.start();

@@ -8,7 +8,6 @@ import type { ArtifactManifest } from "@edgefleet/protocol";
 import type { LocalStore } from "./reconcile/local-store";
 
 export interface VerifiedArtifactDeps {
-  pinnedKey: string | undefined;
   store: LocalStore;
   /** Digests the cache must not evict to make room (what serves, the last good one). */
   keep(): Set<string>;
@@ -19,23 +18,25 @@ export class ManifestRefusedError extends Error {
   override name = "ManifestRefusedError";
 }
 
-/** The verified manifest and the model's ONNX bytes. */
-export async function openVerifiedArtifact(
-  deps: VerifiedArtifactDeps,
+/** The manifest, if the control plane's key pinned at enrollment signed it. */
+export function verifyManifest(
+  pinnedKey: string | undefined,
   signedManifest: unknown,
   signature: string,
-  /** Throws for a verified manifest the caller cannot use, before anything is downloaded. */
-  accept: (manifest: ArtifactManifest) => void = () => {},
-): Promise<{ manifest: ArtifactManifest; onnx: Uint8Array }> {
-  if (!deps.pinnedKey)
-    throw new ManifestRefusedError("no artifact signing key is pinned: enroll again");
-  let manifest: ArtifactManifest;
+): ArtifactManifest {
+  if (!pinnedKey) throw new ManifestRefusedError("no artifact signing key is pinned: enroll again");
   try {
-    manifest = verifySignedManifest(signedManifest, signature, deps.pinnedKey);
+    return verifySignedManifest(signedManifest, signature, pinnedKey);
   } catch (err) {
     throw new ManifestRefusedError(`manifest refused: ${(err as Error).message}`, { cause: err });
   }
-  accept(manifest);
+}
+
+/** The ONNX bytes of a verified manifest's artifact, through the local cache. */
+export async function openCachedArtifact(
+  deps: VerifiedArtifactDeps,
+  manifest: ArtifactManifest,
+): Promise<Uint8Array> {
   const { store } = deps;
   if (!store.cached().has(manifest.digest)) {
     const keep = deps.keep();
@@ -50,8 +51,7 @@ export async function openVerifiedArtifact(
     await dl.commit();
   }
   try {
-    const { onnx } = await openArtifact(await store.read(manifest.digest), manifest);
-    return { manifest, onnx };
+    return (await openArtifact(await store.read(manifest.digest), manifest)).onnx;
   } catch (err) {
     await store.discard(manifest.digest);
     throw err;

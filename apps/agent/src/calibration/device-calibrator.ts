@@ -19,7 +19,7 @@ import {
 } from "@edgefleet/protocol";
 import type { Logger } from "pino";
 import type { LocalStore } from "../reconcile/local-store";
-import { openVerifiedArtifact } from "../verified-artifact";
+import { openCachedArtifact, verifyManifest } from "../verified-artifact";
 import { type LocalDatasetSpec, type LocalSamples, loadLocalDataset } from "./local-dataset";
 
 export interface DeviceCalibratorDeps {
@@ -122,11 +122,13 @@ export class DeviceCalibrator {
 
   /** The variant as a float model ready for the quantizer's passes, verified like an assignment. */
   private async openVariant(req: CalibrateRequest): Promise<ModelProto> {
-    const { onnx } = await openVerifiedArtifact(this.deps, req.manifest, req.signature, (m) => {
-      if (m.runtime.kernelType !== "fp32") {
-        throw new Error(`variant ${m.variant.name} is ${m.runtime.kernelType}, not fp32`);
-      }
-    });
+    const manifest = verifyManifest(this.deps.pinnedKey, req.manifest, req.signature);
+    if (manifest.runtime.kernelType !== "fp32") {
+      throw new Error(
+        `variant ${manifest.variant.name} is ${manifest.runtime.kernelType}, not fp32`,
+      );
+    }
+    const onnx = await openCachedArtifact(this.deps, manifest);
     return prepareForQuantization(decodeModel(onnx));
   }
 }

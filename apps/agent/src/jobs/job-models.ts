@@ -6,7 +6,7 @@ import { type ArtifactManifest, type JobModel, runtimeOptionsSchema } from "@edg
 import type { LocalStore } from "../reconcile/local-store";
 import type { Installed } from "../reconcile/plan";
 import { type InferenceRuntime, type LoadedModel, prepareModel } from "../serving";
-import { openVerifiedArtifact } from "../verified-artifact";
+import { openCachedArtifact, verifyManifest } from "../verified-artifact";
 
 export interface JobModelsDeps {
   store: LocalStore;
@@ -62,7 +62,8 @@ export class JobModels {
   }
 
   private async load(signed: ArtifactManifest, signature: string): Promise<JobRunner> {
-    const { manifest, onnx } = await openVerifiedArtifact(this.deps, signed, signature);
+    const manifest = verifyManifest(this.deps.pinnedKey, signed, signature);
+    const onnx = await openCachedArtifact(this.deps, manifest);
     const slowdown = this.deps.slowdownFor(manifest.runtime.kernelType);
     const prepared = await prepareModel(this.deps.runtime, onnx, {
       manifest,

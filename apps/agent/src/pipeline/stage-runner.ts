@@ -4,7 +4,6 @@
 // object store and verified exactly like a variant. Activations arrive on
 // `ef.v1.peer.<self>.<from>.<pipelineId>` (the server guarantees <from>), or for stage 1 on the
 // device's rpc subject, which only the control plane can publish to.
-import { openArtifact, verifySignedManifest } from "@edgefleet/artifact";
 import {
   ACTIVATION_HEADERS,
   decodeDims,
@@ -21,8 +20,13 @@ import {
 import { headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { InferenceRuntime, LoadedModel } from "../serving";
+import {
+  openCachedArtifact,
+  type VerifiedArtifactDeps,
+  verifyManifest,
+} from "../verified-artifact";
 
-export interface StageRunnerDeps {
+export interface StageRunnerDeps extends VerifiedArtifactDeps {
   nc: NatsConnection;
   deviceId: string;
   runtime: InferenceRuntime;
@@ -32,7 +36,6 @@ export interface StageRunnerDeps {
   threads: number;
   /** Simulated class slowdown for a kernel type (1 on a real device). */
   slowdownFor(kernelType: string): number;
-  fetchArtifact(digest: string, onChunk: (chunk: Uint8Array) => Promise<void>): Promise<void>;
   log: Logger;
 }
 
@@ -103,8 +106,7 @@ export class StageRunner {
 
   private async load(a: Extract<PipelineStageAssignment, { action: "run" }>): Promise<number> {
     const t0 = performance.now();
-    if (!this.deps.pinnedKey) throw new Error("no artifact signing key is pinned: enroll again");
-    const manifest = verifySignedManifest(a.manifest, a.signature, this.deps.pinnedKey);
+    const manifest = verifyManifest(this.deps.pinnedKey, a.manifest, a.signature);
     if (manifest.runtime.memoryBytes > this.deps.memoryBudgetBytes) {
       throw new Error(
         `stage needs ${manifest.runtime.memoryBytes} bytes > this device's budget ${this.deps.memoryBudgetBytes}`,
@@ -115,9 +117,7 @@ export class StageRunner {
     if (current && current.plan.manifest.digest === manifest.digest) {
       model = current.model; // the same stage model under a new plan: only the peers changed
     } else {
-      const parts: Uint8Array[] = [];
-      await this.deps.fetchArtifact(manifest.digest, async (c) => void parts.push(c));
-      const { onnx } = await openArtifact(Buffer.concat(parts), manifest);
+      const onnx = await openCachedArtifact(this.deps, manifest);
       model = await this.deps.runtime.load(onnx, {
         threads: this.deps.threads,
         disableQuantQdq: manifest.runtime.disableQuantQdq,
