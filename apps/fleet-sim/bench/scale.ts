@@ -6,24 +6,18 @@
 //   telemetry heartbeats + telemetry every 5 s, nothing assigned (empty windows)
 //   serving   every device serves a variant (desired state written straight to KV), simulated
 //             requests at --request-rate, telemetry every 5 s
-// Usage: tsx bench/scale.ts --sizes 1000,5000,10000 [--processes 2] [--hold 30]
+//   rollout   then a rollout through the REST API (one wave, 100 %) until every device applied
+// While every device serves (after the rollout) it also reads the TELEMETRY stream and the control
+// plane's consumer (msgs/s and bytes/s offered, msgs/s folded = ack floor, pending) and times a
+// fixed number of REST requests (devices list, a filtered list, a device page) at concurrency 4.
+// Usage: tsx bench/scale.ts --sizes 1000,3000,10000 [--processes 2] [--hold 30]
 // Heavy: run it alone (no tests beside it). Prints one JSON line per size.
 import { parseArgs } from "node:util";
-import { directGetLast, kvStreamName } from "@edgefleet/bus";
 import { silentLogger, startTestControlPlane } from "@edgefleet/control-plane/testing";
-import {
-  DESIRED_NOTICE_OP,
-  type DesiredState,
-  decodeJson,
-  desiredStateSchema,
-  encodeJson,
-  KV_BUCKETS,
-  kvSubject,
-  subjects,
-} from "@edgefleet/protocol";
-import { jetstream } from "@nats-io/jetstream";
+import { STREAMS } from "@edgefleet/protocol";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { loadFleetFile } from "../src/fleet-file";
-import { assign, controlPlaneNats, importTwoVariants, tempDir } from "../src/test-support";
+import { controlPlaneNats, importTwoVariants, tempDir } from "../src/test-support";
 import {
   procCpuTicks,
   procRss,
@@ -43,6 +37,9 @@ const { values: args } = parseArgs({
     "request-rate": { type: "string", default: "2" },
     "connect-concurrency": { type: "string", default: "64" },
     "heartbeat-ms": { type: "string", default: "5000" },
+    "telemetry-interval": { type: "string", default: "5" },
+    /** Requests per REST endpoint in the latency probe (concurrency 4). */
+    "api-requests": { type: "string", default: "200" },
     /** V8 flags for the simulator processes, e.g. "--max-semi-space-size=1". */
     "sim-node-flags": { type: "string", default: "" },
   },
@@ -80,6 +77,123 @@ async function sample(pids: Record<string, number>, seconds: number, sims: Sim[]
   return out;
 }
 const round = (x: number) => Math.round(x * 10) / 10;
+
+/** The control plane's durable on TELEMETRY (control-plane src/nats/telemetry-consumer.ts). */
+const TELEMETRY_CONSUMER = "control-plane-telemetry";
+type Stack = Awaited<ReturnType<typeof startTestControlPlane>>;
+const pct = (xs: number[], p: number) =>
+  round(xs.toSorted((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]);
+
+/** p50/p95/p99 (ms) of `count` GETs of each path, `concurrency` in flight. */
+async function apiLatency(stack: Stack, deviceId: string, count: number, concurrency = 4) {
+  const paths: Record<string, string> = {
+    list: "/api/v1/devices?limit=50",
+    listFiltered: "/api/v1/devices?status=online&deviceClass=rpi4&limit=50",
+    device: `/api/v1/devices/${deviceId}`,
+    assignment: `/api/v1/devices/${deviceId}/assignment`,
+    telemetry: `/api/v1/devices/${deviceId}/telemetry`,
+  };
+  const out: Record<string, Record<string, number>> = {};
+  for (const [name, path] of Object.entries(paths)) {
+    const ms: number[] = [];
+    let next = 0;
+    let bad = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next++ < count) {
+          const t = performance.now();
+          const r = await stack.api(path);
+          ms.push(performance.now() - t);
+          if (r.status !== 200) bad++;
+        }
+      }),
+    );
+    out[name] = { p50: pct(ms, 50), p95: pct(ms, 95), p99: pct(ms, 99), non200: bad };
+  }
+  return out;
+}
+
+/** The TELEMETRY stream and the control plane's consumer at one moment. */
+async function telemetryState(stack: Stack) {
+  const nc = await controlPlaneNats(stack);
+  try {
+    const jsm = await jetstreamManager(nc);
+    const st = await jsm.streams.info(STREAMS.telemetry.name);
+    const ci = await jsm.consumers.info(STREAMS.telemetry.name, TELEMETRY_CONSUMER);
+    return {
+      at: performance.now(),
+      lastSeq: st.state.last_seq,
+      bytes: st.state.bytes,
+      messages: st.state.messages,
+      ackFloor: ci.ack_floor.stream_seq,
+      pending: ci.num_pending,
+      ackPending: ci.num_ack_pending,
+    };
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Offered and folded telemetry over the window between two readings. */
+function telemetryRates(a: Awaited<ReturnType<typeof telemetryState>>, b: typeof a) {
+  const s = (b.at - a.at) / 1000;
+  return {
+    offeredMsgsPerS: round((b.lastSeq - a.lastSeq) / s),
+    foldedMsgsPerS: round((b.ackFloor - a.ackFloor) / s),
+    // bytes held in the stream grow by what is offered unless the limits trim it
+    streamBytesPerS: round((b.bytes - a.bytes) / s),
+    pendingEnd: b.pending,
+    ackPendingEnd: b.ackPending,
+    lagEnd: b.lastSeq - b.ackFloor,
+  };
+}
+
+/** A rollout through the REST API, one wave 100 %, until every device applied. */
+async function rollout(stack: Stack, n: number) {
+  const model = await importTwoVariants(stack);
+  const body = {
+    modelId: model.modelId,
+    policy: { latencySloMs: 50 },
+    strategy: { waves: ["100%"], bakeSeconds: 0, maxPerSecond: 100_000 },
+  };
+  await waitFor(
+    "devices profiled",
+    async () => {
+      const dry = await stack.api("/api/v1/rollouts", {
+        method: "POST",
+        body: JSON.stringify({ ...body, dryRun: true }),
+      });
+      const planned = (dry.body.waves as { devices: { variantName: string | null }[] }[])
+        .flatMap((w) => w.devices)
+        .filter((d) => d.variantName !== null).length;
+      return planned === n ? planned : undefined;
+    },
+    600_000,
+    2_000,
+  );
+  const created = await stack.api("/api/v1/rollouts", {
+    method: "POST",
+    body: JSON.stringify(body),
+  });
+  if (created.status !== 201) throw new Error(JSON.stringify(created.body));
+  const id = String(created.body.id);
+  const t0 = performance.now();
+  await stack.api(`/api/v1/rollouts/${id}/start`, { method: "POST", body: "{}" });
+  let appliedAt = 0;
+  const final = await waitFor(
+    "rollout completed",
+    async () => {
+      const r = await stack.api(`/api/v1/rollouts/${id}`);
+      const states = (r.body.waves as { states: Record<string, number> }[])[0].states;
+      if (!appliedAt && (states.applied ?? 0) === n) appliedAt = performance.now();
+      return r.body.state === "completed" ? r.body : undefined;
+    },
+    900_000,
+    250,
+  );
+  const allMs = Math.round((appliedAt || performance.now()) - t0);
+  return { state: final.state, allAppliedMs: allMs, devicesPerS: round(n / (allMs / 1000)) };
+}
 
 async function runSims(
   n: number,
@@ -123,50 +237,6 @@ async function runSims(
   return { sims, wallMs: Math.round(performance.now() - t0), stats: all, cpuS };
 }
 
-async function serveAll(stack: Awaited<ReturnType<typeof startTestControlPlane>>, sims: Sim[]) {
-  const nc = await controlPlaneNats(stack);
-  const js = jetstream(nc);
-  const ids = (await Promise.all(sims.map((s) => loadFleetFile(s.fleetFile)))).flatMap((f) =>
-    f!.devices.map((d) => d.id),
-  );
-  const { variantIds } = await importTwoVariants(stack);
-  const g = await assign(stack, ids[0], variantIds.get("fp32")!);
-  const template = decodeJson(
-    desiredStateSchema,
-    (await directGetLast(
-      nc,
-      kvStreamName(KV_BUCKETS.desired),
-      kvSubject(KV_BUCKETS.desired, ids[0]),
-    ))!.data,
-  );
-  const t0 = performance.now();
-  for (let i = 1; i < ids.length; i += 500) {
-    await Promise.all(
-      ids.slice(i, i + 500).map((deviceId) => {
-        const d: DesiredState = { ...template, deviceId, generation: g };
-        return js.publish(`$KV.${KV_BUCKETS.desired}.${deviceId}`, encodeJson(d));
-      }),
-    );
-  }
-  for (const id of ids)
-    nc.publish(subjects.rpc(id, DESIRED_NOTICE_OP), encodeJson({ generation: g }));
-  await nc.flush();
-  await Promise.all(
-    sims.map((s) =>
-      waitFor(
-        "applied",
-        async () => {
-          const st = await simStats(s);
-          return st && (st.phases.applied ?? 0) === s.devices ? st : undefined;
-        },
-        300_000,
-      ),
-    ),
-  );
-  await nc.close();
-  return Math.round(performance.now() - t0);
-}
-
 for (const n of args.sizes!.split(",").map(Number)) {
   const processes = Number(args.processes);
   const stack = await startTestControlPlane({
@@ -194,7 +264,7 @@ for (const n of args.sizes!.split(",").map(Number)) {
     result.stopMs = await stopSims(a.sims);
 
     // 2. the same fleet again (no registration), telemetry every 5 s
-    const b = await runSims(n, processes, dir.path, stack, 5);
+    const b = await runSims(n, processes, dir.path, stack, Number(args["telemetry-interval"]));
     result.reconnect = {
       wallMs: b.wallMs,
       connectMs: b.stats.map((s) => s.timings.connectMs),
@@ -206,10 +276,21 @@ for (const n of args.sizes!.split(",").map(Number)) {
     };
     result.telemetry = await sample(pidsB, HOLD_S, b.sims);
 
-    // 3. every device serves a variant: requests and full windows
-    result.assignAllMs = await serveAll(stack, b.sims);
+    // 3. a rollout through the REST API: one wave, 100 %, until all applied
+    result.rollout = await rollout(stack, n);
     await new Promise((r) => setTimeout(r, 6_000)); // windows with requests have closed
+    // 4. every device serves: requests and full windows; telemetry rates and REST latency
+    const t0 = await telemetryState(stack);
     result.serving = await sample(pidsB, HOLD_S, b.sims);
+    const t1 = await telemetryState(stack);
+    result.telemetryIngest = telemetryRates(t0, t1);
+    const ids = (await loadFleetFile(b.sims[0].fleetFile))!.devices.map((d) => d.id);
+    result.apiMs = await apiLatency(
+      stack,
+      ids[Math.floor(ids.length / 2)],
+      Number(args["api-requests"]),
+    );
+    result.telemetryAfterApi = telemetryRates(t1, await telemetryState(stack));
     const last = await Promise.all(b.sims.map(simStats));
     result.counters = last.map((s) => s?.counters);
     result.online = (await stack.api("/api/v1/devices?status=online&limit=1")).body.total;
