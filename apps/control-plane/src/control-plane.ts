@@ -38,6 +38,7 @@ import { natsArtifactStore, natsDesiredStore, natsNotifier } from "./nats/dispat
 import { startTelemetryConsumer } from "./nats/telemetry-consumer";
 import { natsPipelineBus } from "./pipelines/pipeline-bus";
 import { PipelineService, type PipelineServiceOptions } from "./pipelines/pipeline-service";
+import { AccessService } from "./services/access-service";
 import { ArtifactService } from "./services/artifact-service";
 import { AssignmentService } from "./services/assignment-service";
 import { AuthService } from "./services/auth-service";
@@ -52,6 +53,7 @@ import { RolloutService } from "./services/rollout-service";
 import { TelemetryService } from "./services/telemetry-service";
 import { TokenService } from "./services/token-service";
 import { loadOrCreateSigner } from "./signing-key";
+import { TokenRevocations } from "./token-revocations";
 import { attachFleetStream } from "./ws/fleet-stream";
 
 export interface ControlPlaneConfig {
@@ -137,6 +139,10 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   events.attach(nc, subjects.fleetEvents, (err) =>
     logger.warn({ err: String(err) }, "malformed fleet event dropped"),
   );
+  // --- access (issue 11): revocations reach every replica's open streams ---
+  services.revocations.attach(nc, subjects.apiTokenRevoked, (err) =>
+    logger.warn({ err: String(err) }, "malformed token revocation dropped"),
+  );
 
   const adminTokenPath = join(config.stateDir, "admin-token");
   if ((await tokens.ensureAdminToken(adminTokenPath)).created) {
@@ -180,7 +186,12 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
     }),
   });
   const http: HttpServer = createServer(app);
-  const wss = attachFleetStream(http, { auth, events, logger });
+  const wss = attachFleetStream(http, {
+    auth,
+    events,
+    logger,
+    revocations: services.revocations,
+  });
   http.listen(config.httpPort, config.httpHost);
   await once(http, "listening");
   const httpPort = (http.address() as AddressInfo).port;
@@ -211,6 +222,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
       await jobBroker.stop();
       services.jobs.stop();
       events.detach();
+      services.revocations.detach();
       await closeBus(nc);
       await prisma.$disconnect();
       logger.info("control plane stopped");
@@ -232,6 +244,7 @@ function buildServices(
 ) {
   const { repos, nc, fleetAuth, stores, signer } = io;
   const events = new FleetEvents();
+  const revocations = new TokenRevocations();
   const metrics = new ControlPlaneMetrics({
     devicesByStatus: () => repos.devices.countByStatus(),
     deploymentsByPhase: () => repos.dispatch.countByPhase(),
@@ -320,6 +333,9 @@ function buildServices(
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     }),
     tokens: new TokenService({ repos }),
+    // --- access (issue 11) ---
+    revocations,
+    access: new AccessService({ repos, revocations }),
     // Pipeline-split inference (issue 9).
     pipelines: new PipelineService({
       repos,

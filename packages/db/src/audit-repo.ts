@@ -16,6 +16,15 @@ export interface AuditQuery {
   subjectType?: string;
   subjectId?: string;
   limit?: number;
+  // --- access (issue 11): GET /api/v1/audit ---
+  actor?: string;
+  action?: string;
+  /** Inclusive. */
+  since?: Date;
+  /** Exclusive. */
+  until?: Date;
+  /** Only events older (smaller id) than this one: keyset paging, newest first. */
+  beforeId?: bigint;
 }
 
 export interface AuditRepo {
@@ -34,7 +43,14 @@ export class PrismaAuditRepo implements AuditRepo {
 
   list(query: AuditQuery = {}): Promise<AuditEvent[]> {
     return this.db.auditEvent.findMany({
-      where: { subjectType: query.subjectType, subjectId: query.subjectId },
+      where: {
+        subjectType: query.subjectType,
+        subjectId: query.subjectId,
+        actor: query.actor,
+        action: query.action,
+        at: query.since || query.until ? { gte: query.since, lt: query.until } : undefined,
+        id: query.beforeId === undefined ? undefined : { lt: query.beforeId },
+      },
       orderBy: { id: "desc" },
       take: Math.min(Math.max(query.limit ?? 100, 1), 1000),
     });

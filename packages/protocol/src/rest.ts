@@ -16,6 +16,43 @@ export interface MeView {
   role: Role;
 }
 
+// --- access (issue 11): API tokens and the audit log ---
+
+/** GET /api/v1/api-tokens: a token without its secret. */
+export interface ApiTokenView {
+  id: string;
+  name: string;
+  role: Role;
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  revokedBy: string | null;
+}
+
+/** POST /api/v1/api-tokens: the secret, shown this once (only its hash is stored). */
+export interface CreatedApiToken extends ApiTokenView {
+  token: string;
+}
+
+export interface AuditEventView {
+  /** A decimal string (the row id is a 64-bit integer). */
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  subjectType: string;
+  subjectId: string;
+  data: unknown;
+}
+
+/** GET /api/v1/audit: newest first; pass `nextCursor` back as `cursor` for the next page. */
+export interface AuditPage {
+  items: AuditEventView[];
+  nextCursor: string | null;
+}
+
 export type DeviceStatus = "enrolled" | "online" | "offline";
 
 export interface DeviceView {

@@ -36,6 +36,12 @@ export const subjects = {
    * every replica's events). Core NATS; devices can neither publish nor subscribe here.
    */
   fleetEvents: `${SUBJECT_PREFIX}.fleet.events`,
+  // --- access (issue 11) ---
+  /**
+   * API token revocations fanned out between control-plane replicas, so each closes its open
+   * WebSockets of that token at once. Core NATS; devices can neither publish nor subscribe here.
+   */
+  apiTokenRevoked: `${SUBJECT_PREFIX}.auth.revoked`,
   /** Wildcards the control plane subscribes to. */
   anyTelemetry: `${SUBJECT_PREFIX}.dev.*.telemetry`,
   anyEvents: `${SUBJECT_PREFIX}.dev.*.events`,

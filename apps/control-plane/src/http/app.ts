@@ -9,6 +9,7 @@ import { jobRoutes } from "../jobs/job-routes";
 import type { JobService } from "../jobs/job-service";
 import type { ControlPlaneMetrics } from "../metrics";
 import type { PipelineService } from "../pipelines/pipeline-service";
+import type { AccessService } from "../services/access-service";
 import type { ArtifactService } from "../services/artifact-service";
 import type { AssignmentService } from "../services/assignment-service";
 import type { AuthService, Principal } from "../services/auth-service";
@@ -26,6 +27,8 @@ export interface HttpDeps {
   auth: AuthService;
   devices: DeviceService;
   tokens: TokenService;
+  /** API tokens and the audit log (issue 11). */
+  access: AccessService;
   profiles: ProfileService;
   catalog: CatalogService;
   plans: PlanService;
@@ -103,6 +106,24 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.post(
     "/api/v1/enrollment-tokens",
     route((req, p) => deps.tokens.createEnrollmentToken(p, req.body), 201),
+  );
+  // --- access (issue 11): API tokens and the audit log, admin only ---
+  app.post(
+    "/api/v1/api-tokens",
+    route((req, p) => deps.access.createApiToken(p, req.body), 201),
+  );
+  app.get(
+    "/api/v1/api-tokens",
+    route((_req, p) => deps.access.listApiTokens(p)),
+  );
+  // POST, not DELETE: the row stays (who revoked it, when) and the audit log points at it.
+  app.post(
+    "/api/v1/api-tokens/:id/revoke",
+    route((req, p) => deps.access.revokeApiToken(p, String(req.params.id))),
+  );
+  app.get(
+    "/api/v1/audit",
+    route((req, p) => deps.access.listAudit(p, req.query)),
   );
   app.get(
     "/api/v1/devices",

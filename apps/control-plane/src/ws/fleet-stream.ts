@@ -7,16 +7,28 @@ import type { Logger } from "pino";
 import { WebSocket, WebSocketServer } from "ws";
 import type { FleetEvents } from "../fleet-events";
 import type { Authenticator } from "../services/auth-service";
+import type { TokenRevocations } from "../token-revocations";
 
 export const STREAM_PATH = "/api/v1/stream";
 /** The subprotocol the server answers with. */
 export const STREAM_PROTOCOL = "edgefleet.v1";
 /** Prefix of the subprotocol that carries the bearer token. */
 export const BEARER_PROTOCOL_PREFIX = "edgefleet.bearer.";
+/** Close codes (4000-4999 are the application's): the socket's token stopped working. */
+export const CLOSE_TOKEN_REVOKED = 4001;
+export const CLOSE_TOKEN_EXPIRED = 4002;
+/** setTimeout's limit; a later expiry is re-checked then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function attachFleetStream(
   server: Server,
-  deps: { auth: Authenticator; events: FleetEvents; logger: Logger },
+  deps: {
+    auth: Authenticator;
+    events: FleetEvents;
+    logger: Logger;
+    /** Revocations from any replica close this token's sockets here. */
+    revocations?: TokenRevocations;
+  },
 ): WebSocketServer {
   const wss = new WebSocketServer({
     noServer: true,
@@ -37,8 +49,29 @@ export function attachFleetStream(
           const unsubscribe = deps.events.subscribe((event) => {
             if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(event));
           });
-          ws.on("close", unsubscribe);
-          ws.on("error", unsubscribe);
+          const unRevoke = deps.revocations?.subscribe((r) => {
+            if (r.tokenId !== principal.tokenId) return;
+            ws.close(
+              r.reason === "expired" ? CLOSE_TOKEN_EXPIRED : CLOSE_TOKEN_REVOKED,
+              `api token ${r.reason}`,
+            );
+          });
+          let expiry: NodeJS.Timeout | undefined;
+          const armExpiry = () => {
+            if (!principal.expiresAt) return;
+            const left = principal.expiresAt.getTime() - Date.now();
+            if (left <= 0) return ws.close(CLOSE_TOKEN_EXPIRED, "api token expired");
+            expiry = setTimeout(armExpiry, Math.min(left, MAX_TIMER_MS));
+            expiry.unref();
+          };
+          armExpiry();
+          const cleanup = () => {
+            unsubscribe();
+            unRevoke?.();
+            clearTimeout(expiry);
+          };
+          ws.on("close", cleanup);
+          ws.on("error", cleanup);
           deps.logger.debug({ tokenId: principal.tokenId }, "stream client connected");
         });
       })
