@@ -36,7 +36,7 @@ import { JobModels } from "./jobs/job-models";
 import { JobWorker, type JobWorkerDeps } from "./jobs/job-worker";
 import { StageRunner } from "./pipeline/stage-runner";
 import { ProfileStamp, type ProfileTrigger, SingleFlight, startTrigger } from "./profiling";
-import { LocalStore } from "./reconcile/local-store";
+import { type FetchArtifact, LocalStore } from "./reconcile/local-store";
 import type { DeviceLimits } from "./reconcile/plan";
 import { Reconciler } from "./reconcile/reconciler";
 import { serveRpc } from "./rpc-handlers";
@@ -177,9 +177,12 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const store = new LocalStore(config.dataDir, config.cacheBudgetBytes ?? 2 ** 30);
   const opened = await store.open();
   const inference = config.inference ?? ortRuntime();
-  const fetchArtifact = async (digest: string, onChunk: (chunk: Uint8Array) => Promise<void>) => {
+  const fetchArtifact: FetchArtifact = async (digest, onChunk, from) => {
     if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
-    await readObject(nc, digest, { onChunk });
+    await readObject(nc, digest, {
+      onChunk,
+      ...(from ? { resume: from.point, onRestart: from.restart } : {}),
+    });
   };
   const slowdownFor = (kernel: string) =>
     spec?.computeSlowdown[kernel as keyof typeof spec.computeSlowdown] ?? 1;
@@ -232,10 +235,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
                 reconciler?.desired?.assignment?.manifest.digest,
               ].filter((d): d is string => d !== undefined),
             ),
-          fetchArtifact: async (digest, onChunk) => {
-            if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
-            await readObject(nc, digest, { onChunk });
-          },
+          fetchArtifact,
           threads: config.runtime.threads,
           log: log.child({ component: "calibration" }),
         }),

@@ -5,13 +5,13 @@
 // dropped, so the next try downloads it again.
 import { openArtifact, verifySignedManifest } from "@edgefleet/artifact";
 import type { ArtifactManifest } from "@edgefleet/protocol";
-import type { LocalStore } from "./reconcile/local-store";
+import { type FetchArtifact, type LocalStore, runDownload } from "./reconcile/local-store";
 
 export interface VerifiedArtifactDeps {
   store: LocalStore;
   /** Digests the cache must not evict to make room (what serves, the last good one). */
   keep(): Set<string>;
-  fetchArtifact(digest: string, onChunk: (chunk: Uint8Array) => Promise<void>): Promise<void>;
+  fetchArtifact: FetchArtifact;
 }
 
 export class ManifestRefusedError extends Error {
@@ -41,14 +41,7 @@ export async function openCachedArtifact(
   if (!store.cached().has(manifest.digest)) {
     const keep = deps.keep();
     keep.add(manifest.digest);
-    const dl = await store.beginDownload(manifest.digest, manifest.sizeBytes, keep);
-    try {
-      await deps.fetchArtifact(manifest.digest, (chunk) => dl.write(chunk));
-    } catch (err) {
-      await dl.abort();
-      throw err;
-    }
-    await dl.commit();
+    await runDownload(store, deps.fetchArtifact, manifest.digest, manifest.sizeBytes, keep);
   }
   try {
     return (await openArtifact(await store.read(manifest.digest), manifest)).onnx;

@@ -106,10 +106,28 @@ export async function readObjectMeta(
   return meta.deleted ? null : meta;
 }
 
+/**
+ * Where a download stands after a chunk: the object's nuid (a re-put object has another), the
+ * stream sequence to ask for next, the next chunk's index and the bytes read so far. Kept beside
+ * a partial file, it lets a download resume where it stopped (even in another process).
+ */
+export interface ObjectResumePoint {
+  nuid: string;
+  seq: number;
+  chunk: number;
+  bytes: number;
+}
+
 export interface ReadObjectOptions {
   store?: string;
   /** Called with each chunk in order; the download waits for it (e.g. a file write). */
-  onChunk(chunk: Uint8Array): Promise<void> | void;
+  onChunk(chunk: Uint8Array, next: ObjectResumePoint): Promise<void> | void;
+  /**
+   * Continue from here instead of the first chunk. When the point does not belong to the stored
+   * object (other nuid, more bytes than it has), `onRestart` is called and reading starts over.
+   */
+  resume?: ObjectResumePoint;
+  onRestart?(): Promise<void> | void;
   onProgress?(bytes: number, total: number): void;
   timeoutMs?: number;
 }
@@ -131,13 +149,20 @@ export async function readObject(
   const subject = `$O.${store}.C.${meta.nuid}`;
   let seq = 0;
   let bytes = 0;
-  for (let chunk = 0; chunk < meta.chunks; chunk++) {
+  let first = 0;
+  const r = opts.resume;
+  if (r && r.nuid === meta.nuid && r.bytes <= meta.size && r.chunk <= meta.chunks) {
+    ({ seq, bytes, chunk: first } = r);
+  } else if (r) {
+    await opts.onRestart?.();
+  }
+  for (let chunk = first; chunk < meta.chunks; chunk++) {
     const m = await directGetNext(nc, stream, subject, seq, opts.timeoutMs);
     if (!m) throw new DirectGetError(`object ${name}: chunk ${chunk} of ${meta.chunks} missing`);
     seq = m.seq + 1;
     bytes += m.data.length;
     if (bytes > meta.size) throw new DirectGetError(`object ${name}: more bytes than ${meta.size}`);
-    await opts.onChunk(m.data);
+    await opts.onChunk(m.data, { nuid: meta.nuid, seq, chunk: chunk + 1, bytes });
     opts.onProgress?.(bytes, meta.size);
   }
   if (bytes !== meta.size) {

@@ -31,8 +31,11 @@ import {
 import {
   ArtifactCacheFullError,
   DownloadDigestError,
+  type FetchArtifact,
+  InsufficientSpaceError,
   type LocalStore,
   type PersistedState,
+  runDownload,
 } from "./local-store";
 import {
   acceptDesired,
@@ -56,8 +59,8 @@ export interface ReconcilerDeps {
   defaultThreads: number;
   /** Simulated class slowdown for a kernel type (1 on a real device). */
   slowdownFor(kernelType: string): number;
-  /** Streams an artifact from the object store; throws when NATS is unreachable. */
-  fetchArtifact(digest: string, onChunk: (chunk: Uint8Array) => Promise<void>): Promise<void>;
+  /** Streams an artifact from the object store (resuming); throws when NATS is unreachable. */
+  fetchArtifact: FetchArtifact;
   /** Hands a state report to the reporter (which delivers the latest one once connected). */
   report(report: StateReport): void;
   log: Logger;
@@ -302,14 +305,7 @@ export class Reconciler {
         a?.canary?.digest,
       ].filter((d): d is string => d !== undefined),
     );
-    const dl = await this.deps.store.beginDownload(digest, bytes, keep);
-    try {
-      await this.deps.fetchArtifact(digest, (chunk) => dl.write(chunk));
-    } catch (err) {
-      await dl.abort();
-      throw err;
-    }
-    await dl.commit();
+    await runDownload(this.deps.store, this.deps.fetchArtifact, digest, bytes, keep, this.deps.log);
   }
 
   /** The cached bytes, checked against the signed manifest's digest and unpacked to ONNX. */
@@ -376,7 +372,8 @@ export class Reconciler {
       step === "download" &&
       !(err instanceof PermanentError) &&
       !(err instanceof DownloadDigestError) &&
-      !(err instanceof ArtifactCacheFullError);
+      !(err instanceof ArtifactCacheFullError) &&
+      !(err instanceof InsufficientSpaceError);
     if (transient) f.transient++;
     else f.attempts++;
     const giveUp = err instanceof PermanentError || f.attempts >= (this.deps.maxAttempts ?? 3);
