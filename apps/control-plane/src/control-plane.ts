@@ -63,6 +63,9 @@ export interface ControlPlaneConfig {
   natsPublicUrls?: string[];
   /** false when NATS runs without the fleet operator (devices then get JWTs it ignores). */
   natsAuth: boolean;
+  /** Replicas of the streams, KV and Object Store the control plane creates (default 1; 3 on a
+   * 3-node cluster so one node may fail). */
+  natsReplicas?: number;
   stateDir: string;
   httpHost: string;
   httpPort: number;
@@ -129,8 +132,10 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
       : undefined,
     logger: logger.child({ component: "nats" }),
   });
-  await ensureStreams(nc);
-  const stores = await ensureStores(nc);
+  // Faults (issue 11): R3 on a 3-node cluster survives the loss of one node.
+  const replicas = config.natsReplicas ?? 1;
+  await ensureStreams(nc, { replicas });
+  const stores = await ensureStores(nc, { replicas });
   const signer = await loadOrCreateSigner(config.stateDir);
 
   const jobBroker = new JobBroker(nc, logger.child({ component: "jobs" }), config.jobs);

@@ -12,6 +12,7 @@ try {
     natsUrl: env.NATS_URL,
     natsPublicUrls: env.NATS_PUBLIC_URLS?.split(",").map((s) => s.trim()),
     natsAuth: env.NATS_AUTH,
+    natsReplicas: env.NATS_REPLICAS,
     stateDir: env.STATE_DIR,
     httpHost: env.HTTP_HOST,
     httpPort: env.HTTP_PORT,

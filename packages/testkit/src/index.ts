@@ -1,3 +1,4 @@
 export * from "./nats-server";
 export * from "./postgres";
+export * from "./private-postgres";
 export * from "./until";

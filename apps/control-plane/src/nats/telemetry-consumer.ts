@@ -1,7 +1,8 @@
 // Consumes the TELEMETRY stream with one durable pull consumer that every control-plane replica
 // shares (each message goes to one of them), in batches: up to `maxBatch` messages or `maxWaitMs`
 // after the first, folded in one database transaction, acknowledged after it commits. A failed
-// batch is redelivered; the fold's cursors make the redelivery harmless.
+// batch is retried in place until the database takes it (order kept, see foldBatch); the fold's
+// cursors make any redelivery harmless.
 import {
   decodeJson,
   deviceIdFromSubject,
@@ -68,17 +69,33 @@ export async function startTelemetryConsumer(
     chain = chain.then(() => foldBatch(batch));
   };
 
+  // A batch the database refused is retried in place, not nak'd: the fold's cursor is a
+  // high-water mark, so letting later messages of a device fold first would make the refused
+  // ones "duplicates" on redelivery (telemetry lost across a database outage). While retrying,
+  // `working()` keeps the server from redelivering; later batches wait behind this one.
+  let stopping = false;
   const foldBatch = async (batch: typeof pending) => {
-    const end = metrics?.ingestBatchSeconds.startTimer();
-    try {
-      await telemetry.ingest(batch);
-      for (const b of batch) b.msg.ack();
-      metrics?.ingestBatchMessages.observe(batch.length);
-    } catch (err) {
-      logger.warn({ err, messages: batch.length }, "telemetry batch not folded, will retry");
-      for (const b of batch) b.msg.nak(2_000);
-    } finally {
-      end?.();
+    for (let attempt = 0; ; attempt++) {
+      const end = metrics?.ingestBatchSeconds.startTimer();
+      try {
+        await telemetry.ingest(batch);
+        for (const b of batch) b.msg.ack();
+        metrics?.ingestBatchMessages.observe(batch.length);
+        return;
+      } catch (err) {
+        if (stopping) {
+          logger.warn({ err, messages: batch.length }, "telemetry batch not folded at stop");
+          for (const b of batch) b.msg.nak();
+          return;
+        }
+        if (attempt === 0) {
+          logger.warn({ err, messages: batch.length }, "telemetry batch not folded, retrying");
+        }
+        for (const b of batch) b.msg.working();
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2_000)));
+      } finally {
+        end?.();
+      }
     }
   };
 
@@ -107,6 +124,7 @@ export async function startTelemetryConsumer(
       await chain;
     },
     async stop() {
+      stopping = true;
       await messages.close();
       await loop.catch(() => {});
       flush();
