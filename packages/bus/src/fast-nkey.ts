@@ -183,3 +183,26 @@ export function createUserKey(): UserKey {
     publicKey: withChecksum([USER_ROLE], pub),
   };
 }
+
+/** Checks an Ed25519 signature by the user nkey `U...` (node:crypto; false on any bad input). */
+export function verifyUserSignature(
+  publicKey: string,
+  data: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  let pub: Uint8Array;
+  try {
+    pub = decodePublicKey(publicKey, USER_ROLE);
+  } catch {
+    return false;
+  }
+  const key = createPublicKey({
+    key: { kty: "OKP", crv: "Ed25519", x: b64url(pub) },
+    format: "jwk",
+  });
+  try {
+    return verify(null, data, key, signature);
+  } catch {
+    return false;
+  }
+}

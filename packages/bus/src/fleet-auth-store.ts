@@ -41,7 +41,9 @@ function seedsFrom(path: string, parsed: unknown): FleetSeeds {
   for (const [field, value] of Object.entries(seeds)) {
     if (typeof value !== "string") throw new FleetAuthFileError(path, `missing seed ${field}`);
   }
-  return seeds as FleetSeeds;
+  // Files written before the full resolver have no system user: a new one is made (and saved).
+  const systemUser = (a as { systemUser?: { seed?: unknown } }).systemUser?.seed;
+  return { ...(seeds as FleetSeeds), ...(typeof systemUser === "string" ? { systemUser } : {}) };
 }
 
 /** Claims that matter to the server, so re-issuing only to bump `iat` does not rewrite the file. */
@@ -55,7 +57,7 @@ function claimsOf(jwt: string | undefined): string {
 function sameClaims(a: FleetAuth, b: FleetAuth): boolean {
   return (
     a.fleetAccount?.deviceSigningKey?.publicKey === b.fleetAccount.deviceSigningKey.publicKey &&
-    (["operator", "systemAccount", "fleetAccount", "controlPlane"] as const).every(
+    (["operator", "systemAccount", "fleetAccount", "controlPlane", "systemUser"] as const).every(
       (k) => a[k]?.publicKey === b[k].publicKey && claimsOf(a[k]?.jwt) === claimsOf(b[k].jwt),
     )
   );

@@ -20,7 +20,7 @@ import {
   fromPublic,
   type KeyPair,
 } from "@nats-io/nkeys";
-import { keyPairFromSeed } from "./fast-nkey";
+import { createUserKey, keyPairFromSeed } from "./fast-nkey";
 import { kvStreamName, objStreamName } from "./stores";
 
 /** A key pair kept as text so it can be persisted; `seed` is the secret. */
@@ -35,6 +35,8 @@ export interface FleetAuth {
   fleetAccount: NkeyText & { jwt: string; deviceSigningKey: NkeyText };
   /** Full-permission user of the fleet account, used by the control plane. */
   controlPlane: NkeyText & { jwt: string };
+  /** User of the system account: pushes account JWTs (revocations) to a full resolver. */
+  systemUser: NkeyText & { jwt: string };
 }
 
 /** Only the secrets; every JWT can be re-issued from them. */
@@ -44,6 +46,8 @@ export interface FleetSeeds {
   fleetAccount: string;
   deviceSigningKey: string;
   controlPlane: string;
+  /** Absent in seeds written before the full resolver: a new one is made then. */
+  systemUser?: string;
 }
 
 export interface DeviceCredentials {
@@ -75,6 +79,7 @@ export const SYSTEM_ACCOUNT_NAME = "SYS";
 export const FLEET_ACCOUNT_NAME = "FLEET";
 export const DEVICE_ROLE = "device";
 export const CONTROL_PLANE_USER_NAME = "control-plane";
+export const SYSTEM_USER_NAME = "sys-admin";
 
 /**
  * What every device user may do; the server expands `{{name()}}` to the user JWT's name,
@@ -119,8 +124,10 @@ function keyText(kp: KeyPair): NkeyText {
 }
 
 function seedPair(seeds: FleetSeeds, field: keyof FleetSeeds, prefix: string): KeyPair {
+  const seed = seeds[field];
+  if (typeof seed !== "string") throw new InvalidFleetSeedError(field);
   try {
-    const kp = keyPairFromSeed(seeds[field]);
+    const kp = keyPairFromSeed(seed);
     if (kp.getPublicKey().startsWith(prefix)) return kp;
   } catch (cause) {
     throw new InvalidFleetSeedError(field, { cause });
@@ -136,10 +143,21 @@ export function generateFleetSeeds(): FleetSeeds {
     fleetAccount: text(createAccount()),
     deviceSigningKey: text(createAccount()),
     controlPlane: text(createUser()),
+    systemUser: text(createUser()),
   };
 }
 
 const v2 = { algorithm: Algorithms.v2 };
+// An account JWT's missing limits mean 0 (no connections at all), so spell them out.
+const UNLIMITED_CORE = {
+  conn: -1,
+  subs: -1,
+  data: -1,
+  payload: -1,
+  imports: -1,
+  exports: -1,
+  leaf: -1,
+};
 
 /** Issues every JWT from the given seeds (new ones when omitted). Deterministic in keys, not in `iat`. */
 export async function createFleetAuth(
@@ -157,32 +175,68 @@ export async function createFleetAuth(
     { system_account: sys.getPublicKey() },
     v2,
   );
-  const sysJwt = await encodeAccount(SYSTEM_ACCOUNT_NAME, sys, {}, { ...v2, signer: op });
-  const scoped: SigningKey = newScopedSigner(devSk, DEVICE_ROLE, deviceTemplate());
-  const fleetJwt = await encodeAccount(
-    FLEET_ACCOUNT_NAME,
-    fleet,
-    {
-      limits: {
-        // An account JWT's missing limits mean 0 (no connections at all), so spell them out.
-        ...{ conn: -1, subs: -1, data: -1, payload: -1, imports: -1, exports: -1, leaf: -1 },
-        wildcards: true,
-        // Non-zero JetStream limits are what enables JetStream for an account (-1 = unlimited).
-        ...{ mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
-      },
-      signing_keys: [scoped],
-    },
+  // The system user (account pushes) needs the system account to allow connections at all.
+  const sysJwt = await encodeAccount(
+    SYSTEM_ACCOUNT_NAME,
+    sys,
+    { limits: { ...UNLIMITED_CORE, wildcards: true } },
     { ...v2, signer: op },
   );
+  const fleetJwt = await encodeFleetAccount(fleet, devSk, op, {});
   // No permissions: the control plane may use every subject of the fleet account.
   const cpJwt = await encodeUser(CONTROL_PLANE_USER_NAME, cp, fleet, {}, v2);
+  const sysUser = seeds.systemUser
+    ? seedPair(seeds, "systemUser", "U")
+    : keyPairFromSeed(createUserKey().seed);
+  const sysUserJwt = await encodeUser(SYSTEM_USER_NAME, sysUser, sys, {}, v2);
 
   return {
     operator: { ...keyText(op), jwt: operatorJwt },
     systemAccount: { ...keyText(sys), jwt: sysJwt },
     fleetAccount: { ...keyText(fleet), jwt: fleetJwt, deviceSigningKey: keyText(devSk) },
     controlPlane: { ...keyText(cp), jwt: cpJwt },
+    systemUser: { ...keyText(sysUser), jwt: sysUserJwt },
   };
+}
+
+/** User public key -> unix seconds: every JWT of that user issued at or before it is refused. */
+export type RevocationList = Record<string, number>;
+
+async function encodeFleetAccount(
+  fleet: KeyPair,
+  devSk: KeyPair,
+  op: KeyPair,
+  revocations: RevocationList,
+): Promise<string> {
+  const scoped: SigningKey = newScopedSigner(devSk, DEVICE_ROLE, deviceTemplate());
+  return encodeAccount(
+    FLEET_ACCOUNT_NAME,
+    fleet,
+    {
+      limits: {
+        ...UNLIMITED_CORE,
+        wildcards: true,
+        // Non-zero JetStream limits are what enables JetStream for an account (-1 = unlimited).
+        ...{ mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
+      },
+      signing_keys: [scoped],
+      ...(Object.keys(revocations).length ? { revocations } : {}),
+    },
+    { ...v2, signer: op },
+  );
+}
+
+/**
+ * The fleet account JWT carrying these revocations, signed by the operator: what the control
+ * plane pushes to the full resolver so a revoked device is cut off at run time.
+ */
+export function fleetAccountJwt(auth: FleetAuth, revocations: RevocationList): Promise<string> {
+  return encodeFleetAccount(
+    keyPairFromSeed(auth.fleetAccount.seed),
+    keyPairFromSeed(auth.fleetAccount.deviceSigningKey.seed),
+    keyPairFromSeed(auth.operator.seed),
+    revocations,
+  );
 }
 
 export function fleetSeeds(auth: FleetAuth): FleetSeeds {
@@ -192,6 +246,7 @@ export function fleetSeeds(auth: FleetAuth): FleetSeeds {
     fleetAccount: auth.fleetAccount.seed,
     deviceSigningKey: auth.fleetAccount.deviceSigningKey.seed,
     controlPlane: auth.controlPlane.seed,
+    systemUser: auth.systemUser.seed,
   };
 }
 
@@ -226,6 +281,7 @@ export function assertUserPublicKey(publicKey: string): string {
 export async function mintDeviceCredentials(
   auth: FleetAuth,
   device: { deviceId: string; publicKey: string },
+  opts: { ttlSeconds?: number; now?: number } = {},
 ): Promise<DeviceCredentials> {
   const deviceId = assertSubjectToken(device.deviceId);
   const publicKey = assertUserPublicKey(device.publicKey);
@@ -236,9 +292,18 @@ export async function mintDeviceCredentials(
     publicKey,
     auth.fleetAccount.publicKey,
     {},
-    { ...v2, signer, scopedUser: true },
+    { ...v2, signer, scopedUser: true, ...expiry(opts) },
   );
   return { deviceId, publicKey, jwt };
+}
+
+/** `exp` (unix seconds) of a JWT that lives `ttlSeconds` from `now` (ms); none without a TTL. */
+function expiry(opts: { ttlSeconds?: number; now?: number }): { exp?: number } {
+  if (opts.ttlSeconds === undefined) return {};
+  if (!Number.isInteger(opts.ttlSeconds) || opts.ttlSeconds <= 0) {
+    throw new RangeError("ttlSeconds must be a positive integer");
+  }
+  return { exp: Math.floor((opts.now ?? Date.now()) / 1000) + opts.ttlSeconds };
 }
 
 /** Decodes and verifies the signature of a user JWT (not its issuer chain). */

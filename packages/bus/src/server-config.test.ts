@@ -8,16 +8,29 @@ beforeAll(async () => {
 });
 
 describe("writeServerConfig", () => {
-  it("trusts the operator and preloads both accounts into a MEMORY resolver", () => {
+  it("trusts the operator and preloads both accounts into a full resolver", () => {
     const text = writeServerConfig(auth, { host: "127.0.0.1", port: 4222, jetStreamDir: "/js" });
     expect(text).toContain(`operator: "${auth.operator.jwt}"`);
     expect(text).toContain(`system_account: "${auth.systemAccount.publicKey}"`);
-    expect(text).toContain("resolver: MEMORY");
+    expect(text).toContain('resolver: { type: full, dir: "/js/jwt", allow_delete: false }');
     expect(text).toContain(`${auth.fleetAccount.publicKey}: "${auth.fleetAccount.jwt}"`);
     expect(text).toContain(`${auth.systemAccount.publicKey}: "${auth.systemAccount.jwt}"`);
     expect(text).toContain('jetstream: { store_dir: "/js" }');
     expect(text).not.toContain("cluster");
     expect(text).not.toContain(auth.fleetAccount.seed);
+  });
+
+  it("preloads the fleet account JWT it is given (the one with revocations)", () => {
+    const text = writeServerConfig(auth, {
+      host: "127.0.0.1",
+      port: 4222,
+      jetStreamDir: "/js",
+      resolverDir: "/jwt",
+      fleetAccountJwt: "current.jwt.here",
+    });
+    expect(text).toContain('dir: "/jwt"');
+    expect(text).toContain(`${auth.fleetAccount.publicKey}: "current.jwt.here"`);
+    expect(text).not.toContain(auth.fleetAccount.jwt);
   });
 
   it("adds monitoring, server name and cluster routes when given", () => {

@@ -12,6 +12,11 @@ export interface ServerConfigOptions {
   cluster?: { name: string; host?: string; port: number; routes: string[] };
   /** Largest message the server accepts (default 8 MiB: a small model travels in one request). */
   maxPayloadBytes?: number;
+  /** Where the full resolver keeps account JWTs pushed at run time (default `<jetStreamDir>/jwt`). */
+  resolverDir?: string;
+  /** The fleet account JWT to preload (default the one without revocations in `auth`): pass the
+   * current one, revocations included, so a restart never starts from a state without them. */
+  fleetAccountJwt?: string;
   /** Extra verbatim lines appended at the end (logging, limits). */
   extra?: string;
 }
@@ -27,12 +32,14 @@ export function writeServerConfig(auth: FleetAuth, opts: ServerConfigOptions): s
     `max_payload: ${opts.maxPayloadBytes ?? 8 * 1024 * 1024}`,
     `operator: ${quote(auth.operator.jwt)}`,
     `system_account: ${quote(auth.systemAccount.publicKey)}`,
-    // Accounts are preloaded; the MEMORY resolver never fetches, so changing an account
-    // (revocations, new signing keys) means rewriting this file and reloading the server.
-    "resolver: MEMORY",
+    // The full resolver stores account JWTs that the system user pushes at run time
+    // (`$SYS.REQ.CLAIMS.UPDATE`: revocations) and shares them across a cluster; the preload
+    // seeds it. A newer pushed JWT wins over an older preload; the control plane re-pushes the
+    // current one on every (re)connect in case a restart let the preload win.
+    `resolver: { type: full, dir: ${quote(opts.resolverDir ?? `${opts.jetStreamDir}/jwt`)}, allow_delete: false }`,
     "resolver_preload: {",
     `  ${auth.systemAccount.publicKey}: ${quote(auth.systemAccount.jwt)}`,
-    `  ${auth.fleetAccount.publicKey}: ${quote(auth.fleetAccount.jwt)}`,
+    `  ${auth.fleetAccount.publicKey}: ${quote(opts.fleetAccountJwt ?? auth.fleetAccount.jwt)}`,
     "}",
     `jetstream: { store_dir: ${quote(opts.jetStreamDir)} }`,
     ...clusterBlock(opts.cluster),

@@ -200,6 +200,7 @@ export class PrismaDeviceRepo implements DeviceRepo {
           "lastSeenAt" = GREATEST(COALESCE(d."lastSeenAt", ${at}), ${at}),
           "updatedAt" = now()
       FROM (SELECT "id", "status" FROM "Device" WHERE "id" = ANY(${valid}::uuid[])
+              AND "status" <> 'decommissioned'
             ORDER BY "id" FOR UPDATE) AS old
       WHERE d."id" = old."id"
       RETURNING d."id"::text AS "id", old."status"::text AS "previousStatus"`;

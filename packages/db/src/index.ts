@@ -12,6 +12,7 @@ export {
   isUuid,
 } from "./client";
 export * from "./device-repo";
+export * from "./device-revocation-repo";
 export * from "./dispatch-repo";
 export * from "./embedded";
 export * from "./enrollment";

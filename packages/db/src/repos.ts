@@ -4,6 +4,7 @@ import { type CalibrationRepo, PrismaCalibrationRepo } from "./calibration-repo"
 import { importCatalogue } from "./catalog-import";
 import { type CatalogRepo, PrismaCatalogRepo } from "./catalog-repo";
 import { type DeviceRepo, PrismaDeviceRepo } from "./device-repo";
+import { type DeviceRevocationRepo, PrismaDeviceRevocationRepo } from "./device-revocation-repo";
 import { type DispatchRepo, PrismaDispatchRepo } from "./dispatch-repo";
 import { type EnrollDeviceInput, type EnrollDeviceResult, enrollDevice } from "./enrollment";
 import { type EnrollmentTokenRepo, PrismaEnrollmentTokenRepo } from "./enrollment-token-repo";
@@ -19,6 +20,8 @@ import { PrismaTelemetryRepo, type TelemetryRepo } from "./telemetry-repo";
 /** Everything services need from the database, as interfaces. */
 export interface Repos {
   devices: DeviceRepo;
+  /** Decommissioned devices and their revoked keys (issue 11). */
+  revokedKeys: DeviceRevocationRepo;
   enrollmentTokens: EnrollmentTokenRepo;
   apiTokens: ApiTokenRepo;
   audit: AuditRepo;
@@ -39,6 +42,7 @@ export interface Repos {
 export function createRepos(prisma: PrismaClient): Repos {
   return {
     devices: new PrismaDeviceRepo(prisma),
+    revokedKeys: new PrismaDeviceRevocationRepo(prisma),
     enrollmentTokens: new PrismaEnrollmentTokenRepo(prisma),
     apiTokens: new PrismaApiTokenRepo(prisma),
     audit: new PrismaAuditRepo(prisma),

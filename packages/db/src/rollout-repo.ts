@@ -305,7 +305,8 @@ export class PrismaRolloutRepo implements RolloutRepo {
     selector: DeviceSelector,
     opts: { notInRollout?: string; limit?: number } = {},
   ): Promise<Device[]> {
-    const clauses: Prisma.Sql[] = [Prisma.sql`TRUE`];
+    // A decommissioned device (issue 11) is never targeted again.
+    const clauses: Prisma.Sql[] = [Prisma.sql`d."status" <> 'decommissioned'::"DeviceStatus"`];
     if (selector.deviceIds) {
       const ids = selector.deviceIds.filter(isUuid);
       if (ids.length === 0) return Promise.resolve([]);

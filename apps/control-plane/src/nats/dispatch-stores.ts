@@ -33,6 +33,9 @@ export function natsDesiredStore(nc: NatsConnection, kv: KV): DesiredStateStore 
     async put(deviceId: string, state: DesiredState) {
       await kv.put(deviceId, encodeJson(state));
     },
+    async remove(deviceId: string) {
+      await kv.purge(deviceId);
+    },
   };
 }
 

@@ -6,6 +6,8 @@ import type { DesiredState } from "@edgefleet/protocol";
 export interface DesiredStateStore {
   get(deviceId: string): Promise<DesiredState | null>;
   put(deviceId: string, state: DesiredState): Promise<void>;
+  /** Removes the key and its history (a decommissioned device). */
+  remove(deviceId: string): Promise<void>;
 }
 
 /** Where devices download artifacts (object store `artifacts`); the control plane only writes. */
