@@ -10,6 +10,7 @@ import { join } from "node:path";
 import {
   closeBus,
   connectBus,
+  decodeUserJwt,
   ensureStores,
   ensureStreams,
   type FleetAuth,
@@ -33,6 +34,7 @@ import { defaultConsoleDir } from "./http/console-static";
 import { JobBroker } from "./jobs/job-broker";
 import { JobService } from "./jobs/job-service";
 import { ControlPlaneMetrics } from "./metrics";
+import { AccountPusher } from "./nats/account-pusher";
 import { startDeviceListener } from "./nats/device-listener";
 import { natsArtifactStore, natsDesiredStore, natsNotifier } from "./nats/dispatch-stores";
 import { startTelemetryConsumer } from "./nats/telemetry-consumer";
@@ -43,6 +45,7 @@ import { ArtifactService } from "./services/artifact-service";
 import { AssignmentService } from "./services/assignment-service";
 import { AuthService } from "./services/auth-service";
 import { CatalogService } from "./services/catalog-service";
+import { CredentialsService } from "./services/credentials-service";
 import { DeviceService } from "./services/device-service";
 import type { ManifestSigner } from "./services/dispatch-ports";
 import { EnrollmentService } from "./services/enrollment-service";
@@ -73,6 +76,8 @@ export interface ControlPlaneConfig {
   grpcPort: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
+  /** Lifetime of device user JWTs (default 24 h); agents renew at about 2/3 of it (issue 11). */
+  deviceJwtTtlSeconds?: number;
   /** Write a many-use enrollment token here at first start (unattended stacks). */
   bootstrapEnrollmentTokenFile?: string;
   /** The built web console served at `/` (default: apps/console/dist of this clone). */
@@ -132,6 +137,16 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
       : undefined,
     logger: logger.child({ component: "nats" }),
   });
+  // Credentials (issue 11): revocations live in Postgres and are pushed to the full resolver.
+  const accountPusher = config.natsAuth
+    ? new AccountPusher({
+        auth: fleetAuth,
+        revokedKeys: repos.revokedKeys,
+        servers: config.natsUrl,
+        logger: logger.child({ component: "account-push" }),
+      })
+    : undefined;
+  await accountPusher?.start();
   // Faults (issue 11): R3 on a 3-node cluster survives the loss of one node.
   const replicas = config.natsReplicas ?? 1;
   await ensureStreams(nc, { replicas });
@@ -139,7 +154,15 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   const signer = await loadOrCreateSigner(config.stateDir);
 
   const jobBroker = new JobBroker(nc, logger.child({ component: "jobs" }), config.jobs);
-  const services = buildServices(config, { repos, nc, fleetAuth, stores, signer, jobBroker });
+  const services = buildServices(config, {
+    repos,
+    nc,
+    fleetAuth,
+    stores,
+    signer,
+    jobBroker,
+    pushRevocations: () => accountPusher?.push() ?? Promise.resolve(),
+  });
   const { auth, devices, tokens, events, metrics } = services;
   events.attach(nc, subjects.fleetEvents, (err) =>
     logger.warn({ err: String(err) }, "malformed fleet event dropped"),
@@ -228,6 +251,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
       services.jobs.stop();
       events.detach();
       services.revocations.detach();
+      await accountPusher?.stop();
       await closeBus(nc);
       await prisma.$disconnect();
       logger.info("control plane stopped");
@@ -245,9 +269,15 @@ function buildServices(
     stores: Awaited<ReturnType<typeof ensureStores>>;
     signer: ManifestSigner;
     jobBroker: JobBroker;
+    pushRevocations: () => Promise<void>;
   },
 ) {
   const { repos, nc, fleetAuth, stores, signer } = io;
+  const ttlSeconds = config.deviceJwtTtlSeconds ?? 24 * 3600;
+  const mintDevice = async (d: { deviceId: string; publicKey: string }) => {
+    const { jwt } = await mintDeviceCredentials(fleetAuth, d, { ttlSeconds });
+    return { userJwt: jwt, expiresAt: decodeUserJwt(jwt).exp ?? 0 };
+  };
   const events = new FleetEvents();
   const revocations = new TokenRevocations();
   const metrics = new ControlPlaneMetrics({
@@ -276,9 +306,10 @@ function buildServices(
     },
   };
   const profiles = new ProfileService({ repos, events, rpc });
+  const desired = natsDesiredStore(nc, stores.desired);
   const assignments = new AssignmentService({
     repos,
-    desired: natsDesiredStore(nc, stores.desired),
+    desired,
     notifier: natsNotifier(nc),
     events,
   });
@@ -357,7 +388,16 @@ function buildServices(
       natsUrls: config.natsPublicUrls ?? [config.natsUrl],
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       artifactPublicKey: signer.publicKeyPem,
-      mintUserJwt: async (d) => (await mintDeviceCredentials(fleetAuth, d)).jwt,
+      mintUserJwt: async (d) => (await mintDevice(d)).userJwt,
+    }),
+    // --- credentials (issue 11): renewal and decommission ---
+    credentials: new CredentialsService({
+      repos,
+      mint: mintDevice,
+      pushRevocations: io.pushRevocations,
+      desired,
+      events,
+      logger: config.logger.child({ component: "credentials" }),
     }),
   };
 }

@@ -23,6 +23,12 @@ const envSchema = z.object({
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
   /** A device is offline when no heartbeat arrived for this long. */
   HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(200).default(15000),
+  /** Lifetime of a device's NATS user JWT; agents renew it at about 2/3 of that. */
+  DEVICE_JWT_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .default(24 * 3600),
   BOOTSTRAP_ENROLLMENT_TOKEN_FILE: z.string().optional(),
   /** The built web console to serve at `/` (default: apps/console/dist of this clone). */
   CONSOLE_DIR: z.string().min(1).optional(),

@@ -20,6 +20,7 @@ try {
     grpcPort: env.GRPC_PORT,
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     heartbeatTimeoutMs: env.HEARTBEAT_TIMEOUT_MS,
+    deviceJwtTtlSeconds: env.DEVICE_JWT_TTL_SECONDS,
     bootstrapEnrollmentTokenFile: env.BOOTSTRAP_ENROLLMENT_TOKEN_FILE,
     maxArtifactBytes: env.MAX_ARTIFACT_BYTES,
     consoleDir: env.CONSOLE_DIR,

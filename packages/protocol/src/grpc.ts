@@ -7,6 +7,8 @@ export {
   EnrollmentServiceService,
   EnrollRequest,
   EnrollResponse,
+  RenewCredentialsRequest,
+  RenewCredentialsResponse,
 } from "./gen/edgefleet/v1/enrollment";
 export {
   AssignOptions,

@@ -53,7 +53,7 @@ export interface AuditPage {
   nextCursor: string | null;
 }
 
-export type DeviceStatus = "enrolled" | "online" | "offline";
+export type DeviceStatus = "enrolled" | "online" | "offline" | "decommissioned";
 
 export interface DeviceView {
   id: string;

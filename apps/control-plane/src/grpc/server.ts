@@ -7,16 +7,20 @@ import {
   type EnrollRequest,
   type EnrollResponse,
   FleetServiceService,
+  type RenewCredentialsRequest,
+  type RenewCredentialsResponse,
   JobServiceService,
 } from "@edgefleet/protocol/grpc";
 import { type handleUnaryCall, Server, ServerCredentials } from "@grpc/grpc-js";
 import { type JobGrpcDeps, jobServiceImpl } from "../jobs/job-grpc";
+import type { CredentialsService } from "../services/credentials-service";
 import type { EnrollmentService } from "../services/enrollment-service";
 import { toServiceError } from "./errors";
 import { type FleetServiceDeps, fleetServiceImpl } from "./fleet-service";
 
 export interface GrpcDeps extends FleetServiceDeps {
   enrollment: EnrollmentService;
+  credentials: CredentialsService;
   jobs: JobGrpcDeps["jobs"];
 }
 
@@ -36,7 +40,17 @@ export function createGrpcServer(deps: GrpcDeps): Server {
       .then((res) => callback(null, res))
       .catch((err) => callback(toServiceError(err, deps.logger, "Enroll")));
   };
-  const impl: EnrollmentServiceServer = { enroll };
+  const renewCredentials: handleUnaryCall<RenewCredentialsRequest, RenewCredentialsResponse> = (
+    call,
+    callback,
+  ) => {
+    const req = call.request;
+    deps.credentials
+      .renew({ deviceId: req.deviceId, timestamp: req.timestamp, signature: req.signature })
+      .then((res) => callback(null, res))
+      .catch((err) => callback(toServiceError(err, deps.logger, "RenewCredentials")));
+  };
+  const impl: EnrollmentServiceServer = { enroll, renewCredentials };
   server.addService(EnrollmentServiceService, impl);
   server.addService(FleetServiceService, fleetServiceImpl(deps));
   server.addService(JobServiceService, jobServiceImpl(deps));

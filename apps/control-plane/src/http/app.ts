@@ -14,6 +14,7 @@ import type { ArtifactService } from "../services/artifact-service";
 import type { AssignmentService } from "../services/assignment-service";
 import type { AuthService, Principal } from "../services/auth-service";
 import type { CatalogService } from "../services/catalog-service";
+import type { CredentialsService } from "../services/credentials-service";
 import type { DeviceService } from "../services/device-service";
 import type { LatencyService } from "../services/latency-service";
 import type { PlanService } from "../services/plan-service";
@@ -29,6 +30,8 @@ export interface HttpDeps {
   tokens: TokenService;
   /** API tokens and the audit log (issue 11). */
   access: AccessService;
+  /** Decommission (issue 11). */
+  credentials: CredentialsService;
   profiles: ProfileService;
   catalog: CatalogService;
   plans: PlanService;
@@ -136,6 +139,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.patch(
     "/api/v1/devices/:id/labels",
     route((req, p) => deps.devices.patchLabels(p, String(req.params.id), req.body)),
+  );
+  // Issue 11: revokes the device's key at once (NATS drops it), clears its desired state and
+  // assignment, and takes it out of running rollouts. POST: the row stays, audited.
+  app.post(
+    "/api/v1/devices/:id/decommission",
+    route((req, p) => deps.credentials.decommission(p, String(req.params.id))),
   );
   app.get(
     "/api/v1/devices/:id/profile",

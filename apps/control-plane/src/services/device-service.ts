@@ -25,7 +25,7 @@ export const listDevicesQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(500).default(50),
     cursor: z.string().max(200).optional(),
-    status: z.enum(["enrolled", "online", "offline"]).optional(),
+    status: z.enum(["enrolled", "online", "offline", "decommissioned"]).optional(),
     deviceClass: z.string().min(1).max(64).optional(),
     label: z
       .union([labelPair, z.array(labelPair).max(20)])

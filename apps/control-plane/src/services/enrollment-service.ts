@@ -5,7 +5,12 @@ import { assertUserPublicKey, InvalidDeviceKeyError } from "@edgefleet/bus";
 import { DuplicatePublicKeyError, type Repos } from "@edgefleet/db";
 import { type HardwareFactsJson, hardwareFactsSchema } from "@edgefleet/protocol";
 import { z } from "zod";
-import { ConflictError, InvalidArgumentError, UnauthenticatedError } from "../errors";
+import {
+  ConflictError,
+  InvalidArgumentError,
+  PermissionDeniedError,
+  UnauthenticatedError,
+} from "../errors";
 import type { FleetEvents } from "../fleet-events";
 import { parseInput } from "./validation";
 import { deviceView } from "./views";
@@ -33,7 +38,7 @@ export interface EnrollResult {
 }
 
 export interface EnrollmentServiceDeps {
-  repos: Pick<Repos, "enrollDevice" | "audit">;
+  repos: Pick<Repos, "enrollDevice" | "audit" | "revokedKeys">;
   /** Returns the device's user JWT; pure crypto, cannot touch the database. */
   mintUserJwt(device: { deviceId: string; publicKey: string }): Promise<string>;
   natsUrls: string[];
@@ -61,6 +66,12 @@ export class EnrollmentService {
         throw new InvalidArgumentError("publicKey", "is not a NATS user public nkey (U...)");
       }
       throw err;
+    }
+    // A decommissioned device's key stays out, whatever token it brings (issue 11).
+    if (await this.deps.repos.revokedKeys.isRevoked(input.publicKey)) {
+      throw new PermissionDeniedError(
+        "publicKey: this key belonged to a decommissioned device and is revoked; enroll with a new key",
+      );
     }
     // The JWT is minted before anything is written, so a failure here leaves no device row
     // and the token keeps its use.
