@@ -30,6 +30,7 @@ import type { Logger } from "pino";
 import type { DeviceCalibrator } from "./calibration/device-calibrator";
 import type { LocalDatasetSpec } from "./calibration/local-dataset";
 import { Coalescer } from "./coalescer";
+import { CredentialRenewer } from "./credential-renewer";
 import type { DeviceRuntime } from "./device-runtime";
 import { type DeviceIdentity, IdentityStore } from "./identity-store";
 import { JobModels } from "./jobs/job-models";
@@ -111,6 +112,8 @@ export interface RunningAgent {
   readonly stages: StageRunner | undefined;
   /** Resolves when the profile measurement in progress (if any) has been reported. */
   profiled(): Promise<void>;
+  /** Renews the device's NATS user JWT before it expires (issue 11). */
+  credentials: CredentialRenewer;
   /**
    * Resolves if the connection ends for good without `stop()` (nats.js gives up after repeated
    * authorization errors, e.g. a revoked credential): the process should exit and be restarted.
@@ -138,6 +141,27 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   }
 
   let nc: NatsConnection | undefined;
+  // Credentials (issue 11): the JWT is renewed before it expires; the connection reads the
+  // current one at every (re)connect.
+  let renewClient: import("@edgefleet/protocol/grpc").EnrollmentServiceClient | undefined;
+  const renewer = new CredentialRenewer({
+    identity,
+    seed,
+    store: identityStore,
+    renew: async (req) => {
+      const { callRenew, enrollmentClient } = await import("./enroll-client");
+      renewClient ??= enrollmentClient(config.controlPlaneGrpc);
+      return callRenew(renewClient, { ...req, signature: Buffer.from(req.signature) });
+    },
+    onRenewed: () => {
+      if (nc && !nc.isClosed()) {
+        nc.reconnect().catch((err) => log.warn({ err: String(err) }, "reconnect after renewal"));
+      }
+    },
+    onRefused: () => {},
+    log: log.child({ component: "credentials" }),
+  });
+  renewer.start();
   const js = () => {
     if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
     return jetstream(nc);
@@ -286,7 +310,13 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   let rpc: ReturnType<typeof serveRpc> = [];
   let poll: NodeJS.Timeout | undefined;
   let stages: StageRunner | undefined;
-  const connected = connectWithRetry(identity, seed, log, () => stopping).then(async (conn) => {
+  const connected = connectWithRetry(
+    identity,
+    () => renewer.userJwt,
+    seed,
+    log,
+    () => stopping,
+  ).then(async (conn) => {
     nc = conn;
     // Pipeline-split inference (issue 9): stages assigned over rpc, activations over peer subjects.
     stages = new StageRunner({
@@ -371,9 +401,12 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       return stages;
     },
     profiled: () => profiler.settled(),
+    credentials: renewer,
     lost,
     async stop(reason = "shutdown") {
       stopping = true;
+      renewer.stop();
+      renewClient?.close();
       clearInterval(poll);
       stopBeats();
       reconciler.stop();
@@ -577,6 +610,7 @@ async function enroll(config: AgentConfig, store: IdentityStore, seed: string) {
 /** The first connect retries forever with backoff (until stopped); later drops are nats.js's. */
 async function connectWithRetry(
   identity: DeviceIdentity,
+  jwt: () => string,
   seed: string,
   log: Logger,
   stopped: () => boolean,
@@ -586,7 +620,7 @@ async function connectWithRetry(
       return await connectDevice({
         servers: identity.natsUrls,
         deviceId: identity.deviceId,
-        jwt: identity.userJwt,
+        jwt,
         seed,
         logger: log,
       });

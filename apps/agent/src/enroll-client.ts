@@ -6,8 +6,11 @@ import {
   EnrollmentServiceClient,
   type EnrollRequest,
   type EnrollResponse,
+  type RenewCredentialsRequest,
+  type RenewCredentialsResponse,
 } from "@edgefleet/protocol/grpc";
 import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { CredentialsRefusedError } from "./credential-renewer";
 
 const RETRYABLE = new Set([
   status.UNAVAILABLE,
@@ -68,5 +71,31 @@ function callEnroll(
       if (err) reject(err);
       else resolve(res);
     });
+  });
+}
+
+// After these, retrying cannot help: the device's key is revoked or not recognised.
+const RENEWAL_FINAL = new Set([status.PERMISSION_DENIED, status.UNAUTHENTICATED]);
+
+/**
+ * One RenewCredentials call (issue 11); the renewer decides about retries. A final refusal
+ * rejects with CredentialsRefusedError carrying the control plane's message.
+ */
+export function callRenew(
+  client: EnrollmentServiceClient,
+  request: RenewCredentialsRequest,
+): Promise<RenewCredentialsResponse> {
+  return new Promise((resolve, reject) => {
+    client.renewCredentials(
+      request,
+      new Metadata(),
+      { deadline: Date.now() + 10_000 },
+      (err, res) => {
+        if (!err) resolve(res);
+        else if (RENEWAL_FINAL.has(err.code)) {
+          reject(new CredentialsRefusedError(`renewal refused: ${err.details}`, { cause: err }));
+        } else reject(err);
+      },
+    );
   });
 }

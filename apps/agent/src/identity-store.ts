@@ -1,7 +1,8 @@
 // The agent's identity lives in its data dir: the nkey seed it generated (never sent anywhere) and
 // what enrollment returned. Files are written atomically and readable by the owner only.
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { formatCreds, writeFileAtomic } from "@edgefleet/bus";
 import { z } from "zod";
 
 const identitySchema = z.object({
@@ -59,12 +60,20 @@ export class IdentityStore {
     await this.writePrivate(this.identityPath, `${JSON.stringify(identity, null, 2)}\n`);
   }
 
+  /**
+   * A renewed JWT (issue 11): the creds file first, then the identity, each replaced whole
+   * (fsynced temp file + rename), so a crash leaves either the old JWT or the new one.
+   */
+  async saveRenewedJwt(identity: DeviceIdentity, seed: string, userJwt: string) {
+    const renewed = { ...identity, userJwt };
+    await this.saveIdentity(renewed, formatCreds(userJwt, seed));
+    return renewed;
+  }
+
   private async writePrivate(path: string, content: string): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await chmod(this.dir, 0o700);
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, content, { mode: 0o600 });
-    await rename(tmp, path);
+    await writeFileAtomic(path, content);
   }
 }
 

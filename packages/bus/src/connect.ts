@@ -114,7 +114,8 @@ function logStatus(logger: BusLogger, s: Status): void {
 export interface ConnectDeviceOptions
   extends Omit<ConnectBusOptions, "creds" | "authenticator" | "inboxPrefix" | "name"> {
   deviceId: string;
-  jwt: string;
+  /** The user JWT, or a function read at every (re)connect: a renewed JWT is used from then on. */
+  jwt: string | (() => string);
   /** The device's own user nkey seed (`SU...`). */
   seed: string | Uint8Array;
   /** The seed's public key (`U...`) if kept beside it: saves deriving it (see keyPairFromSeed). */
@@ -141,7 +142,7 @@ export function connectDevice(opts: ConnectDeviceOptions): Promise<NatsConnectio
  * at every connect, ~40 ms of CPU, which a process holding thousands of devices cannot afford.
  */
 export function userJwtAuthenticator(
-  jwt: string,
+  jwt: string | (() => string),
   seed: string | Uint8Array,
   publicKey?: string,
 ): Authenticator {
@@ -150,7 +151,7 @@ export function userJwtAuthenticator(
   const nkey = kp.getPublicKey();
   const encoder = new TextEncoder();
   return (nonce?: string) => ({
-    jwt,
+    jwt: typeof jwt === "function" ? jwt() : jwt,
     nkey,
     sig: nonce ? Buffer.from(kp.sign(encoder.encode(nonce))).toString("base64") : "",
   });

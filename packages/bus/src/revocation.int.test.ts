@@ -41,7 +41,7 @@ afterAll(async () => {
   await Promise.all([server?.stop(), cluster?.stop()]);
 });
 
-async function device(servers: string, deviceId: string, ttlSeconds?: number, now?: number) {
+async function device(deviceId: string, ttlSeconds?: number, now?: number) {
   const key = createUserKey();
   const { jwt } = await mintDeviceCredentials(auth, { deviceId, ...key }, { ttlSeconds, now });
   return { ...key, deviceId, jwt };
@@ -84,9 +84,9 @@ describe("parseClaimsReply", () => {
 
 describe("device JWT expiry", () => {
   it("refuses an expired JWT at connect and accepts a live one", async () => {
-    const expired = await device(server.url, "dev-exp", 60, Date.now() - 120_000);
+    const expired = await device("dev-exp", 60, Date.now() - 120_000);
     await expect(connect(server.url, expired)).rejects.toThrow(/authoriz|expired/i);
-    const live = await device(server.url, "dev-live", 60);
+    const live = await device("dev-live", 60);
     const nc = await connect(server.url, live);
     conns.push(nc);
     await nc.flush();
@@ -97,8 +97,8 @@ describe("revocation pushed to the full resolver", () => {
   it("drops the revoked device at once, refuses its JWT, and leaves the others alone", async () => {
     const sys = await connectSystem(auth, { servers: server.url });
     conns.push(sys);
-    const victim = await device(server.url, "dev-victim");
-    const bystander = await device(server.url, "dev-ok");
+    const victim = await device("dev-victim");
+    const bystander = await device("dev-ok");
     const [vc, bc] = [await connect(server.url, victim), await connect(server.url, bystander)];
     conns.push(vc, bc);
     const dropped = droppedBy(vc);
@@ -135,7 +135,7 @@ describe("revocation pushed to the full resolver", () => {
   it("on a 3-node cluster, a push to one node drops the device connected to another", async () => {
     const sys = await connectSystem(auth, { servers: cluster.urls[0] });
     conns.push(sys);
-    const victim = await device(cluster.urls[2], "dev-c-victim");
+    const victim = await device("dev-c-victim");
     const vc = await connect(cluster.urls[2], victim);
     conns.push(vc);
     const dropped = droppedBy(vc);

@@ -1,8 +1,8 @@
 // Decommissioned devices (issue 11): their keys, revoked for good, and the one transaction that
 // retires a device (status, assignment, running rollouts, audit) so nothing is half done.
-import type { PrismaClient } from "./generated/prisma/client";
-import type { Device } from "./generated/prisma/client";
+
 import { isUuid } from "./client";
+import type { Device, PrismaClient } from "./generated/prisma/client";
 
 export interface RevokedKey {
   publicKey: string;

@@ -7,9 +7,9 @@ import {
   type EnrollRequest,
   type EnrollResponse,
   FleetServiceService,
+  JobServiceService,
   type RenewCredentialsRequest,
   type RenewCredentialsResponse,
-  JobServiceService,
 } from "@edgefleet/protocol/grpc";
 import { type handleUnaryCall, Server, ServerCredentials } from "@grpc/grpc-js";
 import { type JobGrpcDeps, jobServiceImpl } from "../jobs/job-grpc";
