@@ -4,6 +4,8 @@ import { assign, formatDeployment } from "./assign";
 import { type Cli, collect, flag, positive, positiveInt, print, remote, run } from "./context";
 import {
   type DeviceFilter,
+  decommissionDevice,
+  formatDecommission,
   formatDeviceShow,
   formatDevices,
   isFiltered,
@@ -30,6 +32,7 @@ export function addDeviceCommands(program: Command, cli: Cli): void {
           "enrolled",
           "online",
           "offline",
+          "decommissioned",
         ]),
       )
       .option("--class <name>", "only devices of this class (rpi4, x86-gateway, ...)")
@@ -101,6 +104,21 @@ export function addDeviceCommands(program: Command, cli: Cli): void {
       const patch = labelPatch(pairs, o.remove ?? []);
       const d = await patchLabels(await cli.target(o), id, patch);
       print(o.json, d, () => `${d.name} (${d.id}): ${formatLabels(d.labels)}`);
+    }),
+  );
+
+  remote(
+    devices
+      .command("decommission")
+      .description(
+        "Retire a device for good (admin): revoke its key, drop its connection, clear its assignment",
+      )
+      .argument("<id>", "device id")
+      .option("--json", "print {device, changed, skippedTargets, revocationPushed} as JSON"),
+  ).action(
+    run(cli, async (id: string, o) => {
+      const v = await decommissionDevice(await cli.target(o), id);
+      print(o.json, v, () => formatDecommission(v));
     }),
   );
 

@@ -1,6 +1,7 @@
 // `edgefleet devices list|show|label`: the fleet as the control plane sees it. Requests and the
 // text people read; `assign.ts` does `devices assign`.
 import type {
+  DeviceDecommissionView,
   DeviceDetailView,
   DeviceLabelsPatch,
   DevicePageView,
@@ -250,4 +251,20 @@ export function patchLabels(
   patch: DeviceLabelsPatch,
 ): Promise<DeviceDetailView> {
   return callApi<DeviceDetailView>(target, "PATCH", `${dev(id)}/labels`, patch);
+}
+
+/** Revokes the device's credentials for good (admin; issue 11). */
+export function decommissionDevice(target: ApiTarget, id: string): Promise<DeviceDecommissionView> {
+  return callApi<DeviceDecommissionView>(target, "POST", `${dev(id)}/decommission`, {});
+}
+
+export function formatDecommission(v: DeviceDecommissionView): string {
+  const head = v.changed
+    ? `${v.device.name} (${v.device.id}) decommissioned: its key is revoked`
+    : `${v.device.name} (${v.device.id}) was already decommissioned`;
+  const push = v.revocationPushed
+    ? "NATS has the revocation; its connection is closed"
+    : "NATS has not confirmed the revocation yet; the control plane keeps pushing it";
+  const skipped = v.skippedTargets ? `\n${v.skippedTargets} rollout target(s) skipped` : "";
+  return `${head}\n${push}${skipped}`;
 }

@@ -55,6 +55,17 @@ export interface AuditPage {
 
 export type DeviceStatus = "enrolled" | "online" | "offline" | "decommissioned";
 
+/** POST /api/v1/devices/:id/decommission (issue 11). */
+export interface DeviceDecommissionView {
+  device: DeviceView;
+  /** false when the device was decommissioned before (nothing changed). */
+  changed: boolean;
+  /** Rollout targets no longer waited for. */
+  skippedTargets: number;
+  /** true once NATS holds the revocation; false: the control plane keeps retrying. */
+  revocationPushed: boolean;
+}
+
 export interface DeviceView {
   id: string;
   name: string;

@@ -3,6 +3,7 @@
 // key for good, cuts its NATS connection at once and clears what it was asked to run.
 import { checkRenewalProof } from "@edgefleet/bus";
 import type { Repos } from "@edgefleet/db";
+import type { DeviceDecommissionView } from "@edgefleet/protocol/rest";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "../errors";
@@ -10,7 +11,7 @@ import type { FleetEvents } from "../fleet-events";
 import { type Principal, requireRole } from "./auth-service";
 import type { DesiredStateStore } from "./dispatch-ports";
 import { parseInput } from "./validation";
-import { type DeviceView, deviceView } from "./views";
+import { deviceView } from "./views";
 
 export const renewInputSchema = z.object({
   deviceId: z.string().uuid("must be a device id (UUID)"),
@@ -26,15 +27,7 @@ export interface RenewResult {
   expiresAt: number;
 }
 
-export interface DecommissionView {
-  device: DeviceView;
-  /** false when it was decommissioned before. */
-  changed: boolean;
-  /** Rollout targets that will no longer be waited for. */
-  skippedTargets: number;
-  /** true once the server holds the revocation (false: a retry with backoff is under way). */
-  revocationPushed: boolean;
-}
+export type DecommissionView = DeviceDecommissionView;
 
 export interface CredentialsServiceDeps {
   repos: Pick<Repos, "devices" | "revokedKeys">;
