@@ -86,8 +86,7 @@ export class CredentialRenewer {
     if (this.stopped) return;
     const { deviceId } = this.identity;
     try {
-      const proof = signRenewalProof(this.deps.seed, deviceId);
-      const res = await this.deps.renew({ deviceId, ...proof });
+      const res = await this.deps.renew(signRenewalProof(this.deps.seed, deviceId));
       if (this.stopped) return;
       this.identity = await this.deps.store.saveRenewedJwt(
         this.identity,

@@ -56,7 +56,14 @@ export interface TestControlPlane {
   enrollDevice(
     name?: string,
     opts?: { deviceClass?: DeviceClassName; labels?: Record<string, string> },
-  ): Promise<{ deviceId: string; nc: NatsConnection }>;
+  ): Promise<{
+    deviceId: string;
+    nc: NatsConnection;
+    /** Its credentials, as a thief who copied its creds file would hold them. */
+    seed: string;
+    publicKey: string;
+    jwt: string;
+  }>;
   stop(): Promise<void>;
 }
 
@@ -247,7 +254,8 @@ export async function startTestControlPlane(
           return r.status === 200 ? true : undefined;
         });
       }
-      return { deviceId: res.deviceId, nc };
+      const seed = new TextDecoder().decode(kp.getSeed());
+      return { deviceId: res.deviceId, nc, seed, publicKey: kp.getPublicKey(), jwt: res.userJwt };
     },
     async stop() {
       await Promise.all(devices.map((d) => d.close().catch(() => {})));

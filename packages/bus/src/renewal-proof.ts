@@ -14,10 +14,10 @@ export function signRenewalProof(
   seed: string,
   deviceId: string,
   nowMs = Date.now(),
-): { timestamp: number; signature: Uint8Array } {
+): { deviceId: string; timestamp: number; signature: Uint8Array } {
   const timestamp = Math.floor(nowMs / 1000);
   const signature = keyPairFromSeed(seed).sign(renewalProofPayload(deviceId, timestamp));
-  return { timestamp, signature };
+  return { deviceId, timestamp, signature };
 }
 
 export type RenewalProofCheck = { ok: true } | { ok: false; reason: "clock" | "signature" };
