@@ -16,7 +16,12 @@ import {
   referenceProfile,
   simulateFacts,
 } from "@edgefleet/runtime/facts";
-import { type NatsServerHandle, startNatsServerWithConfig, until } from "@edgefleet/testkit";
+import {
+  type NatsServerContext,
+  type NatsServerHandle,
+  startNatsServerWithConfig,
+  until,
+} from "@edgefleet/testkit";
 import { credentials } from "@grpc/grpc-js";
 import { jetstream } from "@nats-io/jetstream";
 import { createUser } from "@nats-io/nkeys";
@@ -99,11 +104,14 @@ export const testFacts: HardwareFactsJson = {
 
 export async function startTestControlPlane(
   overrides: Partial<ControlPlaneConfig> = {},
+  /** `nats`: start the server yourself (e.g. one a fault test kills and restarts). */
+  opts: { nats?: (render: (ctx: NatsServerContext) => string) => Promise<NatsServerHandle> } = {},
 ): Promise<TestControlPlane> {
   const db = await createTestDatabase();
   const stateDir = await mkdtemp(join(tmpdir(), "ef-cp-"));
   const auth = await loadOrCreateFleetAuth(stateDir);
-  const nats = await startNatsServerWithConfig((ctx) => writeServerConfig(auth, ctx));
+  const render = (ctx: NatsServerContext) => writeServerConfig(auth, ctx);
+  const nats = await (opts.nats ?? startNatsServerWithConfig)(render);
   const config: ControlPlaneConfig = {
     databaseUrl: db.url,
     natsUrl: nats.url,
