@@ -291,6 +291,13 @@ describe("decommission", () => {
           expect.objectContaining({ subjectId: victim.deviceId, action: "device.decommissioned" }),
         ]),
       );
+      // Nothing can be assigned to it any more.
+      const assign = await stack.api(`/api/v1/devices/${victim.deviceId}/assignment`, {
+        method: "PUT",
+        body: JSON.stringify({ variantId: null }),
+      });
+      expect(assign.status).toBe(409);
+      expect(String((assign.body.error as { message: string }).message)).toMatch(/decommissioned/);
       // A second call changes nothing and says so.
       const twice = await stack.api(`/api/v1/devices/${victim.deviceId}/decommission`, {
         method: "POST",

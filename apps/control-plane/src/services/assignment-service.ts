@@ -13,7 +13,7 @@ import {
 } from "@edgefleet/protocol";
 import type { DeploymentView, DesiredView, ReportedView } from "@edgefleet/protocol/rest";
 import { z } from "zod";
-import { ConflictError, NotFoundError } from "../errors";
+import { ConflictError, NotFoundError, StateConflictError } from "../errors";
 import type { FleetEvents } from "../fleet-events";
 import { type Principal, requireRole } from "./auth-service";
 import type { DesiredStateStore, DeviceNotifier } from "./dispatch-ports";
@@ -57,6 +57,9 @@ export class AssignmentService {
     const input = parseInput(assignSchema, body);
     const device = await this.deps.repos.devices.findById(deviceId);
     if (!device) throw new NotFoundError(`device ${deviceId} not found`);
+    if (device.status === "decommissioned") {
+      throw new StateConflictError(`device ${deviceId} is decommissioned: nothing can be assigned`);
+    }
     const assignment = input.variantId
       ? await this.signedAssignment(input.variantId, input.options)
       : null;
