@@ -49,8 +49,9 @@ export class CredentialRenewer {
   private failures = 0;
   private stopped = false;
   private identity: DeviceIdentity;
-  /** Renewals that succeeded (tests, logs). */
+  /** Renewals that succeeded, and attempts that failed and were retried (tests, logs). */
   renewals = 0;
+  failedAttempts = 0;
 
   constructor(private readonly deps: CredentialRenewerDeps) {
     this.identity = deps.identity;
@@ -105,6 +106,7 @@ export class CredentialRenewer {
         this.deps.onRefused(err);
         return;
       }
+      this.failedAttempts++;
       const delayMs = backoffDelay(this.failures++, DEFAULT_BACKOFF, Math.random());
       this.deps.log.warn({ err: String(err), delayMs }, "credential renewal failed, retrying");
       this.later(delayMs);

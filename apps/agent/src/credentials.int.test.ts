@@ -1,15 +1,16 @@
-// A real agent's credentials (issue 11): with a 6 s JWT it renews at ~4 s over gRPC, stores the
+// A real agent's credentials (issue 11): with a 9 s JWT it renews at ~6 s over gRPC, stores the
 // new JWT atomically, reconnects with it and stays connected past the original expiry. Then it
 // is decommissioned: the connection ends, and the creds file a thief copied beforehand opens
 // nothing.
 import { readFile } from "node:fs/promises";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { connectDevice, decodeUserJwt, parseCreds } from "@edgefleet/bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningAgent, startAgent } from "./agent";
 import { startTestStack, type TestStack, until } from "./test-stack";
 
-const TTL = 6;
+const TTL = 9;
 let stack: TestStack;
 let agent: RunningAgent;
 let dataDir: string;
@@ -28,6 +29,39 @@ afterAll(async () => {
 
 const storedJwt = async () =>
   JSON.parse(await readFile(join(dataDir, "identity.json"), "utf8")).userJwt as string;
+
+/**
+ * A TCP relay to the control plane's gRPC port that can be taken down and brought back: the
+ * control plane "down" for the agent while everything else keeps running.
+ */
+function relay(target: string) {
+  const [host, port] = [target.split(":")[0], Number(target.split(":")[1])];
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let listenPort = 0;
+  return {
+    get address() {
+      return `127.0.0.1:${listenPort}`;
+    },
+    async up() {
+      server = createServer((client) => {
+        const upstream = createConnection({ host, port });
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on("close", () => sockets.delete(s));
+          s.on("error", () => s.destroy());
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      await new Promise<void>((r) => server?.listen(listenPort, "127.0.0.1", () => r()));
+      listenPort = (server.address() as { port: number }).port;
+    },
+    async down() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server?.close(r));
+    },
+  };
+}
 
 describe("a real agent's credentials", () => {
   it("renews before expiry and stays connected past the original exp", async () => {
@@ -89,4 +123,38 @@ describe("a real agent's credentials", () => {
       }),
     ).rejects.toThrow(/authoriz|revoked/i);
   }, 30_000);
+
+  it("retries with backoff while the control plane is unreachable, and renews once it is back", async () => {
+    const link = relay(stack.cp.grpcAddress);
+    await link.up();
+    const dir = await stack.newDataDir();
+    const second = await startAgent(
+      stack.agentConfig(dir, await stack.newEnrollmentToken(), {
+        name: "pi-2",
+        controlPlaneGrpc: link.address,
+      }),
+    );
+    try {
+      await second.connected;
+      const exp = decodeUserJwt(second.credentials.userJwt).exp as number;
+      await link.down(); // before the renewal is due (~6 s)
+      await until("renewal attempts fail", async () =>
+        second.credentials.failedAttempts >= 2 ? true : undefined,
+      );
+      expect(second.credentials.renewals).toBe(0);
+      await link.up();
+      await until("the agent renewed", async () =>
+        second.credentials.renewals > 0 ? true : undefined,
+      );
+      expect(Date.now()).toBeLessThan(exp * 1000);
+      await until("the original JWT expired", async () =>
+        Date.now() > exp * 1000 + 1_500 ? true : undefined,
+      );
+      expect(second.nc?.isClosed()).toBe(false);
+      await second.nc?.flush();
+    } finally {
+      await second.stop();
+      await link.down();
+    }
+  }, 60_000);
 });
