@@ -413,7 +413,7 @@ describe("edgefleet completion", { timeout: 60_000 }, () => {
   it("prints a bash script generated from the command tree", async () => {
     const r = await cli({}, "completion", "bash");
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`'devices') echo 'list show label assign'`);
+    expect(r.stdout).toContain(`'devices') echo 'list show label decommission assign'`);
     expect(r.stdout.trim().split("\n").at(-1)).toBe(
       "complete -o default -F _edgefleet_complete edgefleet",
     );
