@@ -160,7 +160,10 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         nc.reconnect().catch((err) => log.warn({ err: String(err) }, "reconnect after renewal"));
       }
     },
-    onRefused: () => {},
+    // Decommissioned: nothing more to say to the fleet; closing ends `lost` (main exits).
+    onRefused: () => {
+      if (nc && !nc.isClosed()) void nc.close();
+    },
     log: log.child({ component: "credentials" }),
   });
   renewer.start();
@@ -360,6 +363,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         reporter.setConnected(false);
         telemetry.setConnected(false);
       },
+      // Expired while the control plane was out of reach (or revoked): renew now, not later.
+      credentialsRefused: () => renewer.renewNow(),
     });
     stopBeats = startHeartbeats(conn, identity, version);
     const pollMs = config.desiredPollMs ?? 300_000;
@@ -487,10 +492,15 @@ function fanOut(...observers: ServingObserver[]): ServingObserver {
   };
 }
 
-async function watchConnection(nc: NatsConnection, on: { up(): void; down(): void }) {
+async function watchConnection(
+  nc: NatsConnection,
+  on: { up(): void; down(): void; credentialsRefused(): void },
+) {
   for await (const s of nc.status()) {
     if (s.type === "disconnect") on.down();
     else if (s.type === "reconnect") on.up();
+    else if (s.type === "error" && /authentication expired|authorization/i.test(String(s.error)))
+      on.credentialsRefused();
   }
 }
 

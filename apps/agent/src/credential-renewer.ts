@@ -46,6 +46,8 @@ export interface CredentialRenewerDeps {
 
 export class CredentialRenewer {
   private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private lastAttemptAt = 0;
   private failures = 0;
   private stopped = false;
   private identity: DeviceIdentity;
@@ -70,6 +72,16 @@ export class CredentialRenewer {
     clearTimeout(this.timer);
   }
 
+  /**
+   * The server refused the JWT (expired while the control plane was out of reach, or revoked):
+   * try a renewal now rather than at the next scheduled time, at most once per `minGapMs`.
+   */
+  renewNow(minGapMs = 5_000): void {
+    if (this.stopped || this.running || Date.now() - this.lastAttemptAt < minGapMs) return;
+    clearTimeout(this.timer);
+    void this.run();
+  }
+
   private schedule(): void {
     if (this.stopped) return;
     const delay = renewalDelayMs(decodeUserJwt(this.identity.userJwt), Date.now());
@@ -84,7 +96,17 @@ export class CredentialRenewer {
   }
 
   private async run(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.running) return;
+    this.running = true;
+    this.lastAttemptAt = Date.now();
+    try {
+      await this.attempt();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async attempt(): Promise<void> {
     const { deviceId } = this.identity;
     try {
       const res = await this.deps.renew(signRenewalProof(this.deps.seed, deviceId));

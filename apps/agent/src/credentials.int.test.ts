@@ -3,9 +3,9 @@
 // is decommissioned: the connection ends, and the creds file a thief copied beforehand opens
 // nothing.
 import { readFile } from "node:fs/promises";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { connectDevice, decodeUserJwt, parseCreds } from "@edgefleet/bus";
+import { startTcpProxy } from "@edgefleet/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningAgent, startAgent } from "./agent";
 import { startTestStack, type TestStack, until } from "./test-stack";
@@ -30,37 +30,11 @@ afterAll(async () => {
 const storedJwt = async () =>
   JSON.parse(await readFile(join(dataDir, "identity.json"), "utf8")).userJwt as string;
 
-/**
- * A TCP relay to the control plane's gRPC port that can be taken down and brought back: the
- * control plane "down" for the agent while everything else keeps running.
- */
-function relay(target: string) {
-  const [host, port] = [target.split(":")[0], Number(target.split(":")[1])];
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let listenPort = 0;
-  return {
-    get address() {
-      return `127.0.0.1:${listenPort}`;
-    },
-    async up() {
-      server = createServer((client) => {
-        const upstream = createConnection({ host, port });
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on("close", () => sockets.delete(s));
-          s.on("error", () => s.destroy());
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      await new Promise<void>((r) => server?.listen(listenPort, "127.0.0.1", () => r()));
-      listenPort = (server.address() as { port: number }).port;
-    },
-    async down() {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server?.close(r));
-    },
-  };
+/** A relay to the control plane's gRPC port: cut, it is "down" for the agent, all else runs. */
+async function grpcLink(target: string) {
+  const [host, port] = target.split(":");
+  const proxy = await startTcpProxy({ host: host ?? "127.0.0.1", port: Number(port) });
+  return { proxy, address: `${proxy.host}:${proxy.port}` };
 }
 
 describe("a real agent's credentials", () => {
@@ -122,11 +96,14 @@ describe("a real agent's credentials", () => {
         timeoutMs: 3_000,
       }),
     ).rejects.toThrow(/authoriz|revoked/i);
+    // Refused by the server, the agent asks for a renewal, is refused for good, and stops.
+    await until("the agent to close its connection", async () =>
+      nc.isClosed() ? true : undefined,
+    );
   }, 30_000);
 
   it("retries with backoff while the control plane is unreachable, and renews once it is back", async () => {
-    const link = relay(stack.cp.grpcAddress);
-    await link.up();
+    const link = await grpcLink(stack.cp.grpcAddress);
     const dir = await stack.newDataDir();
     const second = await startAgent(
       stack.agentConfig(dir, await stack.newEnrollmentToken(), {
@@ -137,12 +114,12 @@ describe("a real agent's credentials", () => {
     try {
       await second.connected;
       const exp = decodeUserJwt(second.credentials.userJwt).exp as number;
-      await link.down(); // before the renewal is due (~6 s)
+      link.proxy.cut(); // before the renewal is due (~6 s)
       await until("renewal attempts fail", async () =>
         second.credentials.failedAttempts >= 2 ? true : undefined,
       );
       expect(second.credentials.renewals).toBe(0);
-      await link.up();
+      link.proxy.restore();
       await until("the agent renewed", async () =>
         second.credentials.renewals > 0 ? true : undefined,
       );
@@ -154,7 +131,51 @@ describe("a real agent's credentials", () => {
       await second.nc?.flush();
     } finally {
       await second.stop();
-      await link.down();
+      await link.proxy.close();
+    }
+  }, 60_000);
+
+  it("out of reach past the JWT's expiry: the server refuses it, the agent keeps trying, renews and reconnects", async () => {
+    const link = await grpcLink(stack.cp.grpcAddress);
+    const third = await startAgent(
+      stack.agentConfig(await stack.newDataDir(), await stack.newEnrollmentToken(), {
+        name: "pi-3",
+        controlPlaneGrpc: link.address,
+      }),
+    );
+    try {
+      const nc = await third.connected;
+      const exp = decodeUserJwt(third.credentials.userJwt).exp as number;
+      link.proxy.cut();
+      const statuses: string[] = [];
+      void (async () => {
+        for await (const s of nc.status())
+          statuses.push(`${s.type}:${"error" in s ? s.error : ""}`);
+      })();
+      // The server ends the connection at `exp` and refuses the expired JWT on every retry.
+      await until(
+        "the server to refuse the expired JWT",
+        async () => (statuses.some((s) => /expired|authorization/i.test(s)) ? true : undefined),
+        exp * 1000 - Date.now() + 15_000,
+      );
+      expect(third.credentials.renewals).toBe(0);
+      const refusedAt = Date.now();
+      await new Promise((r) => setTimeout(r, 3_000)); // nats.js would have given up by now
+      expect(nc.isClosed()).toBe(false);
+
+      link.proxy.restore();
+      await until("a renewal", async () => (third.credentials.renewals > 0 ? true : undefined));
+      await until("reconnected with the renewed JWT", () =>
+        nc.flush().then(
+          () => true,
+          () => undefined,
+        ),
+      );
+      console.log(`connected again ${Date.now() - refusedAt} ms after the first refusal (3 s cut)`);
+      expect(decodeUserJwt(third.credentials.userJwt).exp as number).toBeGreaterThan(exp);
+    } finally {
+      await third.stop();
+      await link.proxy.close();
     }
   }, 60_000);
 });

@@ -59,6 +59,9 @@ export async function enrollWithRetry(
 export function enrollmentClient(address: string): EnrollmentServiceClient {
   return new EnrollmentServiceClient(address, credentials.createInsecure(), {
     "grpc.keepalive_time_ms": 30_000,
+    // grpc-js backs reconnects off to 120 s by default: a control plane back from an outage
+    // would wait that long for a device whose JWT has already expired.
+    "grpc.max_reconnect_backoff_ms": 5_000,
   });
 }
 

@@ -34,6 +34,11 @@ export interface ConnectBusOptions {
   backoff?: BackoffPolicy;
   /** Only for the first connect: how long to wait for a server (default 5 s). */
   timeoutMs?: number;
+  /**
+   * Keep reconnecting after the server refuses the credentials twice in a row (nats.js gives up
+   * by default). For JWTs that expire and get renewed: the next attempt may carry a new one.
+   */
+  retryAuthErrors?: boolean;
 }
 
 export class BusConnectError extends Error {
@@ -62,6 +67,7 @@ export async function connectBus(opts: ConnectBusOptions): Promise<NatsConnectio
       // a rollout's thousands of KV direct gets paid ~8 % of the control plane's CPU for it.
       noAsyncTraces: true,
       maxReconnectAttempts: -1,
+      ignoreAuthErrorAbort: opts.retryAuthErrors ?? false,
       reconnectDelayHandler: () => backoff.delay(),
       reconnectToServer: () => {
         backoff.onDial();
@@ -133,6 +139,8 @@ export function connectDevice(opts: ConnectDeviceOptions): Promise<NatsConnectio
     name: opts.name ?? `device-${opts.deviceId}`,
     authenticator: userJwtAuthenticator(opts.jwt, opts.seed, opts.publicKey),
     inboxPrefix: subjects.inboxPrefix(opts.deviceId),
+    // A JWT read at every reconnect may be renewed while the server refuses the expired one.
+    retryAuthErrors: opts.retryAuthErrors ?? typeof opts.jwt === "function",
   });
 }
 
