@@ -17,3 +17,16 @@ export function toServiceError(
   }
   return out;
 }
+
+/**
+ * Ends a server stream with the error's status. `call.destroy(err)` sends no status (the client
+ * sees the stream cut); grpc-js turns an emitted "error" into the trailers and ends the call.
+ */
+export function failStream(
+  call: { emit(event: "error", err: Partial<ServiceError>): boolean },
+  err: unknown,
+  logger: Logger,
+  method: string,
+): void {
+  call.emit("error", toServiceError(err, logger, method));
+}
