@@ -79,6 +79,9 @@ describe("the edgefleet tree", () => {
     ["edgefleet completion ", "bash zsh"],
     ["edgefleet telemetry --by ", "class device"],
     ["edgefleet tokens create --max", "--max-uses"],
+    ["edgefleet api-tokens ", "create list revoke"],
+    ["edgefleet api-tokens create --role ", "admin operator viewer"],
+    ["edgefleet audit --a", "--action --actor"],
   ])("bash completes %j with %j", (line, expected) => {
     const words = line.split(" ");
     const script = bashScript(commandSpec(program));

@@ -1,9 +1,11 @@
 // The `edgefleet` command tree. main.ts reads the environment and runs it; tests and
 // `edgefleet completion` walk it.
+
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { DevicePageView } from "@edgefleet/protocol/rest";
 import { Argument, Command, InvalidArgumentError } from "commander";
+import { addAccessCommands } from "./access-commands";
 import { callApi } from "./api-client";
 import { addCalibrateCommand } from "./calibrate-commands";
 import { bashScript, commandSpec, zshScript } from "./completion";
@@ -129,6 +131,7 @@ export function buildProgram(cli: Cli): Command {
     );
   addLoginCommand(program, cli);
   addFleetCommands(program, cli);
+  addAccessCommands(program, cli);
   addCalibrateCommand(program, cli);
   addCompletionCommand(program, cli);
   return program;

@@ -1,6 +1,7 @@
 // API tokens and the audit log (issue 11, "Credentials"), against real Postgres, nats-server,
 // HTTP, gRPC and WebSocket over loopback: a revoked or expired token stops working at once on
 // every transport, and an open stream of it closes on every replica.
+import { randomBytes } from "node:crypto";
 import type { ApiTokenView, AuditPage, CreatedApiToken } from "@edgefleet/protocol/rest";
 import { until } from "@edgefleet/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -146,6 +147,64 @@ describe("API tokens", () => {
 
     const again = await post(`/api/v1/api-tokens/${victim.id}/revoke`, {});
     expect(again.status).toBe(409);
+  });
+
+  it("REST, gRPC unary, an open gRPC watch and an open WebSocket are all refused within 1 s of the revoke", async () => {
+    const { modelId } = await stack.importModel({
+      name: "watched",
+      variants: [{ name: "fp32", bytes: randomBytes(500) }],
+    });
+    const created = await post("/api/v1/rollouts", {
+      modelId,
+      selector: { labels: { fleet: "nobody" } },
+      policy: { latencySloMs: 50 },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const victim = await createToken({ name: "watcher", role: "viewer" });
+    const socket = await openStream(stack.cp.httpUrl, victim.token);
+    const socketClosed = socket.closed.then((c) => ({ ...c, at: Date.now() }));
+
+    const { FleetServiceClient, WatchRolloutRequest } = await import("@edgefleet/protocol/grpc");
+    const { credentials, Metadata, status } = await import("@grpc/grpc-js");
+    const client = new FleetServiceClient(stack.cp.grpcAddress, credentials.createInsecure());
+    const md = new Metadata();
+    md.set("authorization", `Bearer ${victim.token}`);
+    try {
+      const stream = client.watchRollout(
+        WatchRolloutRequest.fromPartial({ rolloutId: String(created.body.id) }),
+        md,
+      );
+      const streamEnded = new Promise<{ code: number; details: string; at: number }>((resolve) => {
+        stream.on("error", (e: { code: number; details: string }) =>
+          resolve({ code: e.code, details: e.details, at: Date.now() }),
+        );
+        stream.on("end", () => resolve({ code: status.OK, details: "ended", at: Date.now() }));
+      });
+      await new Promise((resolve) => stream.once("data", resolve));
+
+      // Revoked through the replica: this replica's watch and socket end over NATS.
+      const revokedAt = Date.now();
+      const res = await fetch(`${replica.httpUrl}/api/v1/api-tokens/${victim.id}/revoke`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${stack.adminToken}` },
+      });
+      expect(res.status).toBe(200);
+      const [ws, grpc] = await Promise.all([socketClosed, streamEnded]);
+      const rest = await stack.api("/api/v1/devices", { token: victim.token });
+      const unary = await grpcListRollouts(victim.token);
+      const refusedBy = Date.now();
+
+      expect(ws).toMatchObject({ code: CLOSE_TOKEN_REVOKED, reason: "api token revoked" });
+      expect(grpc).toMatchObject({
+        code: status.UNAUTHENTICATED,
+        details: "the bearer token was revoked: the watch is ended",
+      });
+      expect(rest.status).toBe(401);
+      expect(unary).toBe(status.UNAUTHENTICATED);
+      for (const at of [ws.at, grpc.at, refusedBy]) expect(at - revokedAt).toBeLessThan(1000);
+    } finally {
+      client.close();
+    }
   });
 
   it("an expired token stops working, and its open stream closes when it expires", async () => {

@@ -48,6 +48,7 @@ import { CatalogService } from "./services/catalog-service";
 import { CredentialsService } from "./services/credentials-service";
 import { DeviceService } from "./services/device-service";
 import type { ManifestSigner } from "./services/dispatch-ports";
+import { EnrollmentLimits, type EnrollmentLimitsConfig } from "./services/enrollment-limits";
 import { EnrollmentService } from "./services/enrollment-service";
 import { LatencyService } from "./services/latency-service";
 import { PlanService } from "./services/plan-service";
@@ -58,6 +59,8 @@ import { TokenService } from "./services/token-service";
 import { loadOrCreateSigner } from "./signing-key";
 import { TokenRevocations } from "./token-revocations";
 import { attachFleetStream } from "./ws/fleet-stream";
+
+export type { EnrollmentLimitsConfig } from "./services/enrollment-limits";
 
 export interface ControlPlaneConfig {
   databaseUrl: string;
@@ -83,6 +86,8 @@ export interface ControlPlaneConfig {
   bootstrapEnrollmentTokenFile?: string;
   /** The built web console served at `/` (default: apps/console/dist of this clone). */
   consoleDir?: string;
+  /** Enrollment rate limits per source and per token (issue 11); absent: not limited. */
+  enrollmentLimits?: EnrollmentLimitsConfig;
   /** Largest artifact an upload may carry (default 512 MiB). */
   maxArtifactBytes?: number;
   /** Telemetry batching (default 500 messages or 100 ms). */
@@ -390,6 +395,9 @@ function buildServices(
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       artifactPublicKey: signer.publicKeyPem,
       mintUserJwt: async (d) => (await mintDevice(d)).userJwt,
+      limits: config.enrollmentLimits
+        ? new EnrollmentLimits({ repos, config: config.enrollmentLimits })
+        : undefined,
     }),
     // --- credentials (issue 11): renewal and decommission ---
     credentials: new CredentialsService({

@@ -1,6 +1,38 @@
 import { describe, expect, it } from "vitest";
 import { readEnv } from "./env";
 
+describe("readEnv: enrollment rate limits", () => {
+  it("defaults to 120/1m per source, 600/1m per token, nobody exempt", () => {
+    const env = readEnv({});
+    expect(env.ENROLL_RATE_PER_SOURCE).toEqual({ count: 120, periodMs: 60_000 });
+    expect(env.ENROLL_RATE_PER_TOKEN).toEqual({ count: 600, periodMs: 60_000 });
+    expect(env.ENROLL_RATE_EXEMPT).toEqual([]);
+  });
+
+  it("parses what is given", () => {
+    const env = readEnv({
+      ENROLL_RATE_PER_SOURCE: "10/30s",
+      ENROLL_RATE_PER_TOKEN: "5/h",
+      ENROLL_RATE_EXEMPT: "127.0.0.0/8, ::1",
+    });
+    expect(env.ENROLL_RATE_PER_SOURCE).toEqual({ count: 10, periodMs: 30_000 });
+    expect(env.ENROLL_RATE_PER_TOKEN).toEqual({ count: 5, periodMs: 3_600_000 });
+    expect(env.ENROLL_RATE_EXEMPT).toEqual(["127.0.0.0/8", "::1"]);
+  });
+
+  it.each([
+    [
+      "ENROLL_RATE_PER_SOURCE",
+      "120 per minute",
+      /ENROLL_RATE_PER_SOURCE: .*must look like 120\/1m/,
+    ],
+    ["ENROLL_RATE_PER_TOKEN", "0/1m", /ENROLL_RATE_PER_TOKEN: .*must look like 120\/1m/],
+    ["ENROLL_RATE_EXEMPT", "127.0.0.1,localhost", /ENROLL_RATE_EXEMPT: "localhost" is not an IP/],
+  ])("%s=%j is refused naming the variable", (name, value, message) => {
+    expect(() => readEnv({ [name]: value })).toThrow(message);
+  });
+});
+
 describe("readEnv: NATS servers", () => {
   it("takes a cluster's nodes, comma separated, for the control plane and for devices", () => {
     const env = readEnv({

@@ -1,17 +1,21 @@
 // The only place the control plane reads the environment.
 import { natsServers } from "@edgefleet/bus";
 import { z } from "zod";
+import { parseAddressList, parseRate } from "./services/rate-limit";
 
-/** Comma-separated NATS URLs (a cluster's nodes, so clients fail over) -> a list. */
-const natsServerList = (field: string) =>
-  z.string().transform((v, ctx) => {
+/** A zod string parsed by `parse`, whose thrown error becomes the issue's message. */
+const parsed = <T>(parse: (text: string) => T) =>
+  z.string().transform((text, ctx) => {
     try {
-      return natsServers(v, field);
+      return parse(text);
     } catch (err) {
       ctx.addIssue({ code: "custom", message: (err as Error).message });
       return z.NEVER;
     }
   });
+
+/** Comma-separated NATS URLs (a cluster's nodes, so clients fail over) -> a list. */
+const natsServerList = (field: string) => parsed((v) => natsServers(v, field));
 
 const envSchema = z.object({
   DATABASE_URL: z.string().url().default("postgresql://postgres@127.0.0.1:5432/edgefleet"),
@@ -50,6 +54,12 @@ const envSchema = z.object({
     .int()
     .min(1024)
     .default(512 * 2 ** 20),
+  /** Enrollments allowed per source address (gRPC peer), e.g. 120/1m; a burst of the count. */
+  ENROLL_RATE_PER_SOURCE: parsed(parseRate).default(parseRate("120/1m")),
+  /** Enrollments allowed per enrollment token. */
+  ENROLL_RATE_PER_TOKEN: parsed(parseRate).default(parseRate("600/1m")),
+  /** Addresses and CIDR blocks never limited (comma separated), e.g. 127.0.0.0/8,::1. */
+  ENROLL_RATE_EXEMPT: parsed(parseAddressList).default([]),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
 export type Env = z.infer<typeof envSchema>;

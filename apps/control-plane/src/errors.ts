@@ -96,6 +96,21 @@ export function toPublicError(err: unknown): PublicError {
   };
 }
 
+/** Too many requests from one source or with one credential; gRPC RESOURCE_EXHAUSTED. */
+export class RateLimitedError extends ServiceError {
+  override name = "RateLimitedError";
+  readonly httpStatus = 429;
+  readonly grpcCode = GrpcStatus.RESOURCE_EXHAUSTED;
+  readonly code = "rate_limited";
+  constructor(
+    message: string,
+    /** When a retry may succeed; sent as gRPC metadata `retry-after-ms`. */
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
 /** No answer within the request's deadline (a pipeline request); gRPC DEADLINE_EXCEEDED. */
 export class DeadlineExceededError extends ServiceError {
   override name = "DeadlineExceededError";

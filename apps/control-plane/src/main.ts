@@ -23,6 +23,11 @@ try {
     deviceJwtTtlSeconds: env.DEVICE_JWT_TTL_SECONDS,
     bootstrapEnrollmentTokenFile: env.BOOTSTRAP_ENROLLMENT_TOKEN_FILE,
     maxArtifactBytes: env.MAX_ARTIFACT_BYTES,
+    enrollmentLimits: {
+      perSource: env.ENROLL_RATE_PER_SOURCE,
+      perToken: env.ENROLL_RATE_PER_TOKEN,
+      exempt: env.ENROLL_RATE_EXEMPT,
+    },
     consoleDir: env.CONSOLE_DIR,
     logger,
   });

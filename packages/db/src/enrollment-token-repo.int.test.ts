@@ -19,6 +19,8 @@ describe("EnrollmentTokenRepo", () => {
     const row = await ctx.prisma.enrollmentToken.findUniqueOrThrow({ where: { id: token.id } });
     expect(row.tokenHash).toBe(hashSecret(secret));
     expect(JSON.stringify(row)).not.toContain(secret);
+    expect(await repo().idOf(secret)).toBe(token.id);
+    expect(await repo().idOf(`${secret}x`)).toBeNull();
   });
 
   it.each<{

@@ -25,6 +25,8 @@ export interface EnrollmentTokenRepo {
    */
   consume(secret: string): Promise<ConsumeResult>;
   list(): Promise<EnrollmentTokenInfo[]>;
+  /** The id of the token with this secret (whatever its state), or null: for audit records. */
+  idOf(secret: string): Promise<string | null>;
 }
 
 export class PrismaEnrollmentTokenRepo implements EnrollmentTokenRepo {
@@ -50,6 +52,14 @@ export class PrismaEnrollmentTokenRepo implements EnrollmentTokenRepo {
       omit: { tokenHash: true },
       orderBy: { createdAt: "desc" },
     });
+  }
+
+  async idOf(secret: string): Promise<string | null> {
+    const row = await this.db.enrollmentToken.findUnique({
+      where: { tokenHash: hashSecret(secret) },
+      select: { id: true },
+    });
+    return row?.id ?? null;
   }
 }
 

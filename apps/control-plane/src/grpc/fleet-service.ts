@@ -25,22 +25,22 @@ import type {
   WatchRolloutRequest,
   WatchRolloutResponse,
 } from "@edgefleet/protocol/grpc";
-import {
-  type handleServerStreamingCall,
-  type handleUnaryCall,
-  type Metadata,
-  type ServerUnaryCall,
-  status,
+import type {
+  handleServerStreamingCall,
+  handleUnaryCall,
+  Metadata,
+  ServerUnaryCall,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { InvalidArgumentError } from "../errors";
+import { InvalidArgumentError, UnauthenticatedError } from "../errors";
 import type { FleetEvents } from "../fleet-events";
 import type { AssignmentService, DeploymentView } from "../services/assignment-service";
 import type { Authenticator, Principal } from "../services/auth-service";
 import type { PlanService } from "../services/plan-service";
 import type { ProfileService } from "../services/profile-service";
 import type { RolloutService, RolloutView } from "../services/rollout-service";
-import { toServiceError } from "./errors";
+import { type TokenRevocations, watchTokenEnd } from "../token-revocations";
+import { failStream, toServiceError } from "./errors";
 
 export interface FleetServiceDeps {
   auth: Authenticator;
@@ -49,6 +49,8 @@ export interface FleetServiceDeps {
   assignments: AssignmentService;
   rollouts: RolloutService;
   events: FleetEvents;
+  /** Revocations end this token's open watches (issue 11). */
+  revocations?: TokenRevocations;
   logger: Logger;
 }
 
@@ -250,14 +252,26 @@ function watchRollout(
 ): handleServerStreamingCall<WatchRolloutRequest, WatchRolloutResponse> {
   return (call) => {
     let unsubscribe = () => {};
-    const end = () => {
+    let stopTokenWatch = () => {};
+    const cleanup = () => {
       unsubscribe();
+      stopTokenWatch();
+    };
+    const end = () => {
+      cleanup();
       call.end();
     };
-    call.on("cancelled", () => unsubscribe());
+    const fail = (err: unknown) => {
+      cleanup();
+      failStream(call, err, deps.logger, "WatchRollout");
+    };
+    call.on("cancelled", cleanup);
     deps.auth
       .authenticate(bearer(call.metadata))
-      .then(() => deps.rollouts.get(call.request.rolloutId))
+      .then((principal) => {
+        stopTokenWatch = endOnTokenEnd(principal, deps.revocations, fail);
+        return deps.rollouts.get(call.request.rolloutId);
+      })
       .then((view) => {
         call.write({ rollout: rolloutMessage(view) });
         if (TERMINAL.has(view.state)) return end();
@@ -268,16 +282,19 @@ function watchRollout(
           if (TERMINAL.has(next.state)) end();
         });
       })
-      .catch((err) => {
-        const e = toServiceError(err, deps.logger, "WatchRollout");
-        call.destroy(
-          Object.assign(new Error(e.details ?? "error"), {
-            code: e.code ?? status.INTERNAL,
-            details: e.details,
-          }),
-        );
-      });
+      .catch(fail);
   };
+}
+
+/** A watch of a token that is revoked or expires ends at once with UNAUTHENTICATED. */
+export function endOnTokenEnd(
+  principal: Principal,
+  revocations: TokenRevocations | undefined,
+  fail: (err: UnauthenticatedError) => void,
+): () => void {
+  return watchTokenEnd(principal, revocations, (reason) =>
+    fail(new UnauthenticatedError(`the bearer token was ${reason}: the watch is ended`)),
+  );
 }
 
 function rolloutMessage(v: RolloutView): Rollout {

@@ -15,6 +15,7 @@ import { type handleUnaryCall, Server, ServerCredentials } from "@grpc/grpc-js";
 import { type JobGrpcDeps, jobServiceImpl } from "../jobs/job-grpc";
 import type { CredentialsService } from "../services/credentials-service";
 import type { EnrollmentService } from "../services/enrollment-service";
+import { peerAddress } from "../services/rate-limit";
 import { toServiceError } from "./errors";
 import { type FleetServiceDeps, fleetServiceImpl } from "./fleet-service";
 
@@ -29,14 +30,17 @@ export function createGrpcServer(deps: GrpcDeps): Server {
   const enroll: handleUnaryCall<EnrollRequest, EnrollResponse> = (call, callback) => {
     const req = call.request;
     deps.enrollment
-      .enroll({
-        token: req.token,
-        publicKey: req.publicKey,
-        name: req.name,
-        agentVersion: req.agentVersion,
-        facts: req.facts,
-        labels: req.labels,
-      })
+      .enroll(
+        {
+          token: req.token,
+          publicKey: req.publicKey,
+          name: req.name,
+          agentVersion: req.agentVersion,
+          facts: req.facts,
+          labels: req.labels,
+        },
+        peerAddress(call.getPeer()),
+      )
       .then((res) => callback(null, res))
       .catch((err) => callback(toServiceError(err, deps.logger, "Enroll")));
   };

@@ -13,16 +13,19 @@ import type {
   WatchJobRequest,
   WatchJobResponse,
 } from "@edgefleet/protocol/grpc";
-import { type handleServerStreamingCall, type handleUnaryCall, status } from "@grpc/grpc-js";
+import type { handleServerStreamingCall, handleUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { toServiceError } from "../grpc/errors";
-import { bearer } from "../grpc/fleet-service";
+import { failStream, toServiceError } from "../grpc/errors";
+import { bearer, endOnTokenEnd } from "../grpc/fleet-service";
 import type { Authenticator } from "../services/auth-service";
+import type { TokenRevocations } from "../token-revocations";
 import type { JobService } from "./job-service";
 
 export interface JobGrpcDeps {
   auth: Authenticator;
   jobs: JobService;
+  /** Revocations end this token's open watches (issue 11). */
+  revocations?: TokenRevocations;
   logger: Logger;
 }
 
@@ -49,14 +52,24 @@ export function jobServiceImpl(deps: JobGrpcDeps): JobServiceServer {
   };
   const watchJob: handleServerStreamingCall<WatchJobRequest, WatchJobResponse> = (call) => {
     let unsubscribe = () => {};
-    const end = () => {
+    let stopTokenWatch = () => {};
+    const cleanup = () => {
       unsubscribe();
+      stopTokenWatch();
+    };
+    const end = () => {
+      cleanup();
       call.end();
     };
-    call.on("cancelled", () => unsubscribe());
+    const fail = (err: unknown) => {
+      cleanup();
+      failStream(call, err, deps.logger, "WatchJob");
+    };
+    call.on("cancelled", cleanup);
     deps.auth
       .authenticate(bearer(call.metadata))
-      .then(async () => {
+      .then(async (principal) => {
+        stopTokenWatch = endOnTokenEnd(principal, deps.revocations, fail);
         // Subscribed before the first read: a change between the two is not missed.
         unsubscribe = deps.jobs.watch(call.request.jobId, (next) => {
           call.write({ job: jobMessage(next) });
@@ -66,16 +79,7 @@ export function jobServiceImpl(deps: JobGrpcDeps): JobServiceServer {
         call.write({ job: jobMessage(view) });
         if (view.state !== "running") end();
       })
-      .catch((err) => {
-        unsubscribe();
-        const e = toServiceError(err, deps.logger, "WatchJob");
-        call.destroy(
-          Object.assign(new Error(e.details ?? "error"), {
-            code: e.code ?? status.INTERNAL,
-            details: e.details,
-          }),
-        );
-      });
+      .catch(fail);
   };
   return { getJob, watchJob, cancelJob };
 }

@@ -12,6 +12,7 @@ import {
   UnauthenticatedError,
 } from "../errors";
 import type { FleetEvents } from "../fleet-events";
+import type { EnrollmentLimits } from "./enrollment-limits";
 import { parseInput } from "./validation";
 import { deviceView } from "./views";
 
@@ -46,6 +47,8 @@ export interface EnrollmentServiceDeps {
   /** SPKI PEM of the key that signs artifact manifests; the device pins it. */
   artifactPublicKey: string;
   events: FleetEvents;
+  /** Rate limits per source and per token (absent: none, as in most tests). */
+  limits?: EnrollmentLimits;
 }
 
 const REFUSALS = {
@@ -57,8 +60,11 @@ const REFUSALS = {
 export class EnrollmentService {
   constructor(private readonly deps: EnrollmentServiceDeps) {}
 
-  async enroll(raw: unknown): Promise<EnrollResult> {
+  /** `source`: the caller's address, for the per-source rate limit. */
+  async enroll(raw: unknown, source = "unknown"): Promise<EnrollResult> {
     const input = parseInput(enrollInputSchema, raw);
+    // Before any other database work: a refused caller costs one audit row per second at most.
+    await this.deps.limits?.admit(source, input.token);
     try {
       assertUserPublicKey(input.publicKey);
     } catch (err) {

@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { WebSocket, WebSocketServer } from "ws";
 import type { FleetEvents } from "../fleet-events";
 import type { Authenticator } from "../services/auth-service";
-import type { TokenRevocations } from "../token-revocations";
+import { type TokenRevocations, watchTokenEnd } from "../token-revocations";
 
 export const STREAM_PATH = "/api/v1/stream";
 /** The subprotocol the server answers with. */
@@ -17,8 +17,6 @@ export const BEARER_PROTOCOL_PREFIX = "edgefleet.bearer.";
 /** Close codes (4000-4999 are the application's): the socket's token stopped working. */
 export const CLOSE_TOKEN_REVOKED = 4001;
 export const CLOSE_TOKEN_EXPIRED = 4002;
-/** setTimeout's limit; a later expiry is re-checked then. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function attachFleetStream(
   server: Server,
@@ -49,26 +47,15 @@ export function attachFleetStream(
           const unsubscribe = deps.events.subscribe((event) => {
             if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(event));
           });
-          const unRevoke = deps.revocations?.subscribe((r) => {
-            if (r.tokenId !== principal.tokenId) return;
+          const stopTokenWatch = watchTokenEnd(principal, deps.revocations, (reason) =>
             ws.close(
-              r.reason === "expired" ? CLOSE_TOKEN_EXPIRED : CLOSE_TOKEN_REVOKED,
-              `api token ${r.reason}`,
-            );
-          });
-          let expiry: NodeJS.Timeout | undefined;
-          const armExpiry = () => {
-            if (!principal.expiresAt) return;
-            const left = principal.expiresAt.getTime() - Date.now();
-            if (left <= 0) return ws.close(CLOSE_TOKEN_EXPIRED, "api token expired");
-            expiry = setTimeout(armExpiry, Math.min(left, MAX_TIMER_MS));
-            expiry.unref();
-          };
-          armExpiry();
+              reason === "expired" ? CLOSE_TOKEN_EXPIRED : CLOSE_TOKEN_REVOKED,
+              `api token ${reason}`,
+            ),
+          );
           const cleanup = () => {
             unsubscribe();
-            unRevoke?.();
-            clearTimeout(expiry);
+            stopTokenWatch();
           };
           ws.on("close", cleanup);
           ws.on("error", cleanup);
