@@ -148,7 +148,7 @@ it("rebooted offline mid-download, it serves what it had and resumes the moment 
     "retries of C backed off",
     async () => {
       const fails = rebooted.process.output().match(/"msg":"apply failed"/g)?.length ?? 0;
-      return fails >= 6 ? true : undefined;
+      return fails >= 5 ? true : undefined;
     },
     30_000,
     100,
