@@ -10,7 +10,7 @@ try {
   const cp = await startControlPlane({
     databaseUrl: env.DATABASE_URL,
     natsUrl: env.NATS_URL,
-    natsPublicUrls: env.NATS_PUBLIC_URLS?.split(",").map((s) => s.trim()),
+    natsPublicUrls: env.NATS_PUBLIC_URLS,
     natsAuth: env.NATS_AUTH,
     natsReplicas: env.NATS_REPLICAS,
     stateDir: env.STATE_DIR,

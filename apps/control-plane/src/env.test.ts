@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { readEnv } from "./env";
+
+describe("readEnv: NATS servers", () => {
+  it("takes a cluster's nodes, comma separated, for the control plane and for devices", () => {
+    const env = readEnv({
+      NATS_URL: "nats://10.0.0.1:4222, nats://10.0.0.2:4222,nats://10.0.0.3:4222",
+      NATS_PUBLIC_URLS: "nats://edge-a:4222,nats://edge-b:4222",
+    });
+    expect(env.NATS_URL).toEqual([
+      "nats://10.0.0.1:4222",
+      "nats://10.0.0.2:4222",
+      "nats://10.0.0.3:4222",
+    ]);
+    expect(env.NATS_PUBLIC_URLS).toEqual(["nats://edge-a:4222", "nats://edge-b:4222"]);
+  });
+
+  it("defaults to one local server and no public list", () => {
+    const env = readEnv({});
+    expect(env.NATS_URL).toEqual(["nats://127.0.0.1:4222"]);
+    expect(env.NATS_PUBLIC_URLS).toBeUndefined();
+  });
+
+  it.each([
+    [{ NATS_URL: "nats://a:4222,http://b:80" }, /NATS_URL: .*"http:\/\/b:80" is not a NATS URL/],
+    [{ NATS_PUBLIC_URLS: " , " }, /NATS_PUBLIC_URLS: .*no NATS server given/],
+  ])("refuses %j, naming the variable", (source, message) => {
+    expect(() => readEnv(source)).toThrow(message);
+  });
+});
