@@ -311,6 +311,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const fetchDesired = () => desiredReads.run();
 
   let stopping = false;
+  /** false while nats.js is reconnecting: a stop then closes at once (a drain would wait). */
+  let linkUp = true;
   let stopBeats = () => {};
   let rpc: ReturnType<typeof serveRpc> = [];
   let poll: NodeJS.Timeout | undefined;
@@ -355,11 +357,14 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     telemetry.setConnected(true);
     void watchConnection(conn, {
       up: () => {
+        linkUp = true;
         reporter.setConnected(true);
         telemetry.setConnected(true);
+        reconciler.networkUp();
         void fetchDesired();
       },
       down: () => {
+        linkUp = false;
         reporter.setConnected(false);
         telemetry.setConnected(false);
       },
@@ -380,6 +385,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       }
       await profiler.onStart();
     })();
+    reconciler.networkUp();
     await fetchDesired();
     return conn;
   });
@@ -422,10 +428,13 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       await jobs.stop();
       await stages?.stop();
       await telemetry.stop();
-      if (nc && !nc.isClosed()) {
+      if (nc && !nc.isClosed() && linkUp) {
         // Best effort and brief: a stop must not hang on a server that is already gone.
         await publishEvent({ type: "stopping", sentAt: Date.now(), reason }, 1_000).catch(() => {});
         await closeBus(nc);
+      } else if (nc && !nc.isClosed()) {
+        // Offline: nothing buffered can be delivered, and draining would wait for the server.
+        await nc.close();
       }
       await http?.close();
       await grpc?.close();

@@ -48,7 +48,7 @@ it("killed mid-download, it resumes from its checkpoint, verifies and converges"
 }, async () => {
   expect(model.length).toBeGreaterThan(24 * MiB);
   const dataDir = await f.stack.newDataDir();
-  const first = await f.agent("resume-1", dataDir, await f.stack.newEnrollmentToken());
+  const first = await f.agent("resume-1", dataDir, { token: await f.stack.newEnrollmentToken() });
   await first.process.waitFor(/"msg":"nats connected"/, 30_000);
   // ~25 MB at 4 MB/s: long enough to kill it part way, short enough for the suite.
   f.proxy.setRate(4 * MiB);

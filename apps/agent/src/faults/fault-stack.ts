@@ -19,8 +19,15 @@ export interface FaultStack {
   stack: TestStack;
   /** Between every agent and NATS. */
   proxy: TcpProxy;
-  /** Starts (or, with the same data dir and no token, restarts) an agent process. */
-  agent(name: string, dataDir: string, token?: string): Promise<AgentProcess>;
+  /**
+   * Starts (or, with the same data dir and no token, restarts) an agent process; `controlPlaneGrpc`
+   * overrides where it would reach the control plane's gRPC (e.g. nowhere, for a device offline).
+   */
+  agent(
+    name: string,
+    dataDir: string,
+    opts?: { token?: string; controlPlaneGrpc?: string },
+  ): Promise<AgentProcess>;
   assign(deviceId: string, variantId: string): Promise<number>;
   /** Waits until the device's report in the control plane is on `generation` in one of `phases`. */
   reported(deviceId: string, generation: number, phases: string[], ms?: number): Promise<Reported>;
@@ -49,12 +56,12 @@ export async function startFaultStack(): Promise<FaultStack> {
   return {
     stack,
     proxy,
-    async agent(name, dataDir, token) {
+    async agent(name, dataDir, opts = {}) {
       const proc = await startAgentProcess({
         name,
-        controlPlaneGrpc: stack.cp.grpcAddress,
+        controlPlaneGrpc: opts.controlPlaneGrpc ?? stack.cp.grpcAddress,
         dataDir,
-        token,
+        token: opts.token,
         env: { SIMULATED_CLASS: "x86-gateway" },
       });
       agents.push(proc);

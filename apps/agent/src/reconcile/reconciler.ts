@@ -87,6 +87,8 @@ export class Reconciler {
   private state: PersistedState;
   private readonly passes = new Coalescer(() => this.onePass());
   private retryTimer: NodeJS.Timeout | undefined;
+  /** The scheduled retry is of a download that failed for want of the network. */
+  private retryAwaitsNetwork = false;
   private failure: { generation: number; attempts: number; transient: number } | undefined;
   private rollback: RunFailure | undefined;
   private reported: { generation: number; phase: ReconcilePhase } | null = null;
@@ -156,6 +158,7 @@ export class Reconciler {
     this.state = { ...this.state, desired };
     await this.deps.store.save(this.state);
     this.failure = undefined;
+    this.retryAwaitsNetwork = false;
     clearTimeout(this.retryTimer);
     this.trigger();
     return true;
@@ -166,6 +169,17 @@ export class Reconciler {
     if (f.consecutive < (this.deps.crashThreshold ?? 5)) return;
     if (f.meta.generation !== this.state.serving?.generation) return;
     this.rollback ??= f;
+    this.trigger();
+  }
+
+  /**
+   * The connection to NATS is (back) up: a download that failed for want of it is retried now
+   * rather than when its backoff, grown while offline, runs out.
+   */
+  networkUp(): void {
+    if (!this.retryAwaitsNetwork) return;
+    this.retryAwaitsNetwork = false;
+    clearTimeout(this.retryTimer);
     this.trigger();
   }
 
@@ -391,7 +405,11 @@ export class Reconciler {
       Math.random(),
     );
     clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => this.trigger(), delay);
+    this.retryAwaitsNetwork = transient;
+    this.retryTimer = setTimeout(() => {
+      this.retryAwaitsNetwork = false;
+      this.trigger();
+    }, delay);
   }
 
   private async rollBack(f: RunFailure): Promise<void> {
