@@ -124,6 +124,9 @@ export interface RunningAgent {
   stop(reason?: string): Promise<void>;
 }
 
+/** Direct gets of the desired key fail for a few seconds while a KV leader is elected. */
+const DESIRED_READ_BACKOFF = { baseMs: 250, maxMs: 5_000 };
+
 export class MissingEnrollmentTokenError extends Error {
   override name = "MissingEnrollmentTokenError";
 }
@@ -289,28 +292,41 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     await js().publish(subjects.events(deviceId), encodeJson(event), { timeout });
   };
   const profiler = new Profiler(config, publishEvent, log);
+  let stopping = false;
   // A notice arriving while a read is under way gets a read of its own after it (the running one
   // may have read the key before the write the notice announces).
+  // A read that fails while connected (the KV leader lost with its node: direct gets time out
+  // until another replica answers) is tried again with backoff: the notice it answers is gone.
   const desiredReads = new Coalescer(async () => {
-    if (!nc || nc.isClosed()) return;
+    const m = await readDesiredKey();
+    if (!m || m.data.length === 0) return;
     try {
-      const m = await directGetLast(
-        nc,
-        kvStreamName(KV_BUCKETS.desired),
-        kvSubject(KV_BUCKETS.desired, deviceId),
-      );
-      if (!m || m.data.length === 0) return;
       const desired = decodeJson(desiredStateSchema, m.data);
       if (await reconciler.offer(desired)) {
         log.info({ generation: desired.generation }, "new desired state");
       }
     } catch (err) {
-      log.warn({ err: String(err) }, "desired state not read");
+      log.warn({ err: String(err) }, "desired state refused");
     }
   });
+  const readDesiredKey = async () => {
+    for (let attempt = 0; nc && !nc.isClosed() && !stopping; attempt++) {
+      try {
+        return await directGetLast(
+          nc,
+          kvStreamName(KV_BUCKETS.desired),
+          kvSubject(KV_BUCKETS.desired, deviceId),
+        );
+      } catch (err) {
+        const delayMs = backoffDelay(attempt, DESIRED_READ_BACKOFF, Math.random());
+        log.warn({ err: String(err), attempt, delayMs }, "desired state not read, retrying");
+        await new Promise((r) => setTimeout(r, delayMs).unref());
+      }
+    }
+    return null;
+  };
   const fetchDesired = () => desiredReads.run();
 
-  let stopping = false;
   /** false while nats.js is reconnecting: a stop then closes at once (a drain would wait). */
   let linkUp = true;
   let stopBeats = () => {};
@@ -436,6 +452,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         // Offline: nothing buffered can be delivered, and draining would wait for the server.
         await nc.close();
       }
+      reporter.setConnected(false);
       await http?.close();
       await grpc?.close();
       await slot.unload().released;

@@ -23,16 +23,40 @@ describe("StateReporter", () => {
     expect(r.waiting).toBeUndefined();
   });
 
-  it("keeps a report whose publish failed and sends it on the next chance", async () => {
+  it("retries a failed publish while connected until it is acknowledged", async () => {
+    let failures = 3;
+    const sent: StateReport[] = [];
+    const r = new StateReporter(
+      async (x) => {
+        if (failures-- > 0) throw new Error("no ack");
+        sent.push(x);
+      },
+      { baseMs: 1, maxMs: 5 },
+    );
+    r.setConnected(true);
+    r.report(report(2, "applied"));
+    await r.flush();
+    expect(sent).toEqual([report(2, "applied")]);
+    expect(failures).toBe(-1);
+    expect(r.waiting).toBeUndefined();
+  });
+
+  it("stops retrying when the connection drops, keeps the report and sends it when back", async () => {
     let fail = true;
     const sent: StateReport[] = [];
-    const r = new StateReporter(async (x) => {
-      if (fail) throw new Error("no ack");
-      sent.push(x);
-    });
+    const r = new StateReporter(
+      async (x) => {
+        if (fail) throw new Error("no ack");
+        sent.push(x);
+      },
+      { baseMs: 60_000, maxMs: 60_000 },
+    );
     r.setConnected(true);
     r.report(report(2, "failed"));
-    await r.flush();
+    const flushed = r.flush();
+    await new Promise((res) => setTimeout(res, 10));
+    r.setConnected(false);
+    await flushed;
     expect(r.waiting).toEqual(report(2, "failed"));
     fail = false;
     r.setConnected(true);

@@ -32,11 +32,15 @@ export interface TestStack extends TestControlPlane {
   newDataDir(): Promise<string>;
 }
 
-/** `overrides`: control-plane settings, e.g. slower heartbeats for agents running as processes. */
+/**
+ * `overrides`: control-plane settings, e.g. slower heartbeats for agents running as processes;
+ * `nats`: how NATS is started (e.g. `{natsNodes: 3}`: a JetStream cluster).
+ */
 export async function startTestStack(
   overrides: Partial<ControlPlaneConfig> = {},
+  nats: Parameters<typeof startTestControlPlane>[1] = {},
 ): Promise<TestStack> {
-  const base = await startTestControlPlane(overrides);
+  const base = await startTestControlPlane(overrides, nats);
   const dirs: string[] = [];
   // One thread and short rounds: real measurements, kept brief on a shared test machine.
   const runtime = deviceRuntime({

@@ -17,8 +17,10 @@ import {
   simulateFacts,
 } from "@edgefleet/runtime/facts";
 import {
+  type NatsClusterHandle,
   type NatsServerContext,
   type NatsServerHandle,
+  startNatsCluster,
   startNatsServerWithConfig,
   until,
 } from "@edgefleet/testkit";
@@ -38,7 +40,10 @@ export const silentLogger = pino({ level: process.env.EF_TEST_LOG ?? "silent" })
 export interface TestControlPlane {
   cp: ControlPlane;
   db: TestDatabase;
+  /** The server (with `natsNodes`, the cluster's first node). */
   nats: NatsServerHandle;
+  /** With `natsNodes`: every node; the control plane and devices are given all their URLs. */
+  cluster?: NatsClusterHandle;
   stateDir: string;
   adminToken: string;
   api(
@@ -104,17 +109,27 @@ export const testFacts: HardwareFactsJson = {
 
 export async function startTestControlPlane(
   overrides: Partial<ControlPlaneConfig> = {},
-  /** `nats`: start the server yourself (e.g. one a fault test kills and restarts). */
-  opts: { nats?: (render: (ctx: NatsServerContext) => string) => Promise<NatsServerHandle> } = {},
+  opts: {
+    /** Start the server yourself (e.g. one a fault test kills and restarts). */
+    nats?: (render: (ctx: NatsServerContext) => string) => Promise<NatsServerHandle>;
+    /** A JetStream cluster of this many nodes (same operator config) instead of one server;
+     * streams, KV and Object Store at R3 (or fewer replicas on a smaller cluster). */
+    natsNodes?: number;
+  } = {},
 ): Promise<TestControlPlane> {
   const db = await createTestDatabase();
   const stateDir = await mkdtemp(join(tmpdir(), "ef-cp-"));
   const auth = await loadOrCreateFleetAuth(stateDir);
   const render = (ctx: NatsServerContext) => writeServerConfig(auth, ctx);
-  const nats = await (opts.nats ?? startNatsServerWithConfig)(render);
+  const cluster = opts.natsNodes
+    ? await startNatsCluster(opts.natsNodes, { config: render })
+    : undefined;
+  const nats = cluster?.servers[0] ?? (await (opts.nats ?? startNatsServerWithConfig)(render));
+  const natsUrls = cluster?.urls ?? [nats.url];
   const config: ControlPlaneConfig = {
     databaseUrl: db.url,
-    natsUrl: nats.url,
+    natsUrl: natsUrls,
+    ...(cluster ? { natsReplicas: Math.min(3, cluster.urls.length) } : {}),
     natsAuth: true,
     stateDir,
     httpHost: "127.0.0.1",
@@ -149,6 +164,7 @@ export async function startTestControlPlane(
     cp,
     db,
     nats,
+    ...(cluster ? { cluster } : {}),
     stateDir,
     adminToken,
     async api(path, init = {}) {
@@ -237,7 +253,7 @@ export async function startTestControlPlane(
       );
       client.close();
       const nc = await connectDevice({
-        servers: nats.url,
+        servers: natsUrls,
         deviceId: res.deviceId,
         jwt: res.userJwt,
         seed: kp.getSeed(),
@@ -268,7 +284,7 @@ export async function startTestControlPlane(
     async stop() {
       await Promise.all(devices.map((d) => d.close().catch(() => {})));
       await cp.stop();
-      await nats.stop();
+      await (cluster ?? nats).stop();
       await db.drop();
       await rm(stateDir, { recursive: true, force: true });
     },

@@ -388,7 +388,7 @@ export class VirtualDevice {
       );
       await closeBus(nc);
     }
-    this.connected = false;
+    this.setConnected(false);
   }
 }
 

@@ -398,7 +398,10 @@ export class Reconciler {
       this.send("failed", generation, undefined, `${message}; gave up on generation ${generation}`);
       return;
     }
-    this.send("failed", generation, undefined, `${message}; retrying`);
+    // A download cut by the network (a lost NATS node, a leader election) is still under way, not
+    // a failed install: a "failed" report would count against the rollout's install gate.
+    if (transient) this.send("applying", generation, "download", `${message}; retrying`);
+    else this.send("failed", generation, undefined, `${message}; retrying`);
     const delay = backoffDelay(
       f.attempts + f.transient - 1,
       this.deps.backoff ?? { baseMs: 500, maxMs: 60_000 },
