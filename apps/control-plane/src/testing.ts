@@ -37,6 +37,8 @@ export const silentLogger = pino({ level: process.env.EF_TEST_LOG ?? "silent" })
 
 export interface TestControlPlane {
   cp: ControlPlane;
+  /** What `cp` was started with (start more replicas, or `startControlPlaneProcess`, from it). */
+  config: ControlPlaneConfig;
   db: TestDatabase;
   nats: NatsServerHandle;
   stateDir: string;
@@ -147,6 +149,7 @@ export async function startTestControlPlane(
   };
   return {
     cp,
+    config,
     db,
     nats,
     stateDir,
