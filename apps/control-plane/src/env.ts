@@ -45,6 +45,8 @@ const envSchema = z.object({
   /** Telemetry is folded in batches of up to this many messages or this long after the first. */
   TELEMETRY_MAX_BATCH: z.coerce.number().int().min(1).default(500),
   TELEMETRY_MAX_WAIT_MS: z.coerce.number().int().min(1).default(100),
+  /** Telemetry delivered to a replica that died goes to another after this long. */
+  TELEMETRY_ACK_WAIT_MS: z.coerce.number().int().min(500).default(30_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
 export type Env = z.infer<typeof envSchema>;

@@ -50,6 +50,7 @@ export function controlPlaneEnv(config: Omit<ControlPlaneConfig, "logger">): Nod
     CONTROLLER_TICK_MS: defined(config.controllers?.tickMs),
     TELEMETRY_MAX_BATCH: defined(config.telemetryBatch?.maxBatch),
     TELEMETRY_MAX_WAIT_MS: defined(config.telemetryBatch?.maxWaitMs),
+    TELEMETRY_ACK_WAIT_MS: defined(config.telemetryBatch?.ackWaitMs),
   };
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
 }

@@ -45,7 +45,8 @@ export interface TestControlPlane {
   adminToken: string;
   api(
     path: string,
-    init?: RequestInit & { token?: string },
+    /** `baseUrl`: another control plane on the same database (a replica, a child process). */
+    init?: RequestInit & { token?: string; baseUrl?: string },
   ): Promise<{ status: number; body: Record<string, unknown> }>;
   /** A new API token with this role (what an admin would hand out); returns its secret. */
   apiToken(role: "admin" | "operator" | "viewer"): Promise<string>;
@@ -155,7 +156,7 @@ export async function startTestControlPlane(
     stateDir,
     adminToken,
     async api(path, init = {}) {
-      const res = await fetch(`${cp.httpUrl}${path}`, {
+      const res = await fetch(`${init.baseUrl ?? cp.httpUrl}${path}`, {
         ...init,
         headers: {
           "content-type": "application/json",
