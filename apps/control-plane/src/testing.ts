@@ -39,6 +39,8 @@ export const silentLogger = pino({ level: process.env.EF_TEST_LOG ?? "silent" })
 
 export interface TestControlPlane {
   cp: ControlPlane;
+  /** What `cp` was started with (start more replicas, or `startControlPlaneProcess`, from it). */
+  config: ControlPlaneConfig;
   db: TestDatabase;
   /** The server (with `natsNodes`, the cluster's first node). */
   nats: NatsServerHandle;
@@ -48,7 +50,8 @@ export interface TestControlPlane {
   adminToken: string;
   api(
     path: string,
-    init?: RequestInit & { token?: string },
+    /** `baseUrl`: another control plane on the same database (a replica, a child process). */
+    init?: RequestInit & { token?: string; baseUrl?: string },
   ): Promise<{ status: number; body: Record<string, unknown> }>;
   /** A new API token with this role (what an admin would hand out); returns its secret. */
   apiToken(role: "admin" | "operator" | "viewer"): Promise<string>;
@@ -162,13 +165,14 @@ export async function startTestControlPlane(
   };
   return {
     cp,
+    config,
     db,
     nats,
     ...(cluster ? { cluster } : {}),
     stateDir,
     adminToken,
     async api(path, init = {}) {
-      const res = await fetch(`${cp.httpUrl}${path}`, {
+      const res = await fetch(`${init.baseUrl ?? cp.httpUrl}${path}`, {
         ...init,
         headers: {
           "content-type": "application/json",
