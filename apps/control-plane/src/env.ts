@@ -29,6 +29,10 @@ const envSchema = z.object({
     .int()
     .min(10)
     .default(24 * 3600),
+  /** Telemetry fold: most messages folded in one transaction (default 500)... */
+  TELEMETRY_MAX_BATCH: z.coerce.number().int().min(1).max(10_000).optional(),
+  /** ...or what arrived this long after the first one (default 100 ms). */
+  TELEMETRY_MAX_WAIT_MS: z.coerce.number().int().min(1).max(60_000).optional(),
   BOOTSTRAP_ENROLLMENT_TOKEN_FILE: z.string().optional(),
   /** The built web console to serve at `/` (default: apps/console/dist of this clone). */
   CONSOLE_DIR: z.string().min(1).optional(),

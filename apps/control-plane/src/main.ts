@@ -24,6 +24,7 @@ try {
     bootstrapEnrollmentTokenFile: env.BOOTSTRAP_ENROLLMENT_TOKEN_FILE,
     maxArtifactBytes: env.MAX_ARTIFACT_BYTES,
     consoleDir: env.CONSOLE_DIR,
+    telemetryBatch: { maxBatch: env.TELEMETRY_MAX_BATCH, maxWaitMs: env.TELEMETRY_MAX_WAIT_MS },
     logger,
   });
   let stopping = false;
