@@ -67,6 +67,8 @@ export interface AgentConfig {
   dataDir: string;
   /** host:port of the control plane's gRPC endpoint, for enrollment. */
   controlPlaneGrpc: string;
+  /** NATS servers to use instead of those handed at enrollment (e.g. every node of a cluster). */
+  natsServers?: string[];
   /** Needed only when the data dir holds no identity yet. */
   enrollmentToken?: string;
   name: string;
@@ -311,6 +313,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   let poll: NodeJS.Timeout | undefined;
   let stages: StageRunner | undefined;
   const connected = connectWithRetry(
+    config.natsServers ?? identity.natsUrls,
     identity,
     () => renewer.userJwt,
     seed,
@@ -609,6 +612,7 @@ async function enroll(config: AgentConfig, store: IdentityStore, seed: string) {
 
 /** The first connect retries forever with backoff (until stopped); later drops are nats.js's. */
 async function connectWithRetry(
+  servers: string[],
   identity: DeviceIdentity,
   jwt: () => string,
   seed: string,
@@ -618,7 +622,7 @@ async function connectWithRetry(
   for (let attempt = 1; ; attempt++) {
     try {
       return await connectDevice({
-        servers: identity.natsUrls,
+        servers,
         deviceId: identity.deviceId,
         jwt,
         seed,

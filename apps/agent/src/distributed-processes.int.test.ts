@@ -6,11 +6,6 @@
 // to SIGKILL while it holds a shard and still answers every input exactly once, as ONNX Runtime
 // does; a pipeline over the two processes left answers like the whole model, and when one stage's
 // process is SIGKILLed it re-plans onto the last one and answers again.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   createMlp,
   exportOnnx,
@@ -25,18 +20,12 @@ import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allJobResults, onnxReference } from "./jobs/job-test-helpers";
 import { startTestStack, type TestStack, until } from "./test-stack";
-
-const agentDir = join(dirname(fileURLToPath(import.meta.url)), "..");
-const bundle = join(agentDir, "dist", "agent.mjs");
-const repoRoot = join(agentDir, "..", "..");
-
-interface AgentProcess {
-  name: string;
-  child: ChildProcess;
-  deviceId: string;
-  /** The last lines it wrote, for a failure's message. */
-  tail: string[];
-}
+import {
+  type AgentProcess,
+  ensureAgentBundle,
+  startAgentProcess,
+  waitOnline,
+} from "./testing-process";
 
 let stack: TestStack;
 let model: Uint8Array;
@@ -49,107 +38,29 @@ const SPECS = [
   { name: "proc-3", cls: "x86-gateway", digits: "7,8,9" },
 ];
 
-/** Newest modification time of the agent's bundled sources (its own and the packages'). */
-async function newestSource(dir: string): Promise<number> {
-  let newest = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      if (entry.name === "node_modules" || entry.name === "dist") continue;
-      newest = Math.max(newest, await newestSource(path));
-    } else if (/\.ts$/.test(entry.name) && !/\.test\.ts$/.test(entry.name)) {
-      newest = Math.max(newest, (await stat(path)).mtimeMs);
-    }
-  }
-  return newest;
-}
-
-async function ensureBundle(): Promise<void> {
-  const built = await stat(bundle).then(
-    (s) => s.mtimeMs,
-    () => 0,
-  );
-  const sources = [join(agentDir, "src")];
-  for (const pkg of await readdir(join(repoRoot, "packages")))
-    sources.push(join(repoRoot, "packages", pkg, "src"));
-  const newest = Math.max(
-    ...(await Promise.all(sources.map((d) => newestSource(d).catch(() => 0)))),
-  );
-  // A failed build throws with its stderr in the message.
-  if (built < newest) execFileSync("npm", ["run", "build"], { cwd: agentDir });
-}
-
 async function spawnAgent(
   token: string,
   spec: { name: string; cls: string; digits: string },
 ): Promise<AgentProcess> {
-  const dataDir = await stack.newDataDir();
-  const child = spawn(process.execPath, ["--max-semi-space-size=1", bundle], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      CONTROL_PLANE_GRPC: stack.cp.grpcAddress,
-      ENROLLMENT_TOKEN: token,
-      DATA_DIR: dataDir,
-      DEVICE_NAME: spec.name,
-      LABELS: "test=processes",
-      SIMULATED_CLASS: spec.cls,
-      INFERENCE_THREADS: "1",
-      LOCAL_API_PORT: "0",
-      LOCAL_GRPC_PORT: "",
-      TELEMETRY_INTERVAL_MS: "60000",
-      CALIBRATION_DATA: `mnist:digits=${spec.digits}`,
-      LOG_LEVEL: "info",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  const proc = await startAgentProcess({
+    name: spec.name,
+    controlPlaneGrpc: stack.cp.grpcAddress,
+    dataDir: await stack.newDataDir(),
+    token,
+    env: { SIMULATED_CLASS: spec.cls, CALIBRATION_DATA: `mnist:digits=${spec.digits}` },
   });
-  const tail: string[] = [];
-  const log = createWriteStream(join(dataDir, "agent.log"));
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.pipe(log);
-    stream?.on("data", (d: Buffer) => {
-      tail.push(...String(d).trimEnd().split("\n"));
-      tail.splice(0, Math.max(0, tail.length - 20));
-    });
-  }
-  const proc: AgentProcess = { name: spec.name, child, deviceId: "", tail };
   procs.push(proc);
   return proc;
 }
 
-/** Waits until each process's device is online with a profile, and notes its device id. */
-async function online(proc: AgentProcess): Promise<void> {
-  proc.deviceId = await until(
-    `${proc.name} online with a profile`,
-    async () => {
-      if (proc.child.exitCode !== null)
-        throw new Error(`${proc.name} exited ${proc.child.exitCode}: ${proc.tail.join("\n")}`);
-      const page = (await stack.api("/api/v1/devices?limit=100")).body as {
-        items?: { id: string; name: string; status: string }[];
-      };
-      const d = page.items?.find((x) => x.name === proc.name && x.status === "online");
-      if (!d) return undefined;
-      const profile = await stack.api(`/api/v1/devices/${d.id}/profile`);
-      return profile.status === 200 ? d.id : undefined;
-    },
-    60_000,
-    200,
-  );
-}
-
-function sigkill(proc: AgentProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) return resolve();
-    proc.child.once("exit", () => resolve());
-    proc.child.kill("SIGKILL");
-  });
-}
+const sigkill = (proc: AgentProcess) => proc.process.kill("SIGKILL");
 
 const reference = (n: number) => onnxReference(model, n);
 
 const allResults = (id: string) => allJobResults(stack, id);
 
 beforeAll(async () => {
-  await ensureBundle();
+  await ensureAgentBundle();
   // Heartbeats a loaded machine keeps up with, for agents that are processes of their own.
   stack = await startTestStack({ heartbeatIntervalMs: 500, heartbeatTimeoutMs: 5000 });
   const net = createMlp([784, 64, 10], 7);
@@ -168,8 +79,8 @@ beforeAll(async () => {
   modelId = imported.modelId;
   variantId = imported.variantIds.get("fp32") as string;
   const token = await stack.newEnrollmentToken(SPECS.length + 1);
-  for (const spec of SPECS) await spawnAgent(token, spec);
-  await Promise.all(procs.map(online));
+  await Promise.all(SPECS.map((spec) => spawnAgent(token, spec)));
+  await Promise.all(procs.map((p) => waitOnline(stack, p)));
 }, 90_000);
 
 afterAll(async () => {
@@ -280,7 +191,7 @@ describe("three workloads on three agent processes", { timeout: 60_000 }, () => 
   });
 
   it("a pipeline over the two processes left answers like the whole model, and re-plans onto the last one after a SIGKILL", async () => {
-    const live = procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
+    const live = procs.filter((p) => p.alive());
     expect(live).toHaveLength(2);
     const created = await stack.api("/api/v1/pipelines", {
       method: "POST",

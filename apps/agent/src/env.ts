@@ -8,6 +8,9 @@ const envSchema = z.object({
   /** Alternative to ENROLLMENT_TOKEN: a file holding it (docker compose). */
   ENROLLMENT_TOKEN_FILE: z.string().optional(),
   DATA_DIR: z.string().default(".edgefleet/agent"),
+  /** NATS servers to use instead of those handed at enrollment (comma separated: a cluster's
+   * nodes, so the agent fails over between them). */
+  NATS_URL: z.string().optional(),
   DEVICE_NAME: z.string().default(hostname()),
   /** Comma-separated key=value pairs, e.g. `site=lab,room=2`. */
   LABELS: z.string().default(""),

@@ -1,6 +1,7 @@
 // Composition root of the device agent.
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
+import { natsServers } from "@edgefleet/bus";
 import { pino } from "pino";
 import pkg from "../package.json" with { type: "json" };
 import { startAgent } from "./agent";
@@ -20,6 +21,7 @@ try {
   const agent = await startAgent({
     dataDir: env.DATA_DIR,
     controlPlaneGrpc: env.CONTROL_PLANE_GRPC,
+    ...(env.NATS_URL ? { natsServers: natsServers(env.NATS_URL, "NATS_URL") } : {}),
     enrollmentToken:
       env.ENROLLMENT_TOKEN ??
       (env.ENROLLMENT_TOKEN_FILE

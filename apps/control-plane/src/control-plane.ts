@@ -61,8 +61,9 @@ import { attachFleetStream } from "./ws/fleet-stream";
 
 export interface ControlPlaneConfig {
   databaseUrl: string;
-  natsUrl: string;
-  /** NATS URLs handed to devices; default [natsUrl]. */
+  /** One NATS URL, or every node of a cluster (the connections fail over between them). */
+  natsUrl: string | string[];
+  /** NATS URLs handed to devices; default natsUrl. */
   natsPublicUrls?: string[];
   /** false when NATS runs without the fleet operator (devices then get JWTs it ignores). */
   natsAuth: boolean;
@@ -385,7 +386,7 @@ function buildServices(
     enrollment: new EnrollmentService({
       repos,
       events,
-      natsUrls: config.natsPublicUrls ?? [config.natsUrl],
+      natsUrls: config.natsPublicUrls ?? [config.natsUrl].flat(),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       artifactPublicKey: signer.publicKeyPem,
       mintUserJwt: async (d) => (await mintDevice(d)).userJwt,

@@ -1,30 +1,30 @@
 import { describe, expect, it } from "vitest";
 import { readEnv } from "./env";
 
-describe("readEnv: telemetry fold batching", () => {
-  it.each([
-    { env: {}, maxBatch: undefined, maxWaitMs: undefined },
-    { env: { TELEMETRY_MAX_BATCH: "2000" }, maxBatch: 2000, maxWaitMs: undefined },
-    { env: { TELEMETRY_MAX_WAIT_MS: "250" }, maxBatch: undefined, maxWaitMs: 250 },
-    {
-      env: { TELEMETRY_MAX_BATCH: "1", TELEMETRY_MAX_WAIT_MS: "60000" },
-      maxBatch: 1,
-      maxWaitMs: 60_000,
-    },
-  ])("reads $env", ({ env, maxBatch, maxWaitMs }) => {
-    const read = readEnv(env);
-    expect([read.TELEMETRY_MAX_BATCH, read.TELEMETRY_MAX_WAIT_MS]).toEqual([maxBatch, maxWaitMs]);
+describe("readEnv: NATS servers", () => {
+  it("takes a cluster's nodes, comma separated, for the control plane and for devices", () => {
+    const env = readEnv({
+      NATS_URL: "nats://10.0.0.1:4222, nats://10.0.0.2:4222,nats://10.0.0.3:4222",
+      NATS_PUBLIC_URLS: "nats://edge-a:4222,nats://edge-b:4222",
+    });
+    expect(env.NATS_URL).toEqual([
+      "nats://10.0.0.1:4222",
+      "nats://10.0.0.2:4222",
+      "nats://10.0.0.3:4222",
+    ]);
+    expect(env.NATS_PUBLIC_URLS).toEqual(["nats://edge-a:4222", "nats://edge-b:4222"]);
+  });
+
+  it("defaults to one local server and no public list", () => {
+    const env = readEnv({});
+    expect(env.NATS_URL).toEqual(["nats://127.0.0.1:4222"]);
+    expect(env.NATS_PUBLIC_URLS).toBeUndefined();
   });
 
   it.each([
-    { env: { TELEMETRY_MAX_BATCH: "0" }, field: "TELEMETRY_MAX_BATCH" },
-    { env: { TELEMETRY_MAX_BATCH: "10001" }, field: "TELEMETRY_MAX_BATCH" },
-    { env: { TELEMETRY_MAX_BATCH: "lots" }, field: "TELEMETRY_MAX_BATCH" },
-    { env: { TELEMETRY_MAX_BATCH: "2.5" }, field: "TELEMETRY_MAX_BATCH" },
-    { env: { TELEMETRY_MAX_WAIT_MS: "0" }, field: "TELEMETRY_MAX_WAIT_MS" },
-    { env: { TELEMETRY_MAX_WAIT_MS: "-5" }, field: "TELEMETRY_MAX_WAIT_MS" },
-    { env: { TELEMETRY_MAX_WAIT_MS: "soon" }, field: "TELEMETRY_MAX_WAIT_MS" },
-  ])("refuses $env naming $field", ({ env, field }) => {
-    expect(() => readEnv(env)).toThrow(new RegExp(`^invalid environment: ${field}: `));
+    [{ NATS_URL: "nats://a:4222,http://b:80" }, /NATS_URL: .*"http:\/\/b:80" is not a NATS URL/],
+    [{ NATS_PUBLIC_URLS: " , " }, /NATS_PUBLIC_URLS: .*no NATS server given/],
+  ])("refuses %j, naming the variable", (source, message) => {
+    expect(() => readEnv(source)).toThrow(message);
   });
 });

@@ -1,12 +1,24 @@
 // The only place the control plane reads the environment.
+import { natsServers } from "@edgefleet/bus";
 import { z } from "zod";
+
+/** Comma-separated NATS URLs (a cluster's nodes, so clients fail over) -> a list. */
+const natsServerList = (field: string) =>
+  z.string().transform((v, ctx) => {
+    try {
+      return natsServers(v, field);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
 
 const envSchema = z.object({
   DATABASE_URL: z.string().url().default("postgresql://postgres@127.0.0.1:5432/edgefleet"),
-  /** NATS the control plane connects to. Empty: use the nats-server it was told to manage. */
-  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  /** NATS the control plane connects to: one URL or a cluster's nodes, comma separated. */
+  NATS_URL: natsServerList("NATS_URL").default(["nats://127.0.0.1:4222"]),
   /** URLs handed to devices at enrollment (comma separated); defaults to NATS_URL. */
-  NATS_PUBLIC_URLS: z.string().optional(),
+  NATS_PUBLIC_URLS: natsServerList("NATS_PUBLIC_URLS").optional(),
   /** "true" when NATS runs with the fleet operator config (the control plane then uses its own
    * user credentials from STATE_DIR); "false" for a plain server without auth. */
   NATS_AUTH: z
@@ -29,10 +41,6 @@ const envSchema = z.object({
     .int()
     .min(10)
     .default(24 * 3600),
-  /** Telemetry fold: most messages folded in one transaction (default 500)... */
-  TELEMETRY_MAX_BATCH: z.coerce.number().int().min(1).max(10_000).optional(),
-  /** ...or what arrived this long after the first one (default 100 ms). */
-  TELEMETRY_MAX_WAIT_MS: z.coerce.number().int().min(1).max(60_000).optional(),
   BOOTSTRAP_ENROLLMENT_TOKEN_FILE: z.string().optional(),
   /** The built web console to serve at `/` (default: apps/console/dist of this clone). */
   CONSOLE_DIR: z.string().min(1).optional(),

@@ -10,7 +10,7 @@ try {
   const cp = await startControlPlane({
     databaseUrl: env.DATABASE_URL,
     natsUrl: env.NATS_URL,
-    natsPublicUrls: env.NATS_PUBLIC_URLS?.split(",").map((s) => s.trim()),
+    natsPublicUrls: env.NATS_PUBLIC_URLS,
     natsAuth: env.NATS_AUTH,
     natsReplicas: env.NATS_REPLICAS,
     stateDir: env.STATE_DIR,
@@ -24,7 +24,6 @@ try {
     bootstrapEnrollmentTokenFile: env.BOOTSTRAP_ENROLLMENT_TOKEN_FILE,
     maxArtifactBytes: env.MAX_ARTIFACT_BYTES,
     consoleDir: env.CONSOLE_DIR,
-    telemetryBatch: { maxBatch: env.TELEMETRY_MAX_BATCH, maxWaitMs: env.TELEMETRY_MAX_WAIT_MS },
     logger,
   });
   let stopping = false;

@@ -3,7 +3,7 @@
 // plane and a few agents (separate processes), and shows fleet events live. Ctrl-C stops it all.
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { loadOrCreateFleetAuth } from "@edgefleet/bus";
+import { loadOrCreateFleetAuth, natsServers } from "@edgefleet/bus";
 import { type ControlPlane, startControlPlane } from "@edgefleet/control-plane";
 import { startEmbeddedPostgres } from "@edgefleet/db";
 import { pino } from "pino";
@@ -53,7 +53,7 @@ async function main() {
 
   const cp: ControlPlane = await startControlPlane({
     databaseUrl,
-    natsUrl,
+    natsUrl: natsServers(natsUrl),
     natsAuth: env.NATS_AUTH === "true",
     stateDir: cpState,
     httpHost: "127.0.0.1",

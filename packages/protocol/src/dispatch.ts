@@ -1,6 +1,7 @@
 // Dispatch: what the control plane wants a device to run (desired state, in the KV bucket
 // `desired`), the signed manifest that describes the artifact, and what the device reports back.
 import { z } from "zod";
+import { epochMsSchema, int4Schema, textSchema } from "./bounds";
 
 export const MEDIA_TYPES = {
   onnx: "application/onnx",
@@ -137,8 +138,8 @@ export const reconcilePhaseSchema = z.enum([
 export type ReconcilePhase = z.infer<typeof reconcilePhaseSchema>;
 
 const servingSchema = z.object({
-  generation: z.number().int().nonnegative(),
-  variantId: z.string().max(64),
+  generation: int4Schema,
+  variantId: textSchema(64),
   digest: sha256HexSchema,
 });
 export type ServingRef = z.infer<typeof servingSchema>;
@@ -146,21 +147,21 @@ export type ServingRef = z.infer<typeof servingSchema>;
 /** The device's reported state: part of the events stream as `{type: "state", ...}`. */
 export const stateReportSchema = z.object({
   type: z.literal("state"),
-  sentAt: z.number().int().positive(),
+  sentAt: epochMsSchema,
   /** The desired generation this report is about (0 before any desired state was seen). */
-  generation: z.number().int().nonnegative(),
+  generation: int4Schema,
   phase: reconcilePhaseSchema,
   /** With "applying": download, verify, load, warmUp, swap, unload. */
-  step: z.string().max(32).optional(),
+  step: textSchema(32).optional(),
   /** What answers local requests now; null when nothing is loaded. */
   serving: servingSchema.nullable(),
-  error: z.string().max(1000).optional(),
+  error: textSchema(1000).optional(),
   /** Top-1 accuracy of the serving variant on the assignment's canary set, once evaluated. */
   canary: z
     .object({
       digest: sha256HexSchema,
-      samples: z.number().int().nonnegative(),
-      correct: z.number().int().nonnegative(),
+      samples: int4Schema,
+      correct: int4Schema,
     })
     .optional(),
 });

@@ -1,6 +1,7 @@
 // The wire types as JSON: NATS subjects and zod schemas of every message. The generated gRPC code
 // is its own entry, `@edgefleet/protocol/grpc`.
 
+export * from "./bounds";
 export * from "./calibration";
 export * from "./dispatch";
 export * from "./jobs";

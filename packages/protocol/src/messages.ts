@@ -1,19 +1,20 @@
 // JSON messages carried over NATS and the WebSocket stream. Every consumer parses with these
 // schemas, so a malformed message is refused at the edge with a message naming the field.
 import { z } from "zod";
+import { byteCountSchema, epochMsSchema, textSchema } from "./bounds";
 import { stateReportSchema } from "./dispatch";
 
 export const hardwareFactsSchema = z.object({
-  arch: z.string().min(1).max(32),
+  arch: textSchema(32).min(1),
   cores: z.number().int().positive().max(4096),
-  ramTotalBytes: z.number().int().nonnegative(),
-  ramFreeBytes: z.number().int().nonnegative(),
-  cpuModel: z.string().max(200),
-  cpuFlags: z.array(z.string().max(32)).max(64),
-  accelerators: z.array(z.string().max(64)).max(16),
-  os: z.string().max(64),
+  ramTotalBytes: byteCountSchema,
+  ramFreeBytes: byteCountSchema,
+  cpuModel: textSchema(200),
+  cpuFlags: z.array(textSchema(32)).max(64),
+  accelerators: z.array(textSchema(64)).max(16),
+  os: textSchema(64),
   simulated: z.boolean(),
-  deviceClass: z.string().max(64),
+  deviceClass: textSchema(64),
 });
 export type HardwareFactsJson = z.infer<typeof hardwareFactsSchema>;
 
@@ -74,8 +75,8 @@ export type DeviceProfileJson = z.infer<typeof deviceProfileSchema>;
 /** Core-NATS liveness beat: `ef.v1.dev.<id>.heartbeat`. */
 export const heartbeatSchema = z.object({
   seq: z.number().int().nonnegative(),
-  sentAt: z.number().int().positive(),
-  agentVersion: z.string().max(64),
+  sentAt: epochMsSchema,
+  agentVersion: textSchema(64),
   uptimeS: z.number().nonnegative(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
@@ -84,27 +85,27 @@ export type Heartbeat = z.infer<typeof heartbeatSchema>;
 export const deviceEventSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("facts"),
-    sentAt: z.number().int().positive(),
-    agentVersion: z.string().max(64),
+    sentAt: epochMsSchema,
+    agentVersion: textSchema(64),
     facts: hardwareFactsSchema,
   }),
   z.object({
     type: z.literal("started"),
-    sentAt: z.number().int().positive(),
-    agentVersion: z.string().max(64),
+    sentAt: epochMsSchema,
+    agentVersion: textSchema(64),
   }),
   z.object({
     type: z.literal("profile"),
-    sentAt: z.number().int().positive(),
-    agentVersion: z.string().max(64),
+    sentAt: epochMsSchema,
+    agentVersion: textSchema(64),
     /** Why it was measured: first start, new agent version, or an operator's request. */
     trigger: z.enum(["start", "version", "stale", "request"]),
     profile: deviceProfileSchema,
   }),
   z.object({
     type: z.literal("stopping"),
-    sentAt: z.number().int().positive(),
-    reason: z.string().max(200),
+    sentAt: epochMsSchema,
+    reason: textSchema(200),
   }),
   stateReportSchema,
 ]);

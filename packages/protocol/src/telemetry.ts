@@ -1,5 +1,10 @@
 // Telemetry a device publishes every few seconds on `ef.v1.dev.<id>.telemetry` (stream TELEMETRY).
 import { z } from "zod";
+import { byteCountSchema, epochMsSchema, int4Schema } from "./bounds";
+
+/** No request takes a day; sums of a window stay far from overflowing when rollups add them. */
+const DAY_MS = 86_400_000;
+const MAX_SUM_MS = 1e18;
 
 /**
  * A mergeable latency distribution in milliseconds: a DDSketch (relative accuracy 1 %) in its
@@ -7,10 +12,10 @@ import { z } from "zod";
  */
 export const latencySummarySchema = z.object({
   sketch: z.string().max(64_000),
-  count: z.number().int().positive(),
-  sumMs: z.number().nonnegative(),
-  minMs: z.number().nonnegative(),
-  maxMs: z.number().nonnegative(),
+  count: int4Schema.positive(),
+  sumMs: z.number().nonnegative().max(MAX_SUM_MS),
+  minMs: z.number().nonnegative().max(DAY_MS),
+  maxMs: z.number().nonnegative().max(DAY_MS),
 });
 export type LatencySummary = z.infer<typeof latencySummarySchema>;
 
@@ -21,43 +26,46 @@ export const telemetrySchema = z.object({
    * bumps at every start (kept on disk), seq counts messages within it. A resend after a lost
    * ack carries the same pair, so the control plane folds it once.
    */
-  epoch: z.number().int().nonnegative(),
-  seq: z.number().int().nonnegative(),
+  epoch: int4Schema,
+  seq: int4Schema,
   /** The window this message covers, ms since the epoch (device clock). */
-  windowStart: z.number().int().positive(),
-  windowEnd: z.number().int().positive(),
+  windowStart: epochMsSchema,
+  windowEnd: epochMsSchema,
   /** What was serving at the end of the window; null when nothing was loaded. */
   variantId: z.string().uuid().nullable(),
-  generation: z.number().int().nonnegative(),
+  generation: int4Schema,
   /** Requests answered, failed (model errors), and refused (queue full or no model). */
-  requests: z.number().int().nonnegative(),
-  errors: z.number().int().nonnegative(),
-  rejected: z.number().int().nonnegative(),
+  requests: int4Schema,
+  errors: int4Schema,
+  rejected: int4Schema,
   /** End-to-end latency of answered requests, queueing included: what applications see. */
   latency: latencySummarySchema.nullable(),
   /** ONNX Runtime run time of single-sample runs: what the planner predicts. */
   runBatch1: latencySummarySchema.nullable(),
   /** Model runs and the samples they carried (samples / runs = mean micro-batch). */
-  runs: z.number().int().nonnegative(),
-  samples: z.number().int().nonnegative(),
-  queueDepth: z.number().int().nonnegative(),
-  queueDepthMax: z.number().int().nonnegative(),
+  runs: int4Schema,
+  samples: int4Schema,
+  queueDepth: int4Schema,
+  queueDepthMax: int4Schema,
   /** Agent process CPU over the window (100 = one core busy) and resident memory at its end. */
-  cpuPercent: z.number().nonnegative(),
-  rssBytes: z.number().int().nonnegative(),
+  cpuPercent: z
+    .number()
+    .nonnegative()
+    .max(100 * 4096),
+  rssBytes: byteCountSchema,
   /** Figures of a simulated device class are derived from the host's (see runtime). */
   simulated: z.boolean(),
   deviceClass: z.string().max(64),
   /** Messages the device dropped from its offline buffer before this one (buffer full). */
-  droppedBefore: z.number().int().nonnegative(),
+  droppedBefore: int4Schema,
   /**
    * Shadow comparisons in the window (assignment `shadow`): live requests also run on the
    * previous variant, and how many of them agreed on the top-1 class. null when off.
    */
   shadow: z
     .object({
-      compared: z.number().int().nonnegative(),
-      agreed: z.number().int().nonnegative(),
+      compared: int4Schema,
+      agreed: int4Schema,
     })
     .nullable()
     .default(null),

@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
 import { createConnection } from "node:net";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   freePorts,
@@ -40,6 +42,24 @@ describe("startNatsServer", () => {
     expect(await portOpen(s.port)).toBe(false);
     expect(existsSync(s.dir)).toBe(false);
     expect(() => process.kill(s.pid, 0)).toThrow();
+  });
+
+  it("is killed and restarted on the same ports with its JetStream store kept", async () => {
+    const s = await startNatsServer({ jetstream: true });
+    started.push(s);
+    const stream = () =>
+      fetch(`http://127.0.0.1:${s.httpPort}/jsz?streams=true`).then((r) => r.json());
+    const nc = await connect({ servers: s.url });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "KEPT", subjects: ["kept.>"] });
+    await jetstream(nc).publish("kept.one", "x");
+    await nc.close();
+    const firstPid = s.pid;
+    await s.kill();
+    expect(await portOpen(s.port)).toBe(false);
+    await s.restart();
+    expect(s.pid).not.toBe(firstPid);
+    expect(((await stream()) as { messages: number }).messages).toBe(1);
   });
 
   it("fills placeholders of a full config text", async () => {

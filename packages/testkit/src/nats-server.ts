@@ -39,9 +39,14 @@ export interface NatsServerHandle {
   port: number;
   httpPort: number;
   dir: string;
-  pid: number;
+  /** The running process's pid (a restart changes it). */
+  readonly pid: number;
   /** Renders the server's log; handy in assertion messages. */
   logTail(lines?: number): Promise<string>;
+  /** Kills the process (SIGKILL by default) and waits for it; the store dir and ports are kept. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same ports, config and store dir; resolves when it is ready. */
+  restart(): Promise<void>;
   /** SIGTERM (SIGKILL after 5 s), then removes the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -182,25 +187,50 @@ async function launch(l: Launch): Promise<NatsServerHandle> {
   const confPath = join(l.dir, "nats.conf");
   const logPath = join(l.dir, "server.log");
   await writeFile(confPath, l.config, { mode: 0o600 });
-  const child = spawn(NATS_SERVER_BIN, ["-c", confPath, "-l", logPath], { stdio: "ignore" });
-  live.set(child, l.dir);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  child.once("exit", () => live.delete(child));
-  if (child.pid) spawnWatchdog(child.pid, l.dir);
-
   const logTail = async (lines = 30) => {
     const text = await readFile(logPath, "utf8").catch(() => "");
     return text.trimEnd().split("\n").slice(-lines).join("\n");
   };
+
+  let child: ChildProcess;
+  let exited: Promise<number | null>;
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const spawnServer = async () => {
+    child = spawn(NATS_SERVER_BIN, ["-c", confPath, "-l", logPath], { stdio: "ignore" });
+    const self = child;
+    live.set(self, l.dir);
+    exited = new Promise<number | null>((resolve) => self.once("exit", resolve));
+    self.once("exit", () => live.delete(self));
+    if (self.pid) spawnWatchdog(self.pid, l.dir);
+
+    const deadline = Date.now() + l.timeoutMs;
+    let exitCode: number | null | undefined;
+    void exited.then((c) => {
+      exitCode = c;
+    });
+    while (Date.now() < deadline && exitCode === undefined) {
+      const ready = l.waitHealthz ? await healthy(l.ctx.httpPort) : await tcpOpen(l.ctx.port);
+      if (ready) return;
+      await sleep(50);
+    }
+    const why =
+      exitCode === undefined ? `not ready after ${l.timeoutMs} ms` : `exited (${exitCode})`;
+    const tail = await logTail();
+    await kill("SIGKILL");
+    throw new NatsServerStartError(`nats-server on port ${l.ctx.port} ${why}; log tail:\n${tail}`);
+  };
+  const kill = async (signal: NodeJS.Signals = "SIGKILL") => {
+    if (!running()) return;
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
   let stopped: Promise<void> | undefined;
   const stop = () => {
     stopped ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await kill("SIGTERM");
       await rm(l.dir, { recursive: true, force: true });
     })();
     return stopped;
@@ -211,25 +241,24 @@ async function launch(l: Launch): Promise<NatsServerHandle> {
     port: l.ctx.port,
     httpPort: l.ctx.httpPort,
     dir: l.dir,
-    pid: child.pid ?? -1,
+    get pid() {
+      return child.pid ?? -1;
+    },
     logTail,
+    kill,
+    async restart() {
+      await kill("SIGTERM");
+      await spawnServer();
+    },
     stop,
   };
-
-  const deadline = Date.now() + l.timeoutMs;
-  let exitCode: number | null | undefined;
-  void exited.then((c) => {
-    exitCode = c;
-  });
-  while (Date.now() < deadline && exitCode === undefined) {
-    const ready = l.waitHealthz ? await healthy(l.ctx.httpPort) : await tcpOpen(l.ctx.port);
-    if (ready) return handle;
-    await sleep(50);
+  try {
+    await spawnServer();
+  } catch (err) {
+    await rm(l.dir, { recursive: true, force: true });
+    throw err;
   }
-  const why = exitCode === undefined ? `not ready after ${l.timeoutMs} ms` : `exited (${exitCode})`;
-  const tail = await logTail();
-  await stop();
-  throw new NatsServerStartError(`nats-server on port ${l.ctx.port} ${why}; log tail:\n${tail}`);
+  return handle;
 }
 
 /** A config may name its own top-level ports (at column 0) instead of the allocated ones: believe it. */

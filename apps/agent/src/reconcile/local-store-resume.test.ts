@@ -177,7 +177,9 @@ describe("disk space", () => {
           (e) => e,
         );
         expect(err).toBeInstanceOf(InsufficientSpaceError);
-        expect(err.message).toMatch(/disk full writing .*needs 5\.0 MB.*ENOSPC/);
+        expect(err.message).toMatch(
+          /^not enough disk space for artifact .*: needs 5\.0 MB, .* MB free \(disk full \(ENOSPC\) at .* MB; partial removed\)$/,
+        );
         expect(await readdir(join(mnt, "artifacts"))).toEqual([]);
         // Room is back: a small one fits.
         const small = artifact(2 ** 19);

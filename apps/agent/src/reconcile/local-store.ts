@@ -95,6 +95,22 @@ export class InsufficientSpaceError extends Error {
   override name = "InsufficientSpaceError";
 }
 
+/**
+ * The one wording of "too little disk", whether refused up front or hit by ENOSPC mid-write:
+ * "not enough disk space for artifact 1a2b…: needs 24.0 MB, 15.5 MB free (…)".
+ */
+export function insufficientSpace(
+  digest: string,
+  neededBytes: number,
+  freeBytes: number,
+  detail?: { note: string; cause: unknown },
+): InsufficientSpaceError {
+  const text = `not enough disk space for artifact ${digest.slice(0, 12)}…: needs ${mb(neededBytes)} MB, ${mb(freeBytes)} MB free`;
+  return detail
+    ? new InsufficientSpaceError(`${text} (${detail.note})`, { cause: detail.cause })
+    : new InsufficientSpaceError(text);
+}
+
 /** Where a kept partial download continues, for the object read. */
 export interface ResumeFrom {
   point: ObjectResumePoint;
@@ -347,10 +363,10 @@ export class LocalStore {
       if ((err as NodeJS.ErrnoException).code !== "ENOSPC") throw err;
       await abort();
       const free = await this.freeBytes().catch(() => 0);
-      throw new InsufficientSpaceError(
-        `disk full writing ${digest.slice(0, 12)}…: needs ${mb(total)} MB, ${mb(free)} MB free (ENOSPC at ${mb(written)} MB; partial removed)`,
-        { cause: err },
-      );
+      throw insufficientSpace(digest, total, free, {
+        note: `disk full (ENOSPC) at ${mb(written)} MB; partial removed`,
+        cause: err,
+      });
     };
     const resumeFrom: ResumeFrom | undefined =
       kept?.hash && start > 0
@@ -429,9 +445,7 @@ export class LocalStore {
       if (!next) {
         await rm(partial, { force: true });
         await rm(`${partial}.json`, { force: true });
-        throw new InsufficientSpaceError(
-          `not enough disk space for artifact ${digest.slice(0, 12)}…: needs ${mb(needed)} MB, ${mb(free)} MB free`,
-        );
+        throw insufficientSpace(digest, needed, free);
       }
       await this.discard(next[0]);
     }
