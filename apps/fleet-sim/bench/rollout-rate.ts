@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import { silentLogger, startTestControlPlane } from "@edgefleet/control-plane/testing";
 import { loadFleetFile } from "../src/fleet-file";
 import { importTwoVariants, tempDir } from "../src/test-support";
+import { createRollout, oneWaveRollout, runRollout, waitUntilPlanned } from "./rollout-run";
 import { procCpuTicks, simStats, startSim, stopSims, TICK, waitFor } from "./sim-process";
 
 /** Busy CPU ticks of the whole machine (all cores; idle and iowait left out). */
@@ -76,27 +77,10 @@ try {
   );
   const ids = (await loadFleetFile(sim.fleetFile))!.devices.map((d) => d.id);
   const model = await importTwoVariants(stack);
-  const body = {
-    modelId: model.modelId,
-    policy: { latencySloMs: 50 },
-    strategy: { waves: ["100%"], bakeSeconds: 0, maxPerSecond: 100_000 },
-  };
+  const body = oneWaveRollout(model.modelId);
   // Every device profiled (its first run publishes one) before the plan is made.
-  await waitFor(
-    "devices profiled",
-    async () => {
-      const dry = await stack.api("/api/v1/rollouts", {
-        method: "POST",
-        body: JSON.stringify({ ...body, dryRun: true }),
-      });
-      const planned = (dry.body.waves as { devices: { variantName: string | null }[] }[])
-        .flatMap((w) => w.devices)
-        .filter((d) => d.variantName !== null).length;
-      progress(`profiles: ${planned} of ${N} devices planned`);
-      return planned === N ? planned : undefined;
-    },
-    600_000,
-    2_000,
+  await waitUntilPlanned(stack.api, body, N, (planned) =>
+    progress(`profiles: ${planned} of ${N} devices planned`),
   );
 
   // The fleet at rest (heartbeats only): what the machine spends before anything moves.
@@ -108,12 +92,7 @@ try {
   const restCp = (restCpUsage.user + restCpUsage.system) / 1e6 / restS;
 
   // 1. The rollout.
-  const created = await stack.api("/api/v1/rollouts", {
-    method: "POST",
-    body: JSON.stringify(body),
-  });
-  if (created.status !== 201) throw new Error(JSON.stringify(created.body));
-  const id = String(created.body.id);
+  const id = await createRollout(stack.api, body);
   const inspector = args.profile ? new Session() : undefined;
   if (inspector) {
     inspector.connect();
@@ -124,30 +103,15 @@ try {
   const sim0 = procCpuTicks(sim.child.pid!);
   const nats0 = procCpuTicks(stack.nats.pid);
   const machine0 = machineBusyTicks();
-  const t0 = performance.now();
-  await stack.api(`/api/v1/rollouts/${id}/start`, { method: "POST", body: "{}" });
-  let writtenAt = 0;
-  let appliedAt = 0;
-  const final = await waitFor(
-    "rollout completed",
-    async () => {
-      const r = await stack.api(`/api/v1/rollouts/${id}`);
-      const states = (r.body.waves as { states: Record<string, number> }[])[0].states;
-      const applied = states.applied ?? 0;
-      const written = applied + (states.assigned ?? 0) + (states.failed ?? 0);
-      const now = performance.now();
+  const times = await runRollout(stack.api, id, N, {
+    pollMs: 100,
+    async onPoll({ written, applied, elapsedMs }) {
       const onDevices = (await simStats(sim))?.phases.applied ?? 0;
-      if (!writtenAt && written === N) writtenAt = now;
-      if (!appliedAt && applied === N) appliedAt = now;
       progress(
-        `rollout: ${written} written, ${applied} applied of ${N} (${onDevices} applied on the devices) ${((now - t0) / 1000).toFixed(1)} s`,
+        `rollout: ${written} written, ${applied} applied of ${N} (${onDevices} applied on the devices) ${(elapsedMs / 1000).toFixed(1)} s`,
       );
-      return r.body.state === "completed" ? r.body : undefined;
     },
-    900_000,
-    100,
-  );
-  const doneAt = performance.now();
+  });
   if (inspector) {
     const { profile } = await inspector.post("Profiler.stop");
     await writeFile(args.profile!, JSON.stringify(profile));
@@ -188,15 +152,15 @@ try {
   console.log("| path | devices | written | acknowledged (applied) | devices/s (acknowledged) |");
   console.log("| --- | --- | --- | --- | --- |");
   console.log(
-    `| rollout (one wave, batches of 500 per transaction) | ${N} | ${s(writtenAt - t0)} s | ${s(appliedAt - t0)} s | ${rate(N, appliedAt - t0)} |`,
+    `| rollout (one wave, batches of 500 per transaction) | ${N} | ${s(times.writtenMs)} s | ${s(times.appliedMs)} s | ${rate(N, times.appliedMs)} |`,
   );
   console.log(
     `| REST, one device per call, 16 in flight | ${REST_N} | ${s(restWritten)} s | - | ${rate(REST_N, restWritten)} (written only) |`,
   );
   console.log(
-    `\nrollout completed ${s(doneAt - t0)} s after start; final state ${final.state}; the simulator counted ${simApplied} applied. ` +
+    `\nrollout completed ${s(times.completedMs)} s after start; final state ${times.state}; the simulator counted ${simApplied} applied. ` +
       `CPU during the rollout: control plane ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, simulator ${simCpuS.toFixed(1)} s, ` +
-      `nats-server ${natsCpuS.toFixed(1)} s; the whole machine ${machineCpuS.toFixed(1)} s busy of ${((2 * (doneAt - t0)) / 1000).toFixed(1)} s on 2 cores ` +
+      `nats-server ${natsCpuS.toFixed(1)} s; the whole machine ${machineCpuS.toFixed(1)} s busy of ${((2 * times.completedMs) / 1000).toFixed(1)} s on 2 cores ` +
       "(the rest is mostly Postgres).",
   );
   console.log(

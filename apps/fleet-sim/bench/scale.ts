@@ -18,6 +18,7 @@ import { STREAMS } from "@edgefleet/protocol";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { loadFleetFile } from "../src/fleet-file";
 import { controlPlaneNats, importTwoVariants, tempDir } from "../src/test-support";
+import { createRollout, oneWaveRollout, runRollout, waitUntilPlanned } from "./rollout-run";
 import {
   procCpuTicks,
   procRss,
@@ -151,48 +152,10 @@ function telemetryRates(a: Awaited<ReturnType<typeof telemetryState>>, b: typeof
 /** A rollout through the REST API, one wave 100 %, until every device applied. */
 async function rollout(stack: Stack, n: number) {
   const model = await importTwoVariants(stack);
-  const body = {
-    modelId: model.modelId,
-    policy: { latencySloMs: 50 },
-    strategy: { waves: ["100%"], bakeSeconds: 0, maxPerSecond: 100_000 },
-  };
-  await waitFor(
-    "devices profiled",
-    async () => {
-      const dry = await stack.api("/api/v1/rollouts", {
-        method: "POST",
-        body: JSON.stringify({ ...body, dryRun: true }),
-      });
-      const planned = (dry.body.waves as { devices: { variantName: string | null }[] }[])
-        .flatMap((w) => w.devices)
-        .filter((d) => d.variantName !== null).length;
-      return planned === n ? planned : undefined;
-    },
-    600_000,
-    2_000,
-  );
-  const created = await stack.api("/api/v1/rollouts", {
-    method: "POST",
-    body: JSON.stringify(body),
-  });
-  if (created.status !== 201) throw new Error(JSON.stringify(created.body));
-  const id = String(created.body.id);
-  const t0 = performance.now();
-  await stack.api(`/api/v1/rollouts/${id}/start`, { method: "POST", body: "{}" });
-  let appliedAt = 0;
-  const final = await waitFor(
-    "rollout completed",
-    async () => {
-      const r = await stack.api(`/api/v1/rollouts/${id}`);
-      const states = (r.body.waves as { states: Record<string, number> }[])[0].states;
-      if (!appliedAt && (states.applied ?? 0) === n) appliedAt = performance.now();
-      return r.body.state === "completed" ? r.body : undefined;
-    },
-    900_000,
-    250,
-  );
-  const allMs = Math.round((appliedAt || performance.now()) - t0);
-  return { state: final.state, allAppliedMs: allMs, devicesPerS: round(n / (allMs / 1000)) };
+  const body = oneWaveRollout(model.modelId);
+  await waitUntilPlanned(stack.api, body, n);
+  const times = await runRollout(stack.api, await createRollout(stack.api, body), n);
+  return { ...times, devicesPerS: round(n / (times.appliedMs / 1000)) };
 }
 
 async function runSims(

@@ -213,6 +213,44 @@ describe("DeviceRepo", () => {
     expect((await repo().markSeenMany([], new Date())).size).toBe(0);
   });
 
+  // The telemetry fold writes rows that reference the device (cursor, rollups), which holds a
+  // KEY SHARE lock on the device row until it commits; a heartbeat must not queue behind it.
+  it("markSeenMany does not wait for an open transaction writing a row that references the device", async () => {
+    const d = await repo().create(newDevice());
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let written!: () => void;
+    const cursorWritten = new Promise<void>((r) => {
+      written = r;
+    });
+    const fold = ctx.prisma.$transaction(
+      async (tx) => {
+        await tx.telemetryCursor.create({ data: { deviceId: d.id, epoch: 1, seq: 1 } });
+        written();
+        await held;
+      },
+      { timeout: 30_000 },
+    );
+    await cursorWritten;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const seen = await Promise.race([
+        repo().markSeenMany([d.id], new Date()),
+        new Promise<"blocked">((r) => {
+          timer = setTimeout(() => r("blocked"), 2_000);
+        }),
+      ]);
+      expect(seen).not.toBe("blocked");
+    } finally {
+      clearTimeout(timer);
+      release();
+      await fold;
+    }
+    expect((await repo().findById(d.id))?.status).toBe("online");
+  });
+
   it("markOfflineOlderThan turns only stale online devices offline, once", async () => {
     const now = Date.now();
     const stale = await repo().create(newDevice({ name: "stale" }));

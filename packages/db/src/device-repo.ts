@@ -193,7 +193,10 @@ export class PrismaDeviceRepo implements DeviceRepo {
     const valid = [...new Set(ids.filter(isUuid))];
     if (valid.length === 0) return new Map();
     // The sub-select locks the rows (in id order: batches never deadlock each other) and hands
-    // back the status each had before this update.
+    // back the status each had before this update. NO KEY UPDATE, the lock the UPDATE itself
+    // takes: FOR UPDATE would also conflict with the KEY SHARE locks that rows referencing the
+    // device take (the telemetry fold's cursor and rollup writes), so heartbeats would queue
+    // behind folds and deadlock against them.
     const rows = await this.db.$queryRaw<{ id: string; previousStatus: DeviceStatus }[]>`
       UPDATE "Device" AS d
       SET "status" = 'online',
@@ -201,7 +204,7 @@ export class PrismaDeviceRepo implements DeviceRepo {
           "updatedAt" = now()
       FROM (SELECT "id", "status" FROM "Device" WHERE "id" = ANY(${valid}::uuid[])
               AND "status" <> 'decommissioned'
-            ORDER BY "id" FOR UPDATE) AS old
+            ORDER BY "id" FOR NO KEY UPDATE) AS old
       WHERE d."id" = old."id"
       RETURNING d."id"::text AS "id", old."status"::text AS "previousStatus"`;
     return new Map(

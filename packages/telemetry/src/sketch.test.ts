@@ -82,6 +82,31 @@ describe("empty sketches", () => {
   });
 });
 
+// Key 0 holds values in (1/gamma, 1] ms: a sketch whose top bin is key 0 once lost that bin when
+// merged into one below it, and the stored row then held fewer values than its count (the fold
+// refused it for good).
+describe("merges whose source tops out at key 0 (values near 1 ms)", () => {
+  it.each([
+    { case: "below into key 0 alone", into: [0.5], from: [1] },
+    { case: "below into a range ending at key 0", into: [0.5], from: [0.6, 1] },
+    { case: "far below into a range ending at key 0", into: [0.01, 0.02], from: [0.3, 0.995] },
+    { case: "above into a range ending at key 0", into: [5, 9], from: [0.6, 1] },
+    { case: "key 0 into key 0", into: [1], from: [0.999, 1] },
+    { case: "zeros and key 0", into: [0, 0.2], from: [0, 0.7, 1] },
+  ])("$case: nothing lost, through bytes", ({ into, from }) => {
+    const merged = sketchOf(into).merge(sketchOf(from));
+    const stats = { count: merged.count, sum: merged.sum, min: merged.min, max: merged.max };
+    const back = LatencySketch.fromBytes(merged.toBytes(), stats);
+    const union = [...into, ...from].sort((x, y) => x - y);
+    expect(back.count).toBe(union.length);
+    for (const q of [0.25, 0.5, 0.75, 0.99]) {
+      const exact = exactQuantile(union, q);
+      const got = back.quantile(q)!;
+      expect(Math.abs(got - exact)).toBeLessThanOrEqual(exact * 0.01 + 1e-9);
+    }
+  });
+});
+
 describe("recording", () => {
   it.each([-1, Number.NaN, Number.POSITIVE_INFINITY, 2e9])("refuses %s ms", (ms) => {
     expect(() => new LatencySketch().record(ms)).toThrow(InvalidLatencyError);

@@ -33,6 +33,12 @@ export class LatencySketch {
 
   /** Adds `other` into this sketch; `other` is left as it was. */
   merge(other: LatencySketch): this {
+    // sketches-js's DenseStore.merge widens its range with `_extendRange(minKey, maxKey)`, which
+    // reads `maxKey || minKey`: when the other store's top key is 0 (values near 1 ms) the range
+    // stops short of it, and that bin is counted but never read or written out. A zero-weight add
+    // of that key widens the range first (a one-key extension is correct).
+    const store = other.dd.store;
+    if (store.count > 0 && this.dd.store.count > 0) this.dd.store.add(store.maxKey, 0);
     this.dd.merge(other.dd);
     return this;
   }
