@@ -14,5 +14,6 @@ export * from "./fleet-auth";
 export * from "./fleet-auth-store";
 export * from "./renewal-proof";
 export * from "./server-config";
+export * from "./sites";
 export * from "./stores";
 export * from "./streams";
