@@ -99,6 +99,11 @@ export function deviceTemplate(): Partial<UserPermissionsLimits> {
         // server deliver stream messages onto another device's subjects either.
         `$JS.API.DIRECT.GET.${objStreamName(OBJECT_STORES.artifacts)}`,
         `$JS.API.DIRECT.GET.${objStreamName(OBJECT_STORES.artifacts)}.>`,
+        // The same reads in a named JetStream domain (edge sites, issue 11): desired state from
+        // the hub, artifacts from the site's mirror.
+        `$JS.*.API.DIRECT.GET.${kvStreamName(KV_BUCKETS.desired)}.$KV.${KV_BUCKETS.desired}.${self}`,
+        `$JS.*.API.DIRECT.GET.${objStreamName(OBJECT_STORES.artifacts)}`,
+        `$JS.*.API.DIRECT.GET.${objStreamName(OBJECT_STORES.artifacts)}.>`,
         // Pipeline peers (issue 9): to anyone, but always stamped as itself (<to>.<from>).
         `${SUBJECT_PREFIX}.peer.*.${self}.>`,
       ],

@@ -15,5 +15,6 @@ export * from "./fleet-auth-store";
 export * from "./renewal-proof";
 export * from "./server-config";
 export * from "./servers";
+export * from "./sites";
 export * from "./stores";
 export * from "./streams";

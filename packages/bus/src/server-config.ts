@@ -17,8 +17,32 @@ export interface ServerConfigOptions {
   /** The fleet account JWT to preload (default the one without revocations in `auth`): pass the
    * current one, revocations included, so a restart never starts from a state without them. */
   fleetAccountJwt?: string;
+  /** JetStream domain (edge sites, issue 11): `hub` at the hub, the site's name at a leaf. */
+  jetStreamDomain?: string;
+  /** Accept leaf-node servers (edge sites) on this port. */
+  leafnodes?: LeafListen;
+  /** Connect to a hub as a leaf node (an edge site's server). */
+  leafRemotes?: LeafRemote[];
   /** Extra verbatim lines appended at the end (logging, limits). */
   extra?: string;
+}
+
+export interface LeafListen {
+  host?: string;
+  port: number;
+  /**
+   * host:port leaf nodes are told to reconnect to (the hub's gossip). Set it to what sites really
+   * dial (a load balancer, a relay): otherwise a leaf learns the listen address and goes around it.
+   */
+  advertise?: string;
+}
+
+export interface LeafRemote {
+  urls: string[];
+  /** Path of the site user's `.creds` file. */
+  credentials: string;
+  /** Public key of the local account the link binds (the fleet account). */
+  account: string;
 }
 
 const quote = (s: string) => JSON.stringify(s);
@@ -41,8 +65,9 @@ export function writeServerConfig(auth: FleetAuth, opts: ServerConfigOptions): s
     `  ${auth.systemAccount.publicKey}: ${quote(auth.systemAccount.jwt)}`,
     `  ${auth.fleetAccount.publicKey}: ${quote(opts.fleetAccountJwt ?? auth.fleetAccount.jwt)}`,
     "}",
-    `jetstream: { store_dir: ${quote(opts.jetStreamDir)} }`,
+    `jetstream: { store_dir: ${quote(opts.jetStreamDir)}${opts.jetStreamDomain ? `, domain: ${quote(opts.jetStreamDomain)}` : ""} }`,
     ...clusterBlock(opts.cluster),
+    ...leafBlock(opts.leafnodes, opts.leafRemotes),
     ...(opts.extra ? [opts.extra] : []),
   ];
   return `${lines.join("\n")}\n`;
@@ -55,6 +80,26 @@ function clusterBlock(cluster: ServerConfigOptions["cluster"]): string[] {
     `  name: ${quote(cluster.name)}`,
     `  listen: ${quote(`${cluster.host ?? "127.0.0.1"}:${cluster.port}`)}`,
     `  routes: [${cluster.routes.map(quote).join(", ")}]`,
+    "}",
+  ];
+}
+
+function leafBlock(listen?: LeafListen, remotes?: LeafRemote[]): string[] {
+  if (!listen && !remotes?.length) return [];
+  return [
+    "leafnodes: {",
+    ...(listen ? [`  listen: ${quote(`${listen.host ?? "127.0.0.1"}:${listen.port}`)}`] : []),
+    ...(listen?.advertise ? [`  advertise: ${quote(listen.advertise)}`] : []),
+    ...(remotes?.length
+      ? [
+          "  remotes: [",
+          ...remotes.map(
+            (r) =>
+              `    { urls: [${r.urls.map(quote).join(", ")}], credentials: ${quote(r.credentials)}, account: ${quote(r.account)} }`,
+          ),
+          "  ]",
+        ]
+      : []),
     "}",
   ];
 }

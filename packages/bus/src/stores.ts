@@ -27,6 +27,9 @@ export async function ensureStores(nc: NatsConnection, opts: EnsureStoresOptions
   return { desired, artifacts };
 }
 
+/** Prefix of the JetStream API in a domain (edge sites, issue 11); the local one without. */
+export const jsApiPrefix = (domain?: string) => (domain ? `$JS.${domain}.API` : "$JS.API");
+
 export class DirectGetError extends Error {
   override name = "DirectGetError";
 }
@@ -55,8 +58,9 @@ export async function directGetLast(
   stream: string,
   subject: string,
   timeoutMs = 5_000,
+  domain?: string,
 ): Promise<StoredMessage | null> {
-  const m = await nc.request(`$JS.API.DIRECT.GET.${stream}.${subject}`, undefined, {
+  const m = await nc.request(`${jsApiPrefix(domain)}.DIRECT.GET.${stream}.${subject}`, undefined, {
     timeout: timeoutMs,
   });
   return toStored(m, `direct get ${subject}`);
@@ -69,9 +73,10 @@ export async function directGetNext(
   subject: string,
   seq: number,
   timeoutMs = 5_000,
+  domain?: string,
 ): Promise<StoredMessage | null> {
   const m = await nc.request(
-    `$JS.API.DIRECT.GET.${stream}`,
+    `${jsApiPrefix(domain)}.DIRECT.GET.${stream}`,
     JSON.stringify({ next_by_subj: subject, seq }),
     { timeout: timeoutMs },
   );
@@ -99,8 +104,15 @@ export async function readObjectMeta(
   nc: NatsConnection,
   name: string,
   store: string = OBJECT_STORES.artifacts,
+  domain?: string,
 ): Promise<ObjectMeta | null> {
-  const m = await directGetLast(nc, objStreamName(store), objectMetaSubject(store, name));
+  const m = await directGetLast(
+    nc,
+    objStreamName(store),
+    objectMetaSubject(store, name),
+    undefined,
+    domain,
+  );
   if (!m) return null;
   const meta = JSON.parse(new TextDecoder().decode(m.data)) as ObjectMeta;
   return meta.deleted ? null : meta;
@@ -120,6 +132,8 @@ export interface ObjectResumePoint {
 
 export interface ReadObjectOptions {
   store?: string;
+  /** JetStream domain to read from (an edge site's mirror); default the local one. */
+  domain?: string;
   /** Called with each chunk in order; the download waits for it (e.g. a file write). */
   onChunk(chunk: Uint8Array, next: ObjectResumePoint): Promise<void> | void;
   /**
@@ -143,7 +157,7 @@ export async function readObject(
   opts: ReadObjectOptions,
 ): Promise<ObjectMeta> {
   const store = opts.store ?? OBJECT_STORES.artifacts;
-  const meta = await readObjectMeta(nc, name, store);
+  const meta = await readObjectMeta(nc, name, store, opts.domain);
   if (!meta) throw new DirectGetError(`object ${name} not found in ${store}`);
   const stream = objStreamName(store);
   const subject = `$O.${store}.C.${meta.nuid}`;
@@ -157,7 +171,7 @@ export async function readObject(
     await opts.onRestart?.();
   }
   for (let chunk = first; chunk < meta.chunks; chunk++) {
-    const m = await directGetNext(nc, stream, subject, seq, opts.timeoutMs);
+    const m = await directGetNext(nc, stream, subject, seq, opts.timeoutMs, opts.domain);
     if (!m) throw new DirectGetError(`object ${name}: chunk ${chunk} of ${meta.chunks} missing`);
     seq = m.seq + 1;
     bytes += m.data.length;

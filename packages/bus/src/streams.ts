@@ -1,5 +1,5 @@
 // JetStream streams the fleet relies on. Created or brought up to date idempotently at start.
-import { STREAMS } from "@edgefleet/protocol";
+import { assertSubjectToken, STREAMS } from "@edgefleet/protocol";
 import {
   DiscardPolicy,
   JetStreamApiCodes,
@@ -9,6 +9,7 @@ import {
   RetentionPolicy,
   StorageType,
   type StreamConfig,
+  type StreamSource,
 } from "@nats-io/jetstream";
 import { type NatsConnection, nanos } from "@nats-io/transport-node";
 
@@ -17,9 +18,23 @@ const HOUR_MS = 3_600_000;
 export interface EnsureStreamsOptions {
   /** 3 on a JetStream cluster; default 1. */
   replicas?: number;
+  /**
+   * Edge sites (issue 11) whose leaf JetStream domains buffer device telemetry and events: the
+   * hub's TELEMETRY and EVENTS source the site's stream of the same name, so what a site kept
+   * through an uplink outage arrives once it returns, once.
+   */
+  sites?: string[];
 }
 
-type FleetStreamConfig = Partial<StreamConfig> & { name: string };
+/** Sources of a hub stream: the same-named stream in each site's JetStream domain. */
+export function siteSources(stream: string, sites: string[] = []): StreamSource[] {
+  return sites.map((site) => ({
+    name: stream,
+    external: { api: `$JS.${assertSubjectToken(site, "site")}.API`, deliver: "" },
+  }));
+}
+
+export type FleetStreamConfig = Partial<StreamConfig> & { name: string };
 
 export function fleetStreamConfigs(opts: EnsureStreamsOptions = {}): FleetStreamConfig[] {
   const common = {
@@ -33,12 +48,14 @@ export function fleetStreamConfigs(opts: EnsureStreamsOptions = {}): FleetStream
       ...common,
       name: STREAMS.telemetry.name,
       subjects: [...STREAMS.telemetry.subjects],
+      ...sourced(STREAMS.telemetry.name, opts.sites),
       max_age: nanos(24 * HOUR_MS),
     },
     {
       ...common,
       name: STREAMS.events.name,
       subjects: [...STREAMS.events.subjects],
+      ...sourced(STREAMS.events.name, opts.sites),
       max_age: nanos(7 * 24 * HOUR_MS),
     },
     // Sharded batch jobs: each shard is one message, removed when the control plane acks it.
@@ -60,7 +77,11 @@ export function fleetStreamConfigs(opts: EnsureStreamsOptions = {}): FleetStream
   ];
 }
 
-async function upsertStream(jsm: JetStreamManager, config: FleetStreamConfig) {
+function sourced(stream: string, sites?: string[]): { sources?: StreamSource[] } {
+  return sites?.length ? { sources: siteSources(stream, sites) } : {};
+}
+
+export async function upsertStream(jsm: JetStreamManager, config: FleetStreamConfig) {
   const { name } = config;
   try {
     await jsm.streams.info(name);

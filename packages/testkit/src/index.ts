@@ -1,3 +1,4 @@
+export * from "./leaf-site";
 export * from "./nats-server";
 export * from "./postgres";
 export * from "./private-postgres";
