@@ -14,6 +14,7 @@ import { ensureStreams } from "@edgefleet/bus";
 import { createPrisma, createRepos } from "@edgefleet/db";
 import { createTestDatabase } from "@edgefleet/db/testing";
 import { STREAMS, subjects } from "@edgefleet/protocol";
+import type { FoldInput } from "@edgefleet/telemetry";
 import { syntheticTelemetry } from "@edgefleet/telemetry/test-fixtures";
 import { startNatsServer } from "@edgefleet/testkit";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -109,7 +110,7 @@ const metrics = new ControlPlaneMetrics();
 const service = new TelemetryService({ repos, events: new FleetEvents(), metrics });
 let folded = 0;
 const counting = {
-  async ingest(batch: Parameters<TelemetryService["ingest"]>[0]) {
+  async ingest<T extends FoldInput>(batch: ReadonlyArray<T>) {
     const r = await service.ingest(batch);
     folded += r.folded + r.duplicates + r.noVariant + r.unknownDevice;
     return r;

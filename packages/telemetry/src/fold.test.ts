@@ -5,6 +5,7 @@ import {
   type Cursor,
   foldTelemetry,
   fromStoredRollup,
+  MAX_GAP_HOLDS,
   mergeRollup,
   type RollupDelta,
   type StoredRollup,
@@ -160,9 +161,60 @@ describe("folding a batch", () => {
       duplicates: 2,
       cursors: { d1: [1, 1], d2: [1, 1] },
     },
+    {
+      case: "behind a gap: held with the device's later ones, the cursor unmoved",
+      given: { d1: [1, 3], d2: [1, 0] },
+      batch: [
+        ["d1", 1, 6],
+        ["d1", 1, 5],
+        ["d1", 1, 3],
+        ["d2", 1, 1],
+      ],
+      deltas: ["d2 A 12:00 x1"],
+      folded: 1,
+      duplicates: 1,
+      held: ["d1 1/5", "d1 1/6"],
+      cursors: { d2: [1, 1] },
+    },
+    {
+      case: "the missing one arrives: it and those after it fold in order",
+      given: { d1: [1, 3] },
+      batch: [
+        ["d1", 1, 6],
+        ["d1", 1, 4],
+        ["d1", 1, 5],
+      ],
+      deltas: ["d1 A 12:00 x3"],
+      folded: 3,
+      cursors: { d1: [1, 6] },
+    },
+    {
+      case: "a gap the device declared (its buffer dropped them) is no gap",
+      given: { d1: [1, 3] },
+      batch: [["d1", 1, 7, { droppedBefore: 3 }]],
+      deltas: ["d1 A 12:00 x1"],
+      folded: 1,
+      cursors: { d1: [1, 7] },
+    },
+    {
+      case: "a new epoch (the agent restarted) starts afresh",
+      given: { d1: [1, 3] },
+      batch: [["d1", 2, 5]],
+      deltas: ["d1 A 12:00 x1"],
+      folded: 1,
+      cursors: { d1: [2, 5] },
+    },
+    {
+      case: "no cursor yet: the first message is taken as it comes",
+      batch: [["d1", 1, 9]],
+      deltas: ["d1 A 12:00 x1"],
+      folded: 1,
+      cursors: { d1: [1, 9] },
+    },
   ] as {
     case: string;
     given?: Record<string, [number, number]>;
+    held?: string[];
     batch: In[];
     deltas: string[];
     folded?: number;
@@ -180,6 +232,9 @@ describe("folding a batch", () => {
       c.skippedNoVariant ?? 0,
     ]);
     expect(r.invalid.map((i) => `${i.deviceId} ${i.epoch}/${i.seq}`)).toEqual(c.invalid ?? []);
+    expect(r.held.map((h) => `${h.deviceId} ${h.message.epoch}/${h.message.seq}`)).toEqual(
+      c.held ?? [],
+    );
     expect(r.cursors).toEqual(cursorsOf(c.cursors));
     expect(given).toEqual(cursorsOf(c.given ?? {})); // not mutated
   });
@@ -293,6 +348,17 @@ describe("rows", () => {
 });
 
 describe("merging with existing rows equals folding everything at once", () => {
+  it("folds a message behind a gap once it was held MAX_GAP_HOLDS times", () => {
+    const [item] = batchOf([["d1", 1, 6]]);
+    const given = cursorsOf({ d1: [1, 3] });
+    expect(foldTelemetry([{ ...item, redeliveries: MAX_GAP_HOLDS - 1 }], given).held).toHaveLength(
+      1,
+    );
+    const r = foldTelemetry([{ ...item, redeliveries: MAX_GAP_HOLDS }], given);
+    expect([r.held.length, r.folded]).toEqual([0, 1]);
+    expect(r.cursors).toEqual(cursorsOf({ d1: [1, 6] }));
+  });
+
   it.each([1, 2, 3, 4, 5, 6])("seed %i", (seed) => {
     const random = rng(seed);
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)];

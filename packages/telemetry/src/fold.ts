@@ -70,7 +70,25 @@ export interface InvalidTelemetry {
   error: SketchDecodeError;
 }
 
-export interface FoldResult {
+/** A message to fold; `redeliveries`: how often it was handed out before (held ones come back). */
+export interface FoldInput {
+  deviceId: string;
+  message: Telemetry;
+  redeliveries?: number;
+}
+
+/**
+ * How many times a message behind a gap is held back before it is folded anyway (the one missing
+ * is lost for good, or was dropped by the device's full buffer without `droppedBefore` saying so).
+ * The consumer holds for ~2 s each time: a message lost in flight with a failed node comes back
+ * after the consumer's ack wait (30 s).
+ */
+export const MAX_GAP_HOLDS = 40;
+
+export interface FoldResult<T extends FoldInput = FoldInput> {
+  /** Messages not folded because an earlier one of their device has not arrived: hand them back
+   * later (nak with a delay), their cursor unmoved. */
+  held: T[];
   deltas: RollupDelta[];
   /** Only the devices whose cursor moved. */
   cursors: Map<string, Cursor>;
@@ -86,7 +104,10 @@ export const MINUTE_MS = 60_000;
  * Folds a batch. Each device's messages are taken in (epoch, seq) order, whatever order they
  * arrived in; one at or below the device's cursor (given, or advanced earlier in this batch) is a
  * duplicate and skipped. The cursor is a high-water mark, so a message older than one already
- * folded counts as a duplicate even if it was never seen: the agent sends its buffer in order.
+ * folded would count as a duplicate even if it was never seen: the agent sends its buffer in
+ * order, but a message lost in flight with a failed NATS node is redelivered late, after later
+ * ones. So a message behind a gap (see `behindGap`) is held, with its device's later ones, up to
+ * `MAX_GAP_HOLDS` deliveries, until the missing one has been folded.
  *
  * A message is bucketed by the minute its window starts in, whole: a window from 12:00:58 to
  * 12:01:03 counts in 12:00. Splitting it would need the time of each request, which the sketch
@@ -95,19 +116,20 @@ export const MINUTE_MS = 60_000;
  * A message without a variant (nothing loaded) and one whose sketch does not decode advance the
  * cursor and fold nothing: a redelivery would be the same. Nothing given is mutated.
  */
-export function foldTelemetry(
-  batch: ReadonlyArray<{ deviceId: string; message: Telemetry }>,
+export function foldTelemetry<T extends FoldInput>(
+  batch: ReadonlyArray<T>,
   cursors: ReadonlyMap<string, Cursor>,
-): FoldResult {
-  const byDevice = new Map<string, Telemetry[]>();
-  for (const { deviceId, message } of batch) {
-    const list = byDevice.get(deviceId);
-    if (list) list.push(message);
-    else byDevice.set(deviceId, [message]);
+): FoldResult<T> {
+  const byDevice = new Map<string, T[]>();
+  for (const item of batch) {
+    const list = byDevice.get(item.deviceId);
+    if (list) list.push(item);
+    else byDevice.set(item.deviceId, [item]);
   }
 
   const deltas = new Map<string, RollupDelta>();
-  const result: FoldResult = {
+  const result: FoldResult<T> = {
+    held: [],
     deltas: [],
     cursors: new Map(),
     folded: 0,
@@ -115,13 +137,19 @@ export function foldTelemetry(
     skippedNoVariant: 0,
     invalid: [],
   };
-  for (const [deviceId, messages] of byDevice) {
-    messages.sort(compareCursor); // stable: of two copies of one message, the first to arrive wins
+  for (const [deviceId, items] of byDevice) {
+    // Stable: of two copies of one message, the first to arrive wins.
+    items.sort((a, b) => compareCursor(a.message, b.message));
     let cursor = cursors.get(deviceId);
-    for (const m of messages) {
+    for (const [i, item] of items.entries()) {
+      const m = item.message;
       if (cursor && compareCursor(m, cursor) <= 0) {
         result.duplicates++;
         continue;
+      }
+      if (cursor && behindGap(m, cursor) && (item.redeliveries ?? 0) < MAX_GAP_HOLDS) {
+        result.held.push(...items.slice(i));
+        break;
       }
       cursor = { epoch: m.epoch, seq: m.seq };
       result.cursors.set(deviceId, cursor);
@@ -167,6 +195,14 @@ export function foldTelemetry(
   }
   result.deltas = [...deltas.values()];
   return result;
+}
+
+/**
+ * A message of the cursor's epoch further on than the next one, by more than the device says it
+ * dropped: one in between is still on its way (redelivered after a node failover, say).
+ */
+function behindGap(m: Telemetry, cursor: Cursor): boolean {
+  return m.epoch === cursor.epoch && m.seq > cursor.seq + 1 + m.droppedBefore;
 }
 
 /**

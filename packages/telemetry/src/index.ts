@@ -2,6 +2,7 @@ export { MAX_LATENCY_MS, MIN_LATENCY_MS, RELATIVE_ACCURACY } from "./codec";
 export { InvalidLatencyError, RollupKeyMismatchError, SketchDecodeError } from "./errors";
 export type {
   Cursor,
+  FoldInput,
   FoldResult,
   InvalidTelemetry,
   RollupDelta,
@@ -13,6 +14,7 @@ export {
   compareCursor,
   foldTelemetry,
   fromStoredRollup,
+  MAX_GAP_HOLDS,
   MINUTE_MS,
   mergeRollup,
   toStoredRollup,

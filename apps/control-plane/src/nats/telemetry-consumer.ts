@@ -2,7 +2,10 @@
 // shares (each message goes to one of them), in batches: up to `maxBatch` messages or `maxWaitMs`
 // after the first, folded in one database transaction, acknowledged after it commits. A failed
 // batch is retried in place until the database takes it (order kept, see foldBatch); the fold's
-// cursors make any redelivery harmless.
+// cursors make any redelivery harmless, and a message that overtook an earlier one of its device
+// (lost in flight with a failed node, redelivered after the ack wait) is handed back until the
+// earlier one is folded.
+import { PULL_EXPIRES_MS } from "@edgefleet/bus";
 import {
   decodeJson,
   deviceIdFromSubject,
@@ -23,6 +26,9 @@ import type { ControlPlaneMetrics } from "../metrics";
 import type { TelemetryService } from "../services/telemetry-service";
 
 export const TELEMETRY_CONSUMER = "control-plane-telemetry";
+
+/** A message behind a gap in its device's sequence comes back after this (see foldTelemetry). */
+const GAP_HOLD_MS = 2_000;
 
 export interface TelemetryConsumerOptions {
   maxBatch?: number;
@@ -53,9 +59,13 @@ export async function startTelemetryConsumer(
     max_ack_pending: 20_000,
   });
   const consumer = await jetstream(nc).consumers.get(STREAMS.telemetry.name, TELEMETRY_CONSUMER);
-  const messages = await consumer.consume({ max_messages: Math.max(1000, maxBatch * 2) });
+  const messages = await consumer.consume({
+    max_messages: Math.max(1000, maxBatch * 2),
+    expires: PULL_EXPIRES_MS,
+  });
 
-  let pending: Array<{ msg: JsMsg; deviceId: string; message: Telemetry }> = [];
+  let pending: Array<{ msg: JsMsg; deviceId: string; message: Telemetry; redeliveries: number }> =
+    [];
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<void> = Promise.resolve();
 
@@ -78,8 +88,12 @@ export async function startTelemetryConsumer(
     for (let attempt = 0; ; attempt++) {
       const end = metrics?.ingestBatchSeconds.startTimer();
       try {
-        await telemetry.ingest(batch);
-        for (const b of batch) b.msg.ack();
+        const { held } = await telemetry.ingest(batch);
+        const later = new Set(held);
+        for (const b of batch) {
+          if (later.has(b)) b.msg.nak(GAP_HOLD_MS);
+          else b.msg.ack();
+        }
         metrics?.ingestBatchMessages.observe(batch.length);
         return;
       } catch (err) {
@@ -112,7 +126,7 @@ export async function startTelemetryConsumer(
         msg.term();
         continue;
       }
-      pending.push({ msg, deviceId, message });
+      pending.push({ msg, deviceId, message, redeliveries: msg.info.deliveryCount - 1 });
       if (pending.length >= maxBatch) flush();
       else timer ??= setTimeout(flush, maxWaitMs);
     }

@@ -2,9 +2,9 @@
 // (exactly once, by each device's (epoch, seq) cursor), field latency for the planner, live
 // events for WebSocket clients, and rollups read back as series and summaries.
 import type { NewLatencyObservation, Repos, RollupRecord } from "@edgefleet/db";
-import type { Telemetry } from "@edgefleet/protocol";
 import type { DeviceTelemetryView, TelemetryEventData } from "@edgefleet/protocol/rest";
 import {
+  type FoldInput,
   foldTelemetry,
   mergeRollup,
   type RollupDelta,
@@ -30,7 +30,9 @@ export const telemetryQuerySchema = z.object({
   variantId: z.string().uuid("must be a variant id (uuid)").optional(),
 });
 
-export interface IngestResult {
+export interface IngestResult<T extends FoldInput = FoldInput> {
+  /** Not folded: behind a gap in their device's sequence; hand them back later. */
+  held: T[];
   folded: number;
   duplicates: number;
   unknownDevice: number;
@@ -55,9 +57,7 @@ export class TelemetryService {
   }
 
   /** Folds one batch in one transaction; throws (nothing written) when the database fails. */
-  async ingest(
-    batch: ReadonlyArray<{ deviceId: string; message: Telemetry }>,
-  ): Promise<IngestResult> {
+  async ingest<T extends FoldInput>(batch: ReadonlyArray<T>): Promise<IngestResult<T>> {
     const result = await this.deps.repos.telemetry.fold(async (tx) => {
       const existing = await tx.existingDevices([...new Set(batch.map((b) => b.deviceId))]);
       const known = batch.filter((b) => existing.has(b.deviceId));
@@ -73,6 +73,7 @@ export class TelemetryService {
     const m = this.deps.metrics?.telemetryMessages;
     m?.inc({ outcome: "folded" }, fold.folded);
     m?.inc({ outcome: "duplicate" }, fold.duplicates);
+    m?.inc({ outcome: "held" }, fold.held.length);
     m?.inc({ outcome: "no-variant" }, fold.skippedNoVariant);
     m?.inc({ outcome: "unknown-device" }, result.unknownDevice);
     // Valid JSON whose sketches do not decode: the cursor moved past them, nothing was folded.
@@ -93,6 +94,7 @@ export class TelemetryService {
       });
     }
     return {
+      held: fold.held,
       folded: fold.folded,
       duplicates: fold.duplicates,
       unknownDevice: result.unknownDevice,
