@@ -122,27 +122,54 @@ async function connectionNames(node: NatsServerHandle): Promise<string[]> {
   return (connz.connections ?? []).map((c) => c.name ?? "");
 }
 
-/** Steps each replicated stream's leader down until the victim leads it. */
-async function leadersOnto(victim: string): Promise<Record<string, string>> {
-  const jsm = await jetstreamManager(admin, { timeout: 10_000 });
-  const leaders: Record<string, string> = {};
-  for await (const name of jsm.streams.names()) {
-    for (let attempt = 0; ; attempt++) {
-      const info = await jsm.streams.info(name).catch(() => undefined);
-      const leader = info?.cluster?.leader;
-      if (leader === victim) break;
-      if (info && info.config.num_replicas < 2) break;
-      if (attempt > 40) throw new Error(`stream ${name}: leader stays on ${leader}`);
-      if (leader) {
-        await admin
-          .request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, undefined, { timeout: 5_000 })
-          .catch(() => {});
-      }
-      await sleep(300);
-    }
-    leaders[name] = victim;
+/** Steps a replicated asset's leader down until the victim leads it. */
+async function leadOnto(
+  victim: string,
+  what: string,
+  info: () => Promise<{ cluster?: { leader?: string }; replicas: number } | undefined>,
+  stepdown: string,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const now = await info().catch(() => undefined);
+    const leader = now?.cluster?.leader;
+    if (leader === victim || (now && now.replicas < 2)) return;
+    if (attempt > 60) throw new Error(`${what}: leader stays on ${leader}`);
+    if (leader) await admin.request(stepdown, undefined, { timeout: 5_000 }).catch(() => {});
+    await sleep(300);
   }
-  return leaders;
+}
+
+/** Moves every stream's and durable consumer's leader onto the victim; returns what it moved. */
+async function leadersOnto(victim: string): Promise<string[]> {
+  const jsm = await jetstreamManager(admin, { timeout: 10_000 });
+  const moved: string[] = [];
+  for await (const stream of jsm.streams.names()) {
+    await leadOnto(
+      victim,
+      stream,
+      async () => {
+        const i = await jsm.streams.info(stream);
+        return { cluster: i.cluster, replicas: i.config.num_replicas };
+      },
+      `$JS.API.STREAM.LEADER.STEPDOWN.${stream}`,
+    );
+    moved.push(stream);
+    for await (const c of jsm.consumers.list(stream)) {
+      if (!c.config.durable_name) continue;
+      const name = c.name;
+      await leadOnto(
+        victim,
+        `${stream} > ${name}`,
+        async () => {
+          const i = await jsm.consumers.info(stream, name);
+          return { cluster: i.cluster, replicas: i.config.num_replicas || 3 };
+        },
+        `$JS.API.CONSUMER.LEADER.STEPDOWN.${stream}.${name}`,
+      );
+      moved.push(`${stream} > ${name}`);
+    }
+  }
+  return moved;
 }
 
 /** Each device's reported phase as it changes, in seconds after the kill. */
@@ -229,7 +256,7 @@ it("a rollout completes through a cluster node killed mid-download, telemetry co
   const victimName = await serverName(victim);
   const onVictim = names[victimIndex].filter((c) => c.startsWith("device-")).length;
   const leaders = await leadersOnto(victimName);
-  expect(Object.keys(leaders)).toEqual(
+  expect(leaders).toEqual(
     expect.arrayContaining(["TELEMETRY", "EVENTS", "KV_desired", "OBJ_artifacts"]),
   );
   const config = await readFile(join(victim.dir, "nats.conf"), "utf8");
@@ -305,7 +332,7 @@ it("a rollout completes through a cluster node killed mid-download, telemetry co
     });
     await restart;
     console.info(
-      `fault: ${onVictim}/${DEVICES} devices on ${victimName}, leaders moved there (${Object.keys(leaders).length} streams), ` +
+      `fault: ${onVictim}/${DEVICES} devices on ${victimName}, leaders moved there (${leaders.join(", ")}), ` +
         `killed at ${(cutAt / 2 ** 20).toFixed(1)} MiB of ${(bigModel.length / 2 ** 20).toFixed(1)} MiB, ` +
         `rollout completed ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill\n${timeline.text()}`,
     );
@@ -351,11 +378,19 @@ it("a rollout completes through a cluster node killed mid-download, telemetry co
         const c = await counted();
         return c.every((n, i) => n >= answered[i]) || undefined;
       },
-      30_000,
-    );
+      45_000,
+      250,
+    ).catch(async (err) => {
+      const metrics = await (await fetch(`${stack.cp.httpUrl}/metrics`)).text();
+      const lines = metrics.split("\n").filter((l) => l.startsWith("edgefleet_telemetry_messages"));
+      throw new Error(
+        `${(err as Error).message}: counted ${await counted()} of ${answered}\n${lines.join("\n")}`,
+      );
+    });
     await sleep(1_500);
     expect(await counted()).toEqual(answered);
-    expect(answered.every((n) => n > 50)).toBe(true);
+    // Requests were answered all along, on each device.
+    expect(Math.min(...answered), String(answered)).toBeGreaterThan(20);
   } finally {
     await prisma.$disconnect();
   }

@@ -7,6 +7,7 @@
 //   shard's result arrives (or ack_wait passes and JetStream delivers it to someone else);
 // - results arrive on the JOB_RESULTS stream, published by the device as itself; the service
 //   folds them and the broker acks, naks or terminates the work-queue message accordingly.
+import { PULL_EXPIRES_MS } from "@edgefleet/bus";
 import {
   decodeJson,
   deviceIdFromSubject,
@@ -161,7 +162,7 @@ export class JobBroker implements JobQueue {
       STREAMS.jobResults.name,
       JOB_RESULTS_CONSUMER,
     );
-    this.results = await consumer.consume({ max_messages: 256 });
+    this.results = await consumer.consume({ max_messages: 256, expires: PULL_EXPIRES_MS });
     void (async () => {
       for await (const m of this.results!) {
         // One fold at a time: shard settling reads then writes, and results are small.

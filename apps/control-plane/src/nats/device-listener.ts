@@ -4,6 +4,7 @@
 // are 2,000 a second; a rollout's reports arrive by the thousand); other events are handled side
 // by side, in order per device. A malformed message is logged and dropped; it never stops the
 // listener.
+import { PULL_EXPIRES_MS } from "@edgefleet/bus";
 import {
   type DeviceEvent,
   decodeJson,
@@ -96,7 +97,7 @@ export async function startDeviceListener(
     max_deliver: 5,
   });
   const consumer = await jetstream(nc).consumers.get(STREAMS.events.name, EVENTS_CONSUMER);
-  const messages = await consumer.consume();
+  const messages = await consumer.consume({ expires: PULL_EXPIRES_MS });
   const eventLoop = (async () => {
     for await (const msg of messages) {
       const deviceId = deviceIdFromSubject(msg.subject);

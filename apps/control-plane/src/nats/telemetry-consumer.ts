@@ -2,7 +2,9 @@
 // shares (each message goes to one of them), in batches: up to `maxBatch` messages or `maxWaitMs`
 // after the first, folded in one database transaction, acknowledged after it commits. A failed
 // batch is retried in place until the database takes it (order kept, see foldBatch); the fold's
-// cursors make any redelivery harmless.
+// cursors make any redelivery harmless, in any order (a message redelivered after newer ones of
+// its device is folded once: the cursor's seen-window).
+import { PULL_EXPIRES_MS } from "@edgefleet/bus";
 import {
   decodeJson,
   deviceIdFromSubject,
@@ -55,7 +57,10 @@ export async function startTelemetryConsumer(
     max_ack_pending: 20_000,
   });
   const consumer = await jetstream(nc).consumers.get(STREAMS.telemetry.name, TELEMETRY_CONSUMER);
-  const messages = await consumer.consume({ max_messages: Math.max(1000, maxBatch * 2) });
+  const messages = await consumer.consume({
+    max_messages: Math.max(1000, maxBatch * 2),
+    expires: PULL_EXPIRES_MS,
+  });
 
   let pending: Array<{ msg: JsMsg; deviceId: string; message: Telemetry }> = [];
   let timer: NodeJS.Timeout | undefined;
