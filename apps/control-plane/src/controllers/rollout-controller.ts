@@ -39,7 +39,7 @@ export interface RolloutControllerDeps {
     Repos,
     "rollouts" | "dispatch" | "telemetry" | "catalog" | "devices" | "profiles" | "latency" | "audit"
   >;
-  assignments: Pick<AssignmentService, "writeMany" | "signedAssignment">;
+  assignments: Pick<AssignmentService, "writeMany" | "signedAssignment" | "announce">;
   rollouts: Pick<RolloutService, "publish" | "get">;
   artifacts: Pick<ArtifactStore, "get">;
   lease: Pick<LeaseKeeper, "current">;
@@ -64,6 +64,8 @@ export class RolloutController {
   /** Per rollout: its devices' classes, read once (a class changed mid-rollout is not seen). */
   private readonly deviceClasses = new Map<string, Map<string, string | null>>();
   private readonly now: () => Date;
+  /** Rollouts adopted under the lease epoch this process holds (see adopt). */
+  private adopted = { epoch: -1, rollouts: new Set<string>() };
 
   constructor(private readonly deps: RolloutControllerDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -115,7 +117,33 @@ export class RolloutController {
     } while (this.again);
   }
 
+  /**
+   * Once per rollout after taking the lease: its assigned targets are announced again. The
+   * previous holder may have died after writing their desired state and before telling the
+   * devices (or before they read it); without this they would wait for a notice that never comes
+   * and the wave for reports that never come. Targets it assigned in Postgres but never marked
+   * are still pending and get assigned again, with a newer generation.
+   */
+  private async adopt(r: Rollout, fence: Fence): Promise<void> {
+    if (this.adopted.epoch !== fence.epoch)
+      this.adopted = { epoch: fence.epoch, rollouts: new Set() };
+    if (this.adopted.rollouts.has(r.id)) return;
+    const assigned = await this.deps.repos.rollouts.targetStates(r.id, { states: ["assigned"] });
+    this.deps.assignments.announce(
+      assigned.flatMap((t) =>
+        t.generation === null ? [] : [{ deviceId: t.deviceId, generation: t.generation }],
+      ),
+    );
+    this.adopted.rollouts.add(r.id);
+    if (assigned.length > 0)
+      this.deps.logger.info(
+        { rollout: r.id, targets: assigned.length },
+        "adopted assigned targets",
+      );
+  }
+
   private async step(r: Rollout, fence: Fence): Promise<void> {
+    await this.adopt(r, fence);
     const strategy = strategySchema.parse(r.strategy);
     await this.admitLateJoiners(r, fence);
     const found = await this.deps.repos.rollouts.find(r.id);

@@ -121,3 +121,94 @@ describe("killed mid-ingest", () => {
     90_000,
   );
 });
+
+describe("killed mid-rollout", () => {
+  it.each([
+    { tag: "rollout-restart", replica: false },
+    { tag: "rollout-replica", replica: true },
+  ])(
+    "$tag: the rollout completes, every device applied",
+    async ({ tag, replica }) => {
+      const devices = rolloutFleets.get(tag)!;
+      const first = await controlPlane(`${tag}-first`);
+      const second = replica ? await controlPlane(`${tag}-second`) : undefined;
+      const traffic = setInterval(() => {
+        for (const d of devices) {
+          d.heartbeat();
+          void d.serve();
+        }
+      }, 300);
+      try {
+        const on = (p: ControlPlaneProcess) => ({ baseUrl: p.httpUrl });
+        const created = await stack.api("/api/v1/rollouts", {
+          ...on(first),
+          method: "POST",
+          body: JSON.stringify({
+            modelId,
+            selector: { labels: { fleet: tag } },
+            policy: { latencySloMs: 50 },
+            strategy: {
+              waves: [1, "50%", "100%"],
+              bakeSeconds: 1,
+              gates: { latency: { minRequests: 20 }, errors: { minRequests: 20 } },
+            },
+          }),
+        });
+        expect(created.status).toBe(201);
+        const id = String(created.body.id);
+        expect(
+          (
+            await stack.api(`/api/v1/rollouts/${id}/start`, {
+              ...on(first),
+              method: "POST",
+              body: "{}",
+            })
+          ).status,
+        ).toBe(200);
+        await until("wave 1 assigned", async () => {
+          const r = (await stack.api(`/api/v1/rollouts/${id}`, on(first))).body;
+          const w = (r.waves as { states: Record<string, number> }[])[0]?.states ?? {};
+          return (w.assigned ?? 0) + (w.applied ?? 0) > 0 ? true : undefined;
+        });
+        await sigkill(first); // the lease is left to expire, whatever it was writing half done
+        const survivor = second ?? (await controlPlane(`${tag}-restarted`));
+        const done = await until(
+          "rollout completed",
+          async () => {
+            const r = (await stack.api(`/api/v1/rollouts/${id}`, on(survivor))).body;
+            return r.state === "completed" ? r : undefined;
+          },
+          45_000,
+        );
+        expect(done.state).toBe("completed");
+        const targets = (await stack.api(`/api/v1/rollouts/${id}/targets`, on(survivor))).body
+          .items as { deviceId: string; state: string; variantId: string; generation: number }[];
+        expect(targets.map((t) => t.state)).toEqual(devices.map(() => "applied"));
+        // Nothing half written: each device holds the rollout's assignment at the generation its
+        // target and its deployment row say, and serves the variant the target chose.
+        for (const t of targets) {
+          const device = devices.find((d) => d.deviceId === t.deviceId)!;
+          const deployment = await prisma.deviceAssignment.findUnique({
+            where: { deviceId: t.deviceId },
+          });
+          expect({
+            rollout: device.desired?.rolloutId,
+            generation: device.desired?.generation,
+            deployment: deployment?.generation,
+            variant: device.desired?.assignment?.manifest.variant.id,
+          }).toEqual({
+            rollout: id,
+            generation: t.generation,
+            deployment: t.generation,
+            variant: t.variantId,
+          });
+        }
+        await survivor.kill("SIGTERM");
+        running.delete(survivor);
+      } finally {
+        clearInterval(traffic);
+      }
+    },
+    90_000,
+  );
+});

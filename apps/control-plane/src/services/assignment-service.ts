@@ -125,8 +125,17 @@ export class AssignmentService {
       },
       fence,
     );
-    for (const row of rows) this.deps.notifier.desiredChanged(row.deviceId, row.generation);
+    this.announce(rows);
     return rows;
+  }
+
+  /**
+   * Tells devices again that their desired state changed. A controller that died between its
+   * KV writes and their notices left devices unaware of what is already theirs; its successor
+   * calls this for what it adopts.
+   */
+  announce(rows: ReadonlyArray<{ deviceId: string; generation: number }>): void {
+    for (const row of rows) this.deps.notifier.desiredChanged(row.deviceId, row.generation);
   }
 
   async get(deviceId: string): Promise<DeploymentView> {
