@@ -26,6 +26,21 @@ export function isUniqueViolation(err: unknown, column?: string): boolean {
   return column === undefined || JSON.stringify(err.meta ?? {}).includes(column);
 }
 
+/**
+ * True when the values themselves were refused: by Postgres (SQLSTATE class 22, "data exception":
+ * a number out of a column's range, NUL in text, an impossible date) or by Prisma before sending.
+ * Retrying the same values fails the same way, unlike a lost connection.
+ */
+export function isInvalidData(err: unknown): boolean {
+  if (err instanceof Prisma.PrismaClientValidationError) return true;
+  if (!(err instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  const meta = err.meta as
+    | { driverAdapterError?: { cause?: { originalCode?: string; code?: string } } }
+    | undefined;
+  const cause = meta?.driverAdapterError?.cause;
+  return (cause?.originalCode ?? cause?.code ?? "").startsWith("22");
+}
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Ids are uuid columns: a malformed id can match nothing, and Postgres would reject it. */

@@ -7,6 +7,7 @@ export {
   type CreatePrismaOptions,
   createPrisma,
   type Db,
+  isInvalidData,
   isNotFound,
   isUniqueViolation,
   isUuid,

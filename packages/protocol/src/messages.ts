@@ -57,10 +57,10 @@ export type ProfileFigures = z.infer<typeof profileFiguresSchema>;
 /** A device profile as the agent reports it (see @edgefleet/runtime `measureProfile`). */
 export const deviceProfileSchema = z.object({
   version: z.literal(1),
-  measuredAt: z.string(),
-  threads: z.number().int().positive(),
+  measuredAt: z.iso.datetime(),
+  threads: z.number().int().positive().max(4096),
   simulated: z.boolean(),
-  deviceClass: z.string().max(64),
+  deviceClass: textSchema(64),
   facts: hardwareFactsSchema,
   /** What the planner plans with: derived for a simulated class. */
   figures: profileFiguresSchema,

@@ -1,6 +1,6 @@
 // Telemetry a device publishes every few seconds on `ef.v1.dev.<id>.telemetry` (stream TELEMETRY).
 import { z } from "zod";
-import { byteCountSchema, epochMsSchema, int4Schema } from "./bounds";
+import { byteCountSchema, epochMsSchema, int4Schema, textSchema } from "./bounds";
 
 /** No request takes a day; sums of a window stay far from overflowing when rollups add them. */
 const DAY_MS = 86_400_000;
@@ -55,7 +55,7 @@ export const telemetrySchema = z.object({
   rssBytes: byteCountSchema,
   /** Figures of a simulated device class are derived from the host's (see runtime). */
   simulated: z.boolean(),
-  deviceClass: z.string().max(64),
+  deviceClass: textSchema(64),
   /** Messages the device dropped from its offline buffer before this one (buffer full). */
   droppedBefore: int4Schema,
   /**

@@ -5,6 +5,7 @@
 // by side, in order per device. A malformed message is logged and dropped; it never stops the
 // listener.
 import { PULL_EXPIRES_MS } from "@edgefleet/bus";
+import { isInvalidData } from "@edgefleet/db";
 import {
   type DeviceEvent,
   decodeJson,
@@ -30,6 +31,7 @@ import { KeyedPool } from "./keyed-pool";
 import { MicroBatch, type MicroBatchOptions } from "./micro-batch";
 
 const QUEUE = "control-plane";
+type PendingReport = { deviceId: string; report: StateReport; msg: JsMsg };
 const EVENTS_CONSUMER = "control-plane-events";
 
 export interface DeviceListener {
@@ -57,19 +59,29 @@ export async function startDeviceListener(
       metrics?.natsMessages.inc({ kind: "heartbeat", outcome: "dropped" }, ids.length);
     }
   }, batches.heartbeats ?? { maxWaitMs: 250, maxItems: 5_000 });
-  // State reports: acknowledged once their batch is stored, redelivered if it was not.
-  const reports = new MicroBatch<{ deviceId: string; report: StateReport; msg: JsMsg }>(
-    async (items) => {
-      try {
-        await devices.recordReports(items);
-        for (const i of items) i.msg.ack();
-        metrics?.natsMessages.inc({ kind: "event", outcome: "ok" }, items.length);
-      } catch (err) {
+  // State reports: acknowledged once their batch is stored, redelivered if it was not. A report
+  // whose values the database refuses is terminated on its own: the rest of its batch is stored.
+  const storeReports = async (items: PendingReport[]): Promise<void> => {
+    try {
+      await devices.recordReports(items);
+      for (const i of items) i.msg.ack();
+      metrics?.natsMessages.inc({ kind: "event", outcome: "ok" }, items.length);
+    } catch (err) {
+      if (!isInvalidData(err)) {
         logger.warn({ err, reports: items.length }, "state reports not recorded, will retry");
         for (const i of items) i.msg.nak(2_000);
         metrics?.natsMessages.inc({ kind: "event", outcome: "retried" }, items.length);
+      } else if (items.length === 1) {
+        logger.warn({ err, deviceId: items[0]?.deviceId }, "state report refused by the database");
+        items[0]?.msg.term();
+        count("event", "dropped");
+      } else {
+        for (const i of items) await storeReports([i]);
       }
-    },
+    }
+  };
+  const reports = new MicroBatch<PendingReport>(
+    storeReports,
     batches.reports ?? { maxWaitMs: 20, maxItems: 1_000 },
   );
   const heartbeats = nc.subscribe(subjects.anyHeartbeat, {
@@ -124,6 +136,13 @@ export async function startDeviceListener(
           msg.ack();
           count("event", "ok");
         } catch (err) {
+          if (isInvalidData(err)) {
+            // Values the database refuses: a redelivery would be refused the same way.
+            logger.warn({ err, deviceId }, "device event refused by the database");
+            count("event", "dropped");
+            msg.term();
+            return;
+          }
           // Our side failed (database away): let JetStream redeliver it later.
           logger.warn({ err, deviceId }, "device event not recorded, will retry");
           count("event", "retried");

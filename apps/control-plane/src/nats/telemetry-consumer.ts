@@ -5,6 +5,7 @@
 // cursors make any redelivery harmless, in any order (a message redelivered after newer ones of
 // its device is folded once: the cursor's seen-window).
 import { PULL_EXPIRES_MS } from "@edgefleet/bus";
+import { isInvalidData } from "@edgefleet/db";
 import {
   decodeJson,
   deviceIdFromSubject,
@@ -89,6 +90,7 @@ export async function startTelemetryConsumer(
         metrics?.ingestBatchMessages.observe(batch.length);
         return;
       } catch (err) {
+        if (isInvalidData(err)) return foldApart(batch, err);
         if (stopping) {
           logger.warn({ err, messages: batch.length }, "telemetry batch not folded at stop");
           for (const b of batch) b.msg.nak();
@@ -103,6 +105,19 @@ export async function startTelemetryConsumer(
         end?.();
       }
     }
+  };
+
+  // Values the database refuses (a minute's counters adding up past its columns) fail the same way
+  // on every retry: fold the batch's messages one by one, in order, and terminate the refused.
+  const foldApart = async (batch: typeof pending, err: unknown) => {
+    const [only] = batch;
+    if (batch.length > 1 || !only) {
+      for (const b of batch) await foldBatch([b]);
+      return;
+    }
+    logger.warn({ err, subject: only.msg.subject }, "telemetry refused by the database, dropped");
+    metrics?.telemetryMessages.inc({ outcome: "malformed" });
+    only.msg.term();
   };
 
   const loop = (async () => {
