@@ -321,21 +321,27 @@ function bearer(req: Request): string | undefined {
   return header?.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined;
 }
 
-/** Malformed JSON bodies are the client's fault: 400, not 500. */
+/**
+ * What express and its body parser reject is the client's fault: a 4xx naming the body (or the
+ * path, when its percent-encoding is broken), never a 500.
+ */
 function bodyParserError(err: unknown) {
-  const e = err as { type?: string; status?: number };
-  if (e?.type === "entity.parse.failed" || e?.type === "entity.too.large") {
-    return {
-      httpStatus: e.status ?? 400,
-      body: {
-        error: {
-          code: "invalid_argument",
-          field: "(body)",
-          message:
-            e.type === "entity.too.large" ? "(body): too large" : "(body): is not valid JSON",
-        },
-      },
-    };
+  const e = err as { type?: string; status?: number; expose?: boolean };
+  const invalid = (httpStatus: number, code: string, field: string, message: string) => ({
+    httpStatus,
+    body: { error: { code, field, message: `${field}: ${message}` } },
+  });
+  if (e?.type === "entity.too.large") {
+    return invalid(413, "payload_too_large", "(body)", "too large");
+  }
+  if (e?.type === "entity.parse.failed") {
+    return invalid(400, "invalid_argument", "(body)", "is not valid JSON");
+  }
+  if (err instanceof URIError) {
+    return invalid(400, "invalid_argument", "(path)", "is not valid percent-encoding");
+  }
+  if (e?.expose && typeof e.status === "number" && e.status >= 400 && e.status < 500) {
+    return invalid(e.status, "invalid_argument", "(body)", "could not be read");
   }
   return undefined;
 }
