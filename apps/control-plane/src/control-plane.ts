@@ -85,8 +85,8 @@ export interface ControlPlaneConfig {
   consoleDir?: string;
   /** Largest artifact an upload may carry (default 512 MiB). */
   maxArtifactBytes?: number;
-  /** Telemetry batching (default 500 messages or 100 ms). */
-  telemetryBatch?: { maxBatch?: number; maxWaitMs?: number };
+  /** Telemetry batching (default 500 messages or 100 ms; redelivery after 30 s without ack). */
+  telemetryBatch?: { maxBatch?: number; maxWaitMs?: number; ackWaitMs?: number };
   /** The rollout and re-targeting controllers (they run in the process holding the lease). */
   controllers?: {
     enabled?: boolean;
@@ -231,33 +231,38 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   const grpcPort = await bindGrpc(grpc, config.grpcHost, config.grpcPort);
 
   logger.info({ http: httpPort, grpc: grpcPort }, "control plane listening");
+  let stopped: Promise<void> | undefined;
   return {
     httpUrl: `http://${config.httpHost}:${httpPort}`,
     grpcAddress: `${config.grpcHost}:${grpcPort}`,
     adminTokenPath,
     controllers,
     pipelines: services.pipelines,
-    async stop() {
-      clearInterval(sweeper);
-      services.pipelines.stop();
-      await controllers.stop();
-      await new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()));
-      for (const client of wss.clients) client.close(1001, "server shutting down");
-      wss.close();
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
-      await listener.stop();
-      await telemetryConsumer.stop();
-      await jobBroker.stop();
-      services.jobs.stop();
-      events.detach();
-      services.revocations.detach();
-      await accountPusher?.stop();
-      await closeBus(nc);
-      await prisma.$disconnect();
-      logger.info("control plane stopped");
+    stop: () => {
+      stopped ??= stop();
+      return stopped;
     },
   };
+  async function stop() {
+    clearInterval(sweeper);
+    services.pipelines.stop();
+    await controllers.stop();
+    await new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()));
+    for (const client of wss.clients) client.close(1001, "server shutting down");
+    wss.close();
+    http.closeAllConnections();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+    await listener.stop();
+    await telemetryConsumer.stop();
+    await jobBroker.stop();
+    services.jobs.stop();
+    events.detach();
+    services.revocations.detach();
+    await accountPusher?.stop();
+    await closeBus(nc);
+    await prisma.$disconnect();
+    logger.info("control plane stopped");
+  }
 }
 
 /** Every service, built once; transports (REST, gRPC, ws, NATS) share them. */

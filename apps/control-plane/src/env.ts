@@ -50,6 +50,15 @@ const envSchema = z.object({
     .int()
     .min(1024)
     .default(512 * 2 ** 20),
+  /** The controllers' lease time to live: how long a dead holder blocks a successor. */
+  LEASE_TTL_MS: z.coerce.number().int().min(300).default(10_000),
+  /** Rollout controller tick. */
+  CONTROLLER_TICK_MS: z.coerce.number().int().min(20).default(1_000),
+  /** Telemetry is folded in batches of up to this many messages or this long after the first. */
+  TELEMETRY_MAX_BATCH: z.coerce.number().int().min(1).default(500),
+  TELEMETRY_MAX_WAIT_MS: z.coerce.number().int().min(1).default(100),
+  /** Telemetry delivered to a replica that died goes to another after this long. */
+  TELEMETRY_ACK_WAIT_MS: z.coerce.number().int().min(500).default(30_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
 export type Env = z.infer<typeof envSchema>;

@@ -24,6 +24,12 @@ try {
     bootstrapEnrollmentTokenFile: env.BOOTSTRAP_ENROLLMENT_TOKEN_FILE,
     maxArtifactBytes: env.MAX_ARTIFACT_BYTES,
     consoleDir: env.CONSOLE_DIR,
+    controllers: { leaseTtlMs: env.LEASE_TTL_MS, tickMs: env.CONTROLLER_TICK_MS },
+    telemetryBatch: {
+      maxBatch: env.TELEMETRY_MAX_BATCH,
+      maxWaitMs: env.TELEMETRY_MAX_WAIT_MS,
+      ackWaitMs: env.TELEMETRY_ACK_WAIT_MS,
+    },
     logger,
   });
   let stopping = false;

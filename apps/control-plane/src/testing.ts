@@ -37,13 +37,16 @@ export const silentLogger = pino({ level: process.env.EF_TEST_LOG ?? "silent" })
 
 export interface TestControlPlane {
   cp: ControlPlane;
+  /** What `cp` was started with (start more replicas, or `startControlPlaneProcess`, from it). */
+  config: ControlPlaneConfig;
   db: TestDatabase;
   nats: NatsServerHandle;
   stateDir: string;
   adminToken: string;
   api(
     path: string,
-    init?: RequestInit & { token?: string },
+    /** `baseUrl`: another control plane on the same database (a replica, a child process). */
+    init?: RequestInit & { token?: string; baseUrl?: string },
   ): Promise<{ status: number; body: Record<string, unknown> }>;
   /** A new API token with this role (what an admin would hand out); returns its secret. */
   apiToken(role: "admin" | "operator" | "viewer"): Promise<string>;
@@ -147,12 +150,13 @@ export async function startTestControlPlane(
   };
   return {
     cp,
+    config,
     db,
     nats,
     stateDir,
     adminToken,
     async api(path, init = {}) {
-      const res = await fetch(`${cp.httpUrl}${path}`, {
+      const res = await fetch(`${init.baseUrl ?? cp.httpUrl}${path}`, {
         ...init,
         headers: {
           "content-type": "application/json",

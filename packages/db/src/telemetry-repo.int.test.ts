@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { fromStoredRollup, hasSeen, markSeen, mergeRollup } from "@edgefleet/telemetry";
 import { describe, expect, it } from "vitest";
+import { createPrisma } from "./client";
 import { PrismaDeviceRepo } from "./device-repo";
 import { PrismaTelemetryRepo, type RollupRecord } from "./telemetry-repo";
 import { newDevice, usePrisma } from "./test-fixtures";
@@ -60,5 +62,58 @@ describe("reading rollups", () => {
     expect(read.filter((r) => r.minute.getTime() === t0 + 399 * MINUTE)).toHaveLength(26);
     // An explicit limit still holds.
     expect(await repo.rollups({ deviceIds: mine, ...range, limit: 5 })).toHaveLength(5);
+  }, 60_000);
+});
+
+describe("folding from two replicas at once", () => {
+  it("serialises a device's folds: first upserts of one row from two clients both count", async () => {
+    const deviceId = randomUUID();
+    await new PrismaDeviceRepo(ctx.prisma).createMany([{ ...newDevice(), id: deviceId }]);
+    const variant = randomUUID();
+    const other = createPrisma(ctx.db.url);
+    const replicas = [new PrismaTelemetryRepo(ctx.prisma), new PrismaTelemetryRepo(other)];
+    // Each fold reads the cursor and the row, waits (a slow batch), then writes both: without a
+    // lock per device, concurrent folds read "no row" and each writes its own delta over the rest.
+    const foldOne = (seq: number) =>
+      replicas[seq % 2]!.fold(async (tx) => {
+        const cursor = (await tx.cursors([deviceId])).get(deviceId);
+        await new Promise((r) => setTimeout(r, 30));
+        if (hasSeen(cursor, { epoch: 1, seq })) return;
+        const [stored] = await tx.rollups([
+          { deviceId: deviceId, variantId: variant, minute: new Date(t0) },
+        ]);
+        await tx.writeRollups([mergeRollup(stored, fromStoredRollup(row(deviceId, variant, 0)))]);
+        await tx.writeCursors(new Map([[deviceId, markSeen(cursor, { epoch: 1, seq })]]));
+      });
+    try {
+      // Out of order, with every seq sent twice: each must count once.
+      const seqs = [5, 0, 3, 1, 4, 2, 7, 6];
+      await Promise.all([...seqs, ...seqs].map(foldOne));
+    } finally {
+      await other.$disconnect();
+    }
+    const [rollup] = await replicas[0]!.rollups({
+      deviceId,
+      from: new Date(t0),
+      to: new Date(t0 + MINUTE),
+    });
+    expect({ messages: rollup?.messages, requests: rollup?.requests }).toEqual({
+      messages: 8,
+      requests: 80,
+    });
+    const cursor = await replicas[0]!.fold((tx) => tx.cursors([deviceId]));
+    const stored = cursor.get(deviceId);
+    expect(stored).toMatchObject({ epoch: 1, seq: 7 });
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 8].map((seq) => hasSeen(stored, { epoch: 1, seq }))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+    ]);
   }, 60_000);
 });

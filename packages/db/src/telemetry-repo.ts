@@ -1,15 +1,13 @@
 // Telemetry rollups (device x variant x minute, sketches kept for merging on read) and the
 // per-device cursor that makes folding exactly-once. Folding itself is pure
 // (@edgefleet/telemetry); this is its storage, in one transaction per batch.
-import type { StoredRollup } from "@edgefleet/telemetry";
+import type { Cursor, StoredRollup } from "@edgefleet/telemetry";
 import { isUuid } from "./client";
 import { Prisma, type PrismaClient, type TelemetryRollup } from "./generated/prisma/client";
 import { type NewLatencyObservation, PrismaLatencyRepo } from "./latency-repo";
 
-export interface TelemetryCursorValue {
-  epoch: number;
-  seq: number;
-}
+/** The newest (epoch, seq) folded and the seen window below it (telemetry's `Cursor`). */
+export type TelemetryCursorValue = Cursor;
 
 /** A rollup as stored; sketches are DDSketch protobuf bytes. The shape is telemetry's. */
 export type RollupRecord = StoredRollup;
@@ -85,13 +83,25 @@ function foldTx(tx: Prisma.TransactionClient): TelemetryFoldTx {
     async cursors(deviceIds) {
       const ids = deviceIds.filter(isUuid);
       if (ids.length === 0) return new Map();
-      // Replicas fold in parallel: the lock makes the second wait and then see the first's
-      // cursor, so a message delivered to both is folded once.
-      const rows = await tx.$queryRaw<{ deviceId: string; epoch: number; seq: number }[]>`
-        SELECT "deviceId"::text AS "deviceId", "epoch", "seq" FROM "TelemetryCursor"
-        WHERE "deviceId" IN (${Prisma.join(ids.map((id) => Prisma.sql`${id}::uuid`))})
-        ORDER BY "deviceId" FOR UPDATE`;
-      return new Map(rows.map((r) => [r.deviceId, { epoch: r.epoch, seq: r.seq }]));
+      // Replicas fold in parallel: a lock per device (held to commit, taken in one order so two
+      // batches cannot deadlock) makes the second wait and then see the first's cursor and
+      // rollups, so a message delivered to both is folded once. A row lock would not do: a
+      // device's first fold has no cursor or rollup row to lock, and two first upserts of one
+      // rollup row would each write their own delta over the other's.
+      await tx.$queryRaw`
+        SELECT pg_advisory_xact_lock(hashtextextended('telemetry-fold:' || k, 0))::text
+        FROM (SELECT DISTINCT unnest(${ids}::text[]) AS k ORDER BY 1) AS d`;
+      const rows = await tx.$queryRaw<
+        { deviceId: string; epoch: number; seq: number; seen: Uint8Array | null }[]
+      >`
+        SELECT "deviceId"::text AS "deviceId", "epoch", "seq", "seen" FROM "TelemetryCursor"
+        WHERE "deviceId" IN (${Prisma.join(ids.map((id) => Prisma.sql`${id}::uuid`))})`;
+      return new Map(
+        rows.map((r) => [
+          r.deviceId,
+          { epoch: r.epoch, seq: r.seq, seen: r.seen && new Uint8Array(r.seen) },
+        ]),
+      );
     },
     // Arrays, one parameter per column (unnest), rather than a tuple of parameters per row:
     // Prisma binds each parameter on its own, and a batch touches thousands of rows.
@@ -153,10 +163,13 @@ function foldTx(tx: Prisma.TransactionClient): TelemetryFoldTx {
       if (cursors.size === 0) return;
       const list = [...cursors];
       await tx.$executeRaw`
-        INSERT INTO "TelemetryCursor" ("deviceId", "epoch", "seq")
-        SELECT * FROM unnest(${list.map(([d]) => d)}::uuid[], ${list.map(([, c]) => c.epoch)}::int[],
-          ${list.map(([, c]) => c.seq)}::int[])
-        ON CONFLICT ("deviceId") DO UPDATE SET "epoch" = EXCLUDED."epoch", "seq" = EXCLUDED."seq"`;
+        INSERT INTO "TelemetryCursor" ("deviceId", "epoch", "seq", "seen")
+        SELECT d, e, s, decode(b, 'base64') FROM unnest(${list.map(([d]) => d)}::uuid[],
+          ${list.map(([, c]) => c.epoch)}::int[], ${list.map(([, c]) => c.seq)}::int[],
+          ${list.map(([, c]) => (c.seen ? Buffer.from(c.seen).toString("base64") : null))}::text[])
+          AS v(d, e, s, b)
+        ON CONFLICT ("deviceId") DO UPDATE SET "epoch" = EXCLUDED."epoch", "seq" = EXCLUDED."seq",
+          "seen" = EXCLUDED."seen"`;
     },
     async addObservations(rows) {
       // A device may report a variant the catalogue no longer (or never) held: its rollups are

@@ -1,8 +1,8 @@
 import type { Telemetry } from "@edgefleet/protocol";
 import { describe, expect, it } from "vitest";
+import type { Cursor } from "./cursor";
 import { RollupKeyMismatchError } from "./errors";
 import {
-  type Cursor,
   foldTelemetry,
   fromStoredRollup,
   mergeRollup,
@@ -180,8 +180,29 @@ describe("folding a batch", () => {
       c.skippedNoVariant ?? 0,
     ]);
     expect(r.invalid.map((i) => `${i.deviceId} ${i.epoch}/${i.seq}`)).toEqual(c.invalid ?? []);
-    expect(r.cursors).toEqual(cursorsOf(c.cursors));
+    const positions = new Map([...r.cursors].map(([d, { epoch, seq }]) => [d, { epoch, seq }]));
+    expect(positions).toEqual(cursorsOf(c.cursors));
     expect(given).toEqual(cursorsOf(c.given ?? {})); // not mutated
+  });
+
+  it("folds a message redelivered after newer ones were folded, once", () => {
+    // Batch 1 (seq 0-1) went to a control plane killed before its ack; the next one folded 2-3.
+    const first = foldTelemetry(
+      batchOf([
+        ["d1", 1, 2],
+        ["d1", 1, 3],
+      ]),
+      new Map(),
+    );
+    const again = batchOf([
+      ["d1", 1, 0],
+      ["d1", 1, 1],
+      ["d1", 1, 3],
+    ]);
+    const second = foldTelemetry(again, first.cursors);
+    expect([second.folded, second.duplicates]).toEqual([2, 1]);
+    const third = foldTelemetry(again, new Map([...first.cursors, ...second.cursors]));
+    expect([third.folded, third.duplicates]).toEqual([0, 3]);
   });
 
   it("adds counters, merges sketches and keeps maxima", () => {

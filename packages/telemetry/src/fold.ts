@@ -1,15 +1,8 @@
 // Telemetry folded into rollups per device x variant x minute, each message exactly once.
 import type { Telemetry } from "@edgefleet/protocol";
+import { type Cursor, compareCursor, hasSeen, markSeen } from "./cursor";
 import { RollupKeyMismatchError, SketchDecodeError } from "./errors";
 import { LatencySketch } from "./sketch";
-
-/** The newest (epoch, seq) folded for a device. */
-export type Cursor = { epoch: number; seq: number };
-
-/** Lexicographic: negative when `a` is older than `b`. */
-export function compareCursor(a: Cursor, b: Cursor): number {
-  return a.epoch - b.epoch || a.seq - b.seq;
-}
 
 /** A rollup in memory: what a batch adds to a row, or a row read back (`fromStoredRollup`). */
 export interface RollupDelta {
@@ -84,9 +77,9 @@ export const MINUTE_MS = 60_000;
 
 /**
  * Folds a batch. Each device's messages are taken in (epoch, seq) order, whatever order they
- * arrived in; one at or below the device's cursor (given, or advanced earlier in this batch) is a
- * duplicate and skipped. The cursor is a high-water mark, so a message older than one already
- * folded counts as a duplicate even if it was never seen: the agent sends its buffer in order.
+ * arrived in; one the device's cursor (given, or advanced earlier in this batch) has seen is a
+ * duplicate and skipped. The cursor remembers each of the last SEEN_WINDOW seqs (cursor.ts), so a
+ * message redelivered after newer ones were folded is folded, once.
  *
  * A message is bucketed by the minute its window starts in, whole: a window from 12:00:58 to
  * 12:01:03 counts in 12:00. Splitting it would need the time of each request, which the sketch
@@ -119,11 +112,11 @@ export function foldTelemetry(
     messages.sort(compareCursor); // stable: of two copies of one message, the first to arrive wins
     let cursor = cursors.get(deviceId);
     for (const m of messages) {
-      if (cursor && compareCursor(m, cursor) <= 0) {
+      if (hasSeen(cursor, m)) {
         result.duplicates++;
         continue;
       }
-      cursor = { epoch: m.epoch, seq: m.seq };
+      cursor = markSeen(cursor, m);
       result.cursors.set(deviceId, cursor);
       if (m.variantId === null) {
         result.skippedNoVariant++;

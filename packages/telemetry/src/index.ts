@@ -1,7 +1,8 @@
 export { MAX_LATENCY_MS, MIN_LATENCY_MS, RELATIVE_ACCURACY } from "./codec";
+export type { Cursor } from "./cursor";
+export { compareCursor, hasSeen, markSeen, SEEN_WINDOW } from "./cursor";
 export { InvalidLatencyError, RollupKeyMismatchError, SketchDecodeError } from "./errors";
 export type {
-  Cursor,
   FoldResult,
   InvalidTelemetry,
   RollupDelta,
@@ -10,7 +11,6 @@ export type {
 } from "./fold";
 export {
   addRollup,
-  compareCursor,
   foldTelemetry,
   fromStoredRollup,
   MINUTE_MS,

@@ -4,13 +4,11 @@
 // import and fold every telemetry message exactly once.
 import { randomBytes } from "node:crypto";
 import { createPrisma, type PrismaClient } from "@edgefleet/db";
-import { encodeJson, subjects, type Telemetry } from "@edgefleet/protocol";
-import { LatencySketch } from "@edgefleet/telemetry";
 import { type PrivatePostgres, startPrivatePostgres, until } from "@edgefleet/testkit";
-import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startTestControlPlane, type TestControlPlane } from "../testing";
+import { foldedRequests, publishTelemetry } from "../testing-telemetry";
 
 let pg: PrivatePostgres;
 let stack: TestControlPlane;
@@ -35,36 +33,6 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function telemetry(variantId: string, seq: number, requests: number): Telemetry {
-  const sketch = new LatencySketch();
-  for (let i = 0; i < requests; i++) sketch.record(1 + (i % 5));
-  const start = Date.now() - 1_000;
-  return {
-    version: 1,
-    epoch: 1,
-    seq,
-    windowStart: start,
-    windowEnd: start + 1_000,
-    variantId,
-    generation: 1,
-    requests,
-    errors: 0,
-    rejected: 0,
-    latency: sketch.toSummary(),
-    runBatch1: sketch.toSummary(),
-    runs: requests,
-    samples: requests,
-    queueDepth: 0,
-    queueDepthMax: 1,
-    cpuPercent: 10,
-    rssBytes: 50e6,
-    simulated: false,
-    deviceClass: "",
-    droppedBefore: 0,
-    shadow: null,
-  };
-}
-
 it("survives fast and immediate restarts of PostgreSQL under load", async () => {
   const { variantIds } = await stack.importModel({
     name: "served",
@@ -75,26 +43,10 @@ it("survives fast and immediate restarts of PostgreSQL under load", async () => 
   for (let i = 0; i < 3; i++) devices.push(await stack.enrollDevice(`pg-fault-${i}`));
 
   let running = true;
-  const sent = new Map<string, number>();
   // Telemetry: each device publishes a message every ~50 ms (JetStream holds them while the
   // database is away).
-  const publishers = devices.map(async ({ deviceId, nc }) => {
-    const js = jetstream(nc);
-    let seq = 0;
-    while (running) {
-      const requests = 1 + (seq % 7);
-      await js.publish(
-        subjects.telemetry(deviceId),
-        encodeJson(telemetry(variantId, seq, requests)),
-        {
-          msgID: `${deviceId}:1:${seq}`,
-        },
-      );
-      sent.set(deviceId, (sent.get(deviceId) ?? 0) + requests);
-      seq++;
-      await sleep(50);
-    }
-  });
+  const publishers = publishTelemetry(devices, variantId);
+  const { sent } = publishers;
   // API reads and health probes: every answer is recorded; none may hang or kill the process.
   const health: Array<{ status: number; database: boolean }> = [];
   const reads: number[] = [];
@@ -151,13 +103,10 @@ it("survives fast and immediate restarts of PostgreSQL under load", async () => 
   }
   await sleep(1_000);
   running = false;
-  await Promise.all([...publishers, prober, importer]);
+  await Promise.all([publishers.stop(), prober, importer]);
 
   // Every message folded exactly once: the rollups' request counts equal what was sent.
-  const folded = async (deviceId: string) => {
-    const rows = await prisma.telemetryRollup.findMany({ where: { deviceId } });
-    return rows.reduce((n, r) => n + r.requests, 0);
-  };
+  const folded = (deviceId: string) => foldedRequests(prisma, deviceId);
   await until(
     "every message folded",
     async () => {

@@ -27,6 +27,8 @@ export const TELEMETRY_CONSUMER = "control-plane-telemetry";
 export interface TelemetryConsumerOptions {
   maxBatch?: number;
   maxWaitMs?: number;
+  /** How long a message delivered to a replica that died waits before another gets it (30 s). */
+  ackWaitMs?: number;
 }
 
 export interface TelemetryConsumer {
@@ -49,7 +51,7 @@ export async function startTelemetryConsumer(
     durable_name: TELEMETRY_CONSUMER,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    ack_wait: 30_000_000_000,
+    ack_wait: (opts.ackWaitMs ?? 30_000) * 1_000_000,
     max_ack_pending: 20_000,
   });
   const consumer = await jetstream(nc).consumers.get(STREAMS.telemetry.name, TELEMETRY_CONSUMER);
@@ -69,9 +71,8 @@ export async function startTelemetryConsumer(
     chain = chain.then(() => foldBatch(batch));
   };
 
-  // A batch the database refused is retried in place, not nak'd: the fold's cursor is a
-  // high-water mark, so letting later messages of a device fold first would make the refused
-  // ones "duplicates" on redelivery (telemetry lost across a database outage). While retrying,
+  // A batch the database refused is retried in place, not nak'd: it keeps a device's messages in
+  // order, and the cursor's seen window (1,024 seqs) is not stretched by a long outage. While retrying,
   // `working()` keeps the server from redelivering; later batches wait behind this one.
   let stopping = false;
   const foldBatch = async (batch: typeof pending) => {

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "TelemetryCursor" ADD COLUMN     "seen" BYTEA;
