@@ -60,3 +60,25 @@ describe("readEnv: NATS servers", () => {
     expect(() => readEnv(source)).toThrow(message);
   });
 });
+
+describe("readEnv: telemetry fold batching", () => {
+  it("defaults to 500 messages or 100 ms, and reads both", () => {
+    expect([readEnv({}).TELEMETRY_MAX_BATCH, readEnv({}).TELEMETRY_MAX_WAIT_MS]).toEqual([
+      500, 100,
+    ]);
+    const env = readEnv({ TELEMETRY_MAX_BATCH: "2000", TELEMETRY_MAX_WAIT_MS: "250" });
+    expect([env.TELEMETRY_MAX_BATCH, env.TELEMETRY_MAX_WAIT_MS]).toEqual([2000, 250]);
+  });
+
+  it.each([
+    ["TELEMETRY_MAX_BATCH", "0"],
+    ["TELEMETRY_MAX_BATCH", "lots"],
+    ["TELEMETRY_MAX_BATCH", "2.5"],
+    ["TELEMETRY_MAX_WAIT_MS", "0"],
+    ["TELEMETRY_MAX_WAIT_MS", "soon"],
+  ])("refuses %s=%s, naming the variable", (field, value) => {
+    expect(() => readEnv({ [field]: value })).toThrow(
+      new RegExp(`^invalid environment: ${field}: `),
+    );
+  });
+});

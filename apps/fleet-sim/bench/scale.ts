@@ -1,19 +1,25 @@
-// Scale run of the simulator against a real control plane (in this process), nats-server in
-// operator mode (its own process) and Postgres: for each size, bulk-register and connect N
-// devices in simulator process(es) of their own, then read their CPU and RSS from /proc in
-// three states:
+// Scale run of the simulator against a real control plane as its own process (tsx src/main.ts,
+// measured from /proc), nats-server in operator mode (its own process, measured from /proc and
+// its /varz) and Postgres: for each size, bulk-register and connect N devices in simulator
+// process(es) of their own, then read CPU and RSS of each process in three states:
 //   idle      connected, heartbeats only (no telemetry)
 //   telemetry heartbeats + telemetry every 5 s, nothing assigned (empty windows)
-//   serving   every device serves a variant (desired state written straight to KV), simulated
-//             requests at --request-rate, telemetry every 5 s
-//   rollout   then a rollout through the REST API (one wave, 100 %) until every device applied
-// While every device serves (after the rollout) it also reads the TELEMETRY stream and the control
-// plane's consumer (msgs/s and bytes/s offered, msgs/s folded = ack floor, pending) and times a
+//   serving   after a rollout through the REST API (one wave, 100 %) until every device applied:
+//             simulated requests at --request-rate, telemetry every 5 s
+// While every device serves it also reads the TELEMETRY stream (offered msgs/s), the control
+// plane's /metrics (folded msgs/s, the fold's batch sizes) and its consumer (lag), and times a
 // fixed number of REST requests (devices list, a filtered list, a device page) at concurrency 4.
-// Usage: tsx bench/scale.ts --sizes 1000,3000,10000 [--processes 2] [--hold 30]
-// Heavy: run it alone (no tests beside it). Prints one JSON line per size.
+// `--max-batches 500,50,2000`: the first value is the control plane's TELEMETRY_MAX_BATCH for
+// the whole run; each further one restarts the control plane with it on the same serving fleet
+// and measures the serving window again (a knob side by side, same devices, same minute).
+// Usage: tsx bench/scale.ts [--sizes 1000,3000,10000] [--processes 2] [--hold 15]
+// Heavy: run it alone (flock /tmp/ef-heavy.lock). Prints one JSON line per size.
 import { parseArgs } from "node:util";
 import { silentLogger, startTestControlPlane } from "@edgefleet/control-plane/testing";
+import {
+  type ControlPlaneProcess,
+  startControlPlaneProcess,
+} from "@edgefleet/control-plane/testing-process";
 import { STREAMS } from "@edgefleet/protocol";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { loadFleetFile } from "../src/fleet-file";
@@ -32,25 +38,27 @@ import {
 
 const { values: args } = parseArgs({
   options: {
-    sizes: { type: "string", default: "1000,5000,10000" },
+    sizes: { type: "string", default: "1000,3000,10000" },
+    /** TELEMETRY_MAX_BATCH of the control plane; more values: re-measured serving, see above. */
+    "max-batches": { type: "string", default: "500" },
     processes: { type: "string", default: "1" },
-    hold: { type: "string", default: "30" },
+    hold: { type: "string", default: "15" },
     "request-rate": { type: "string", default: "2" },
     "connect-concurrency": { type: "string", default: "64" },
     "heartbeat-ms": { type: "string", default: "5000" },
     "telemetry-interval": { type: "string", default: "5" },
     /** Requests per REST endpoint in the latency probe (concurrency 4). */
-    "api-requests": { type: "string", default: "200" },
+    "api-requests": { type: "string", default: "100" },
     /** V8 flags for the simulator processes, e.g. "--max-semi-space-size=1". */
     "sim-node-flags": { type: "string", default: "" },
   },
 });
 const HOLD_S = Number(args.hold);
-/** CPU (100 = one core) and RSS of each process over `seconds`. */
-async function sample(pids: Record<string, number>, seconds: number, sims: Sim[] = []) {
+/** CPU (100 = one core) and RSS of each process over `seconds`; nats-server's /varz rates. */
+async function sample(stack: Stack, pids: Record<string, number>, seconds: number, sims: Sim[]) {
   const t0 = performance.now();
+  const v0 = await varz(stack);
   const c0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, procCpuTicks(p)]));
-  const self0 = process.cpuUsage();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const dt = (performance.now() - t0) / 1000;
   const out: Record<string, Record<string, number>> = {};
@@ -68,14 +76,36 @@ async function sample(pids: Record<string, number>, seconds: number, sims: Sim[]
         heapTotalMiB: round(p.heapTotalBytes / 2 ** 20),
       });
   }
-  {
-    const u = process.cpuUsage(self0);
-    out["control-plane"] = {
-      cpuPercent: round(((u.user + u.system) / 1e6 / dt) * 100),
-      rssMiB: round(process.memoryUsage.rss() / 2 ** 20),
-    };
-  }
+  const v1 = await varz(stack);
+  out.natsVarz = {
+    inMsgsPerS: round((v1.in_msgs - v0.in_msgs) / dt),
+    outMsgsPerS: round((v1.out_msgs - v0.out_msgs) / dt),
+    inMiBPerS: round((v1.in_bytes - v0.in_bytes) / 2 ** 20 / dt),
+    connections: v1.connections,
+    slowConsumers: v1.slow_consumers,
+    cpuPercent: v1.cpu,
+    memMiB: round(v1.mem / 2 ** 20),
+  };
   return out;
+}
+
+interface Varz {
+  in_msgs: number;
+  out_msgs: number;
+  in_bytes: number;
+  connections: number;
+  slow_consumers: number;
+  cpu: number;
+  mem: number;
+}
+async function varz(stack: Stack): Promise<Varz> {
+  return (await (await fetch(`http://127.0.0.1:${stack.nats.httpPort}/varz`)).json()) as Varz;
+}
+
+/** Messages the control plane folded so far (its /metrics, batch size histogram's sum). */
+async function foldedSoFar(stack: Stack): Promise<number> {
+  const text = await (await fetch(`${stack.cp.httpUrl}/metrics`)).text();
+  return Number(/^edgefleet_telemetry_batch_messages_sum (\S+)$/m.exec(text)?.[1] ?? 0);
 }
 const round = (x: number) => Math.round(x * 10) / 10;
 
@@ -123,6 +153,7 @@ async function telemetryState(stack: Stack) {
     const ci = await jsm.consumers.info(STREAMS.telemetry.name, TELEMETRY_CONSUMER);
     return {
       at: performance.now(),
+      folded: await foldedSoFar(stack),
       lastSeq: st.state.last_seq,
       bytes: st.state.bytes,
       messages: st.state.messages,
@@ -140,7 +171,7 @@ function telemetryRates(a: Awaited<ReturnType<typeof telemetryState>>, b: typeof
   const s = (b.at - a.at) / 1000;
   return {
     offeredMsgsPerS: round((b.lastSeq - a.lastSeq) / s),
-    foldedMsgsPerS: round((b.ackFloor - a.ackFloor) / s),
+    foldedMsgsPerS: round((b.folded - a.folded) / s),
     // bytes held in the stream grow by what is offered unless the limits trim it
     streamBytesPerS: round((b.bytes - a.bytes) / s),
     pendingEnd: b.pending,
@@ -200,6 +231,32 @@ async function runSims(
   return { sims, wallMs: Math.round(performance.now() - t0), stats: all, cpuS };
 }
 
+/**
+ * The control plane under test as its own process, on the ports the fixture's in-process one had
+ * (stopped first), so `stack.api` and `stack.importModel` reach it unchanged.
+ */
+async function startCp(stack: Stack, maxBatch: number): Promise<ControlPlaneProcess> {
+  const url = (u: string) => Number(new URL(u.includes("://") ? u : `http://${u}`).port);
+  return startControlPlaneProcess(
+    {
+      ...stack.config,
+      httpPort: url(stack.cp.httpUrl),
+      grpcPort: url(stack.cp.grpcAddress),
+      telemetryBatch: { maxBatch },
+    },
+    { logLevel: "info" }, // its ready line is an info line
+  );
+}
+
+/** The serving window: CPU/RSS, telemetry offered and folded. */
+async function serving(stack: Stack, pids: Record<string, number>, sims: Sim[]) {
+  const t0 = await telemetryState(stack);
+  const procs = await sample(stack, pids, HOLD_S, sims);
+  const t1 = await telemetryState(stack);
+  return { procs, telemetry: telemetryRates(t0, t1), t1 };
+}
+
+const [maxBatch, ...moreMaxBatches] = args["max-batches"]!.split(",").map(Number);
 for (const n of args.sizes!.split(",").map(Number)) {
   const processes = Number(args.processes);
   const stack = await startTestControlPlane({
@@ -208,8 +265,10 @@ for (const n of args.sizes!.split(",").map(Number)) {
     logger: silentLogger,
     telemetryBatch: {},
   });
+  await stack.cp.stop();
+  let cp = await startCp(stack, maxBatch);
   const dir = await tempDir();
-  const result: Record<string, unknown> = { devices: n, processes };
+  const result: Record<string, unknown> = { devices: n, processes, maxBatch };
   try {
     // 1. register + connect, telemetry off: idle
     const a = await runSims(n, processes, dir.path, stack, 0);
@@ -219,11 +278,12 @@ for (const n of args.sizes!.split(",").map(Number)) {
       connectMs: a.stats.map((s) => s.timings.connectMs),
       simCpuS: a.cpuS,
     };
-    const pids = () => ({
-      ...Object.fromEntries(a.sims.map((s, i) => [`sim${i}`, s.child.pid!])),
+    const pidsOf = (sims: Sim[]) => ({
+      ...Object.fromEntries(sims.map((s, i) => [`sim${i}`, s.child.pid!])),
       nats: stack.nats.pid,
+      "control-plane": cp.process.pid,
     });
-    result.idle = await sample(pids(), HOLD_S, a.sims);
+    result.idle = await sample(stack, pidsOf(a.sims), HOLD_S, a.sims);
     result.stopMs = await stopSims(a.sims);
 
     // 2. the same fleet again (no registration), telemetry every 5 s
@@ -233,33 +293,39 @@ for (const n of args.sizes!.split(",").map(Number)) {
       connectMs: b.stats.map((s) => s.timings.connectMs),
       simCpuS: b.cpuS,
     };
-    const pidsB = {
-      ...Object.fromEntries(b.sims.map((s, i) => [`sim${i}`, s.child.pid!])),
-      nats: stack.nats.pid,
-    };
-    result.telemetry = await sample(pidsB, HOLD_S, b.sims);
+    result.telemetry = await sample(stack, pidsOf(b.sims), HOLD_S, b.sims);
 
     // 3. a rollout through the REST API: one wave, 100 %, until all applied
     result.rollout = await rollout(stack, n);
     await new Promise((r) => setTimeout(r, 6_000)); // windows with requests have closed
     // 4. every device serves: requests and full windows; telemetry rates and REST latency
-    const t0 = await telemetryState(stack);
-    result.serving = await sample(pidsB, HOLD_S, b.sims);
-    const t1 = await telemetryState(stack);
-    result.telemetryIngest = telemetryRates(t0, t1);
+    const w = await serving(stack, pidsOf(b.sims), b.sims);
+    result.serving = w.procs;
+    result.telemetryIngest = w.telemetry;
     const ids = (await loadFleetFile(b.sims[0].fleetFile))!.devices.map((d) => d.id);
     result.apiMs = await apiLatency(
       stack,
       ids[Math.floor(ids.length / 2)],
       Number(args["api-requests"]),
     );
-    result.telemetryAfterApi = telemetryRates(t1, await telemetryState(stack));
+    result.telemetryAfterApi = telemetryRates(w.t1, await telemetryState(stack));
+    // 5. the same serving fleet under a control plane with another fold batch size
+    const knob: Record<string, unknown>[] = [];
+    for (const other of moreMaxBatches) {
+      await cp.kill("SIGTERM");
+      cp = await startCp(stack, other);
+      await new Promise((r) => setTimeout(r, 10_000)); // the backlog of the restart folded
+      const k = await serving(stack, pidsOf(b.sims), b.sims);
+      knob.push({ maxBatch: other, serving: k.procs, telemetryIngest: k.telemetry });
+    }
+    if (knob.length) result.maxBatchRuns = knob;
     const last = await Promise.all(b.sims.map(simStats));
     result.counters = last.map((s) => s?.counters);
     result.online = (await stack.api("/api/v1/devices?status=online&limit=1")).body.total;
     result.stopMs2 = await stopSims(b.sims);
   } finally {
     console.log(JSON.stringify(result));
+    await cp.kill("SIGTERM");
     await stack.stop();
     await dir.remove();
   }
