@@ -90,6 +90,18 @@ export interface AgentConfig {
   onJobShard?: JobWorkerDeps["onShard"];
   /** Local data for federated calibration (CALIBRATION_DATA); it never leaves the device. */
   calibrationData?: LocalDatasetSpec;
+  /** Where NATS is, when not where enrollment said (an edge site's leaf-node server). */
+  nats?: AgentNatsConfig;
+}
+
+/** Edge sites (issue 11): devices at a site talk to its leaf server and read in named domains. */
+export interface AgentNatsConfig {
+  /** Empty: the URLs handed out at enrollment. */
+  urls?: string[];
+  /** JetStream domain of the artifacts (the site's mirror); default the local one. */
+  artifactDomain?: string;
+  /** JetStream domain of the desired-state KV (the hub's); default the local one. */
+  desiredDomain?: string;
 }
 
 export interface RunningAgent {
@@ -204,6 +216,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const fetchArtifact: FetchArtifact = async (digest, onChunk, from) => {
     if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
     await readObject(nc, digest, {
+      domain: config.nats?.artifactDomain,
       onChunk,
       ...(from ? { resume: from.point, onRestart: from.restart } : {}),
     });
@@ -293,6 +306,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         nc,
         kvStreamName(KV_BUCKETS.desired),
         kvSubject(KV_BUCKETS.desired, deviceId),
+        undefined,
+        config.nats?.desiredDomain,
       );
       if (!m || m.data.length === 0) return;
       const desired = decodeJson(desiredStateSchema, m.data);
@@ -310,8 +325,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   let rpc: ReturnType<typeof serveRpc> = [];
   let poll: NodeJS.Timeout | undefined;
   let stages: StageRunner | undefined;
+  const natsUrls = config.nats?.urls?.length ? config.nats.urls : identity.natsUrls;
   const connected = connectWithRetry(
-    identity,
+    { deviceId, natsUrls },
     () => renewer.userJwt,
     seed,
     log,
@@ -609,7 +625,7 @@ async function enroll(config: AgentConfig, store: IdentityStore, seed: string) {
 
 /** The first connect retries forever with backoff (until stopped); later drops are nats.js's. */
 async function connectWithRetry(
-  identity: DeviceIdentity,
+  identity: Pick<DeviceIdentity, "deviceId" | "natsUrls">,
   jwt: () => string,
   seed: string,
   log: Logger,

@@ -46,6 +46,13 @@ const envSchema = z.object({
     .default(2 ** 30),
   /** Local data for federated calibration: `mnist:digits=0,1,2[;limit=N]` or `f32:<file>`. */
   CALIBRATION_DATA: z.string().default(""),
+  /** Edge sites (issue 11): the site's leaf-node server(s), comma separated, instead of the NATS
+   * URLs handed out at enrollment. */
+  NATS_URLS: z.string().default(""),
+  /** JetStream domain artifacts are read from: the site's (its mirror), else the local one. */
+  NATS_JS_DOMAIN: z.string().default(""),
+  /** JetStream domain of the desired-state KV: the hub's (`hub`) when connected to a site. */
+  NATS_DESIRED_DOMAIN: z.string().default(""),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
 export type AgentEnv = z.infer<typeof envSchema>;

@@ -37,6 +37,13 @@ try {
     },
     telemetryIntervalMs: env.TELEMETRY_INTERVAL_MS,
     cacheBudgetBytes: env.ARTIFACT_CACHE_BYTES,
+    nats: {
+      urls: env.NATS_URLS.split(",")
+        .map((u) => u.trim())
+        .filter(Boolean),
+      artifactDomain: env.NATS_JS_DOMAIN || undefined,
+      desiredDomain: env.NATS_DESIRED_DOMAIN || undefined,
+    },
     ...(env.CALIBRATION_DATA ? { calibrationData: parseLocalDataset(env.CALIBRATION_DATA) } : {}),
   });
   logger.info({ http: agent.localUrl, grpc: agent.localGrpc }, "local inference API listening");

@@ -35,8 +35,9 @@ export interface TestStack extends TestControlPlane {
 /** `overrides`: control-plane settings, e.g. slower heartbeats for agents running as processes. */
 export async function startTestStack(
   overrides: Partial<ControlPlaneConfig> = {},
+  opts: Parameters<typeof startTestControlPlane>[1] = {},
 ): Promise<TestStack> {
-  const base = await startTestControlPlane(overrides);
+  const base = await startTestControlPlane(overrides, opts);
   const dirs: string[] = [];
   // One thread and short rounds: real measurements, kept brief on a shared test machine.
   const runtime = deviceRuntime({

@@ -4,7 +4,13 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectDevice, loadOrCreateFleetAuth, writeServerConfig } from "@edgefleet/bus";
+import {
+  connectDevice,
+  type FleetAuth,
+  loadOrCreateFleetAuth,
+  type ServerConfigOptions,
+  writeServerConfig,
+} from "@edgefleet/bus";
 import { createPrisma, PrismaApiTokenRepo } from "@edgefleet/db";
 import { createTestDatabase, type TestDatabase } from "@edgefleet/db/testing";
 import { encodeJson, type HardwareFactsJson, subjects } from "@edgefleet/protocol";
@@ -105,13 +111,19 @@ export const testFacts: HardwareFactsJson = {
 export async function startTestControlPlane(
   overrides: Partial<ControlPlaneConfig> = {},
   /** `nats`: start the server yourself (e.g. one a fault test kills and restarts). */
-  opts: { nats?: (render: (ctx: NatsServerContext) => string) => Promise<NatsServerHandle> } = {},
+  opts: {
+    nats?: (
+      render: (ctx: NatsServerContext, more?: Partial<ServerConfigOptions>) => string,
+      auth: FleetAuth,
+    ) => Promise<NatsServerHandle>;
+  } = {},
 ): Promise<TestControlPlane> {
   const db = await createTestDatabase();
   const stateDir = await mkdtemp(join(tmpdir(), "ef-cp-"));
   const auth = await loadOrCreateFleetAuth(stateDir);
-  const render = (ctx: NatsServerContext) => writeServerConfig(auth, ctx);
-  const nats = await (opts.nats ?? startNatsServerWithConfig)(render);
+  const render = (ctx: NatsServerContext, more: Partial<ServerConfigOptions> = {}) =>
+    writeServerConfig(auth, { ...ctx, ...more });
+  const nats = await (opts.nats ? opts.nats(render, auth) : startNatsServerWithConfig(render));
   const config: ControlPlaneConfig = {
     databaseUrl: db.url,
     natsUrl: nats.url,
