@@ -67,8 +67,6 @@ export interface AgentConfig {
   dataDir: string;
   /** host:port of the control plane's gRPC endpoint, for enrollment. */
   controlPlaneGrpc: string;
-  /** NATS servers to use instead of those handed at enrollment (e.g. every node of a cluster). */
-  natsServers?: string[];
   /** Needed only when the data dir holds no identity yet. */
   enrollmentToken?: string;
   name: string;
@@ -92,6 +90,19 @@ export interface AgentConfig {
   onJobShard?: JobWorkerDeps["onShard"];
   /** Local data for federated calibration (CALIBRATION_DATA); it never leaves the device. */
   calibrationData?: LocalDatasetSpec;
+  /** Where NATS is, when not where enrollment said (an edge site's leaf-node server). */
+  nats?: AgentNatsConfig;
+}
+
+/** Edge sites (issue 11): devices at a site talk to its leaf server and read in named domains. */
+export interface AgentNatsConfig {
+  /** Servers to use instead of those handed out at enrollment: a cluster's nodes (the agent
+   * fails over between them), or a site's leaf server(s). Empty: enrollment's. */
+  urls?: string[];
+  /** JetStream domain of the artifacts (the site's mirror); default the local one. */
+  artifactDomain?: string;
+  /** JetStream domain of the desired-state KV (the hub's); default the local one. */
+  desiredDomain?: string;
 }
 
 export interface RunningAgent {
@@ -212,6 +223,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const fetchArtifact: FetchArtifact = async (digest, onChunk, from) => {
     if (!nc || nc.isClosed()) throw new Error("not connected to NATS");
     await readObject(nc, digest, {
+      domain: config.nats?.artifactDomain,
       onChunk,
       ...(from ? { resume: from.point, onRestart: from.restart } : {}),
     });
@@ -333,8 +345,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   let rpc: ReturnType<typeof serveRpc> = [];
   let poll: NodeJS.Timeout | undefined;
   let stages: StageRunner | undefined;
+  const natsUrls = config.nats?.urls?.length ? config.nats.urls : identity.natsUrls;
   const connected = connectWithRetry(
-    config.natsServers ?? identity.natsUrls,
+    natsUrls,
     identity,
     () => renewer.userJwt,
     seed,
@@ -649,7 +662,7 @@ async function enroll(config: AgentConfig, store: IdentityStore, seed: string) {
 /** The first connect retries forever with backoff (until stopped); later drops are nats.js's. */
 async function connectWithRetry(
   servers: string[],
-  identity: DeviceIdentity,
+  identity: Pick<DeviceIdentity, "deviceId">,
   jwt: () => string,
   seed: string,
   log: Logger,

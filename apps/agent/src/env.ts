@@ -8,8 +8,8 @@ const envSchema = z.object({
   /** Alternative to ENROLLMENT_TOKEN: a file holding it (docker compose). */
   ENROLLMENT_TOKEN_FILE: z.string().optional(),
   DATA_DIR: z.string().default(".edgefleet/agent"),
-  /** NATS servers to use instead of those handed at enrollment (comma separated: a cluster's
-   * nodes, so the agent fails over between them). */
+  /** NATS servers to use instead of those handed at enrollment (comma separated): a cluster's
+   * nodes, so the agent fails over between them, or an edge site's leaf server(s). */
   NATS_URL: z.string().optional(),
   DEVICE_NAME: z.string().default(hostname()),
   /** Comma-separated key=value pairs, e.g. `site=lab,room=2`. */
@@ -49,6 +49,10 @@ const envSchema = z.object({
     .default(2 ** 30),
   /** Local data for federated calibration: `mnist:digits=0,1,2[;limit=N]` or `f32:<file>`. */
   CALIBRATION_DATA: z.string().default(""),
+  /** JetStream domain artifacts are read from: the site's (its mirror), else the local one. */
+  NATS_JS_DOMAIN: z.string().default(""),
+  /** JetStream domain of the desired-state KV: the hub's (`hub`) when connected to a site. */
+  NATS_DESIRED_DOMAIN: z.string().default(""),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
 export type AgentEnv = z.infer<typeof envSchema>;

@@ -21,7 +21,6 @@ try {
   const agent = await startAgent({
     dataDir: env.DATA_DIR,
     controlPlaneGrpc: env.CONTROL_PLANE_GRPC,
-    ...(env.NATS_URL ? { natsServers: natsServers(env.NATS_URL, "NATS_URL") } : {}),
     enrollmentToken:
       env.ENROLLMENT_TOKEN ??
       (env.ENROLLMENT_TOKEN_FILE
@@ -39,6 +38,11 @@ try {
     },
     telemetryIntervalMs: env.TELEMETRY_INTERVAL_MS,
     cacheBudgetBytes: env.ARTIFACT_CACHE_BYTES,
+    nats: {
+      urls: env.NATS_URL ? natsServers(env.NATS_URL, "NATS_URL") : undefined,
+      artifactDomain: env.NATS_JS_DOMAIN || undefined,
+      desiredDomain: env.NATS_DESIRED_DOMAIN || undefined,
+    },
     ...(env.CALIBRATION_DATA ? { calibrationData: parseLocalDataset(env.CALIBRATION_DATA) } : {}),
   });
   logger.info({ http: agent.localUrl, grpc: agent.localGrpc }, "local inference API listening");

@@ -38,9 +38,9 @@ export interface TestStack extends TestControlPlane {
  */
 export async function startTestStack(
   overrides: Partial<ControlPlaneConfig> = {},
-  nats: Parameters<typeof startTestControlPlane>[1] = {},
+  opts: Parameters<typeof startTestControlPlane>[1] = {},
 ): Promise<TestStack> {
-  const base = await startTestControlPlane(overrides, nats);
+  const base = await startTestControlPlane(overrides, opts);
   const dirs: string[] = [];
   // One thread and short rounds: real measurements, kept brief on a shared test machine.
   const runtime = deviceRuntime({

@@ -37,6 +37,7 @@ import { ControlPlaneMetrics } from "./metrics";
 import { AccountPusher } from "./nats/account-pusher";
 import { startDeviceListener } from "./nats/device-listener";
 import { natsArtifactStore, natsDesiredStore, natsNotifier } from "./nats/dispatch-stores";
+import { keepSiteStreams } from "./nats/site-streams";
 import { startTelemetryConsumer } from "./nats/telemetry-consumer";
 import { natsPipelineBus } from "./pipelines/pipeline-bus";
 import { PipelineService, type PipelineServiceOptions } from "./pipelines/pipeline-service";
@@ -73,6 +74,9 @@ export interface ControlPlaneConfig {
   /** Replicas of the streams, KV and Object Store the control plane creates (default 1; 3 on a
    * 3-node cluster so one node may fail). */
   natsReplicas?: number;
+  /** Edge sites (issue 11): names of the sites' JetStream domains, whose buffered telemetry and
+   * events the hub's streams source; the hub server must run with JetStream domain `hub`. */
+  edgeSites?: string[];
   stateDir: string;
   httpHost: string;
   httpPort: number;
@@ -155,7 +159,12 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   await accountPusher?.start();
   // Faults (issue 11): R3 on a 3-node cluster survives the loss of one node.
   const replicas = config.natsReplicas ?? 1;
-  await ensureStreams(nc, { replicas });
+  const sites = config.edgeSites ?? [];
+  await ensureStreams(nc, { replicas, sites });
+  const siteStreams = keepSiteStreams(nc, sites, {
+    replicas,
+    logger: logger.child({ component: "sites" }),
+  });
   const stores = await ensureStores(nc, { replicas });
   const signer = await loadOrCreateSigner(config.stateDir);
 
@@ -250,6 +259,7 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   };
   async function stop() {
     clearInterval(sweeper);
+    siteStreams.stop();
     services.pipelines.stop();
     await controllers.stop();
     await new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()));

@@ -31,6 +31,8 @@ const envSchema = z.object({
     .transform((v) => v === "true"),
   /** Replicas of the JetStream streams, KV and Object Store (3 on a 3-node cluster). */
   NATS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  /** Edge sites (issue 11), comma separated: their leaf JetStream domains feed the hub's streams. */
+  EDGE_SITES: z.string().default(""),
   STATE_DIR: z.string().default(".edgefleet/control-plane"),
   HTTP_HOST: z.string().default("127.0.0.1"),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),

@@ -13,6 +13,9 @@ try {
     natsPublicUrls: env.NATS_PUBLIC_URLS,
     natsAuth: env.NATS_AUTH,
     natsReplicas: env.NATS_REPLICAS,
+    edgeSites: env.EDGE_SITES.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     stateDir: env.STATE_DIR,
     httpHost: env.HTTP_HOST,
     httpPort: env.HTTP_PORT,

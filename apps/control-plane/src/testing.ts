@@ -4,7 +4,13 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectDevice, loadOrCreateFleetAuth, writeServerConfig } from "@edgefleet/bus";
+import {
+  connectDevice,
+  type FleetAuth,
+  loadOrCreateFleetAuth,
+  type ServerConfigOptions,
+  writeServerConfig,
+} from "@edgefleet/bus";
 import { createPrisma, PrismaApiTokenRepo } from "@edgefleet/db";
 import { createTestDatabase, type TestDatabase } from "@edgefleet/db/testing";
 import { encodeJson, type HardwareFactsJson, subjects } from "@edgefleet/protocol";
@@ -113,8 +119,11 @@ export const testFacts: HardwareFactsJson = {
 export async function startTestControlPlane(
   overrides: Partial<ControlPlaneConfig> = {},
   opts: {
-    /** Start the server yourself (e.g. one a fault test kills and restarts). */
-    nats?: (render: (ctx: NatsServerContext) => string) => Promise<NatsServerHandle>;
+    /** Start the server yourself (e.g. an edge site's hub); `more` adds to the fleet config. */
+    nats?: (
+      render: (ctx: NatsServerContext, more?: Partial<ServerConfigOptions>) => string,
+      auth: FleetAuth,
+    ) => Promise<NatsServerHandle>;
     /** A JetStream cluster of this many nodes (same operator config) instead of one server;
      * streams, KV and Object Store at R3 (or fewer replicas on a smaller cluster). */
     natsNodes?: number;
@@ -123,11 +132,14 @@ export async function startTestControlPlane(
   const db = await createTestDatabase();
   const stateDir = await mkdtemp(join(tmpdir(), "ef-cp-"));
   const auth = await loadOrCreateFleetAuth(stateDir);
-  const render = (ctx: NatsServerContext) => writeServerConfig(auth, ctx);
+  const render = (ctx: NatsServerContext, more: Partial<ServerConfigOptions> = {}) =>
+    writeServerConfig(auth, { ...ctx, ...more });
   const cluster = opts.natsNodes
-    ? await startNatsCluster(opts.natsNodes, { config: render })
+    ? await startNatsCluster(opts.natsNodes, { config: (ctx) => render(ctx) })
     : undefined;
-  const nats = cluster?.servers[0] ?? (await (opts.nats ?? startNatsServerWithConfig)(render));
+  const nats =
+    cluster?.servers[0] ??
+    (await (opts.nats ? opts.nats(render, auth) : startNatsServerWithConfig((ctx) => render(ctx))));
   const natsUrls = cluster?.urls ?? [nats.url];
   const config: ControlPlaneConfig = {
     databaseUrl: db.url,
