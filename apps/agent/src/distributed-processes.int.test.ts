@@ -134,7 +134,10 @@ describe("three workloads on three agent processes", { timeout: 60_000 }, () => 
         variantId,
         dataset: "mnist",
         shardSize: 100,
-        ackWaitMs: 1500,
+        // Long enough that a live process's shard is not handed again on a loaded 2-core machine
+        // (a prefetched shard's ack wait runs while it waits behind the one being run: at 1.5 s,
+        // 2 runs in 5 counted 37-101 duplicate answers with the fault suites beside it).
+        ackWaitMs: 4000,
         prefetch: true,
         selector: { deviceIds: procs.map((p) => p.deviceId) },
       }),
