@@ -17,7 +17,7 @@ import {
 } from "@edgefleet/compression";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningAgent, startAgent } from "./agent";
+import type { RunningAgent } from "./agent";
 import { top1 } from "./serving";
 import { rotateClasses } from "./serving/test-models";
 import { startTestStack, type TestStack, until } from "./test-stack";
@@ -128,30 +128,12 @@ const halted = (id: string) =>
 
 beforeAll(async () => {
   stack = await startTestStack();
-  for (let i = 0; i < 2; i++) {
-    const dir = await stack.newDataDir();
-    const a = await startAgent(
-      stack.agentConfig(dir, await stack.newEnrollmentToken(), {
-        name: `pi-${i}`,
-        labels: { fleet: "e2e" },
-        localApi: { host: "127.0.0.1", httpPort: 0 },
-        telemetryIntervalMs: 500,
-      }),
-    );
-    agents.push(a);
-    await a.connected;
-  }
-  // Plans need each device's profile stored (`profiled()` only waits for a measurement already
-  // under way, and the first may not have started yet).
-  for (const a of agents) {
-    await until(
-      `the profile of ${a.deviceId}`,
-      async () =>
-        (await stack.api(`/api/v1/devices/${a.deviceId}/profile`)).status === 200
-          ? true
-          : undefined,
-      30_000,
-    );
+  for (const { agent } of await stack.startProfiledAgents(2, "pi", {
+    labels: { fleet: "e2e" },
+    localApi: { host: "127.0.0.1", httpPort: 0 },
+    telemetryIntervalMs: 500,
+  })) {
+    agents.push(agent);
   }
   // What every device runs before the rollouts: the good model.
   const base = await stack.importModel({

@@ -10,7 +10,7 @@ import {
   type TestControlPlane,
 } from "@edgefleet/control-plane/testing";
 import type { HardwareFactsJson } from "@edgefleet/protocol";
-import type { AgentConfig } from "./agent";
+import { type AgentConfig, type RunningAgent, startAgent } from "./agent";
 import { deviceRuntime } from "./device-runtime";
 
 export const rpiFacts: HardwareFactsJson = {
@@ -30,6 +30,15 @@ export interface TestStack extends TestControlPlane {
   newEnrollmentToken(maxUses?: number): Promise<string>;
   agentConfig(dataDir: string, token?: string, overrides?: Partial<AgentConfig>): AgentConfig;
   newDataDir(): Promise<string>;
+  /**
+   * `count` in-process agents named `<prefix>-<i>`, each enrolled, connected and with its
+   * profile stored (what plans need: `profiled()` only waits for a measurement under way).
+   */
+  startProfiledAgents(
+    count: number,
+    prefix: string,
+    overrides?: Partial<AgentConfig>,
+  ): Promise<Array<{ agent: RunningAgent; dataDir: string }>>;
 }
 
 /**
@@ -48,7 +57,7 @@ export async function startTestStack(
     simulatedClass: "rpi4",
     microbench: { rounds: 2, runsPerRound: 2, dramBytes: 16 * 2 ** 20 },
   });
-  return {
+  const stack: TestStack = {
     ...base,
     async newEnrollmentToken(maxUses = 1) {
       const res = await base.api("/api/v1/enrollment-tokens", {
@@ -76,11 +85,38 @@ export async function startTestStack(
       dirs.push(dir);
       return dir;
     },
+    async startProfiledAgents(count, prefix, overrides = {}) {
+      const started: Array<{ agent: RunningAgent; dataDir: string }> = [];
+      for (let i = 0; i < count; i++) {
+        const dataDir = await stack.newDataDir();
+        const agent = await startAgent(
+          stack.agentConfig(dataDir, await stack.newEnrollmentToken(), {
+            name: `${prefix}-${i}`,
+            ...overrides,
+          }),
+        );
+        started.push({ agent, dataDir });
+        await agent.connected;
+      }
+      for (const { agent } of started) {
+        await until(
+          `the profile of ${agent.deviceId}`,
+          async () =>
+            (await base.api(`/api/v1/devices/${agent.deviceId}/profile`)).status === 200 ||
+            undefined,
+          30_000,
+        );
+      }
+      return started;
+    },
     async stop() {
       await base.stop();
       await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
     },
   };
+  return stack;
 }
 
-export { until } from "@edgefleet/testkit";
+import { until } from "@edgefleet/testkit";
+
+export { until };

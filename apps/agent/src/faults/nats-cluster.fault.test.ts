@@ -18,7 +18,7 @@ import {
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type RunningAgent, startAgent } from "../agent";
+import type { RunningAgent } from "../agent";
 import { startTestStack, type TestStack, until } from "../test-stack";
 
 const DEVICES = 3;
@@ -50,27 +50,13 @@ beforeAll(async () => {
     name: "fault-admin",
     creds: formatCreds(auth.controlPlane.jwt, auth.controlPlane.seed),
   });
-  for (let i = 0; i < DEVICES; i++) {
-    const dir = await stack.newDataDir();
-    dataDirs.push(dir);
-    const a = await startAgent(
-      stack.agentConfig(dir, await stack.newEnrollmentToken(), {
-        name: `cluster-${i}`,
-        labels: { fleet: "cluster" },
-        localApi: { host: "127.0.0.1", httpPort: 0 },
-        telemetryIntervalMs: 300,
-      }),
-    );
-    agents.push(a);
-    await a.connected;
-  }
-  for (const a of agents) {
-    await until(
-      `the profile of ${a.deviceId}`,
-      async () =>
-        (await stack.api(`/api/v1/devices/${a.deviceId}/profile`)).status === 200 || undefined,
-      30_000,
-    );
+  for (const { agent, dataDir } of await stack.startProfiledAgents(DEVICES, "cluster", {
+    labels: { fleet: "cluster" },
+    localApi: { host: "127.0.0.1", httpPort: 0 },
+    telemetryIntervalMs: 300,
+  })) {
+    agents.push(agent);
+    dataDirs.push(dataDir);
   }
 }, 120_000);
 
