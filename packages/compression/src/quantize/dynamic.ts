@@ -14,16 +14,21 @@ import {
   upgradeOpset,
 } from "@edgefleet/onnx";
 import { foldBatchNorm } from "./prepare";
-import { INT8, quantizeTensor, UINT8 } from "./qmath";
+import { int8WeightRange, type QRange, quantizeTensor, UINT8 } from "./qmath";
 import { constantsToInitializers, dropUnreadInitializers, weightedNodes } from "./weights";
 
 /**
  * Dynamic int8: weights quantized ahead of time, activations quantized per call from their
  * observed range. MatMul/Gemm become com.microsoft DynamicQuantizeMatMul (int8 weights,
  * per output column); Conv becomes DynamicQuantizeLinear + ConvInteger (uint8 weights, per
- * tensor: ORT's ConvInteger has no per-channel zero points).
+ * tensor: ORT's ConvInteger has no per-channel zero points). `reduceRange` (default true) keeps
+ * the int8 weights to 7 bits for x86 CPUs without VNNI (see int8ReduceRange); ConvInteger's
+ * uint8 x uint8 kernel has no int16 pair step and keeps 8 bits.
  */
-export function quantizeDynamic(model: ModelProto, options: { ops?: string[] } = {}): ModelProto {
+export function quantizeDynamic(
+  model: ModelProto,
+  options: { ops?: string[]; reduceRange?: boolean } = {},
+): ModelProto {
   const m = cloneModel(model);
   constantsToInitializers(m);
   foldBatchNorm(m); // ConvInteger + BatchNormalization would not fuse: fold it first
@@ -38,7 +43,9 @@ export function quantizeDynamic(model: ModelProto, options: { ops?: string[] } =
     if (node.opType === "Gemm" && !gemmIsPlain(node)) continue;
     replacements.set(
       node,
-      node.opType === "Conv" ? convInteger(g, wn.node, fresh) : dynamicMatMul(g, wn.node, fresh),
+      node.opType === "Conv"
+        ? convInteger(g, wn.node, fresh)
+        : dynamicMatMul(g, wn.node, fresh, int8WeightRange(options.reduceRange ?? true)),
     );
   }
   g.node = (g.node ?? []).flatMap((n) => replacements.get(n) ?? [n]);
@@ -56,12 +63,17 @@ function gemmIsPlain(n: NodeProto): boolean {
   return get("transA", 0) === 0 && get("transB", 0) === 0 && unit("alpha") && unit("beta");
 }
 
-function dynamicMatMul(g: GraphProto, node: NodeProto, fresh: (p: string) => string): NodeProto[] {
+function dynamicMatMul(
+  g: GraphProto,
+  node: NodeProto,
+  fresh: (p: string) => string,
+  weightRange: QRange,
+): NodeProto[] {
   const [x, wName, bias] = node.input ?? [];
   const wt = (g.initializer ?? []).find((t) => t.name === wName);
   if (!wt) return [node];
   const dims = tensorDims(wt);
-  const cq = quantizeTensor(tensorToFloat32(wt), dims, 1, INT8, true);
+  const cq = quantizeTensor(tensorToFloat32(wt), dims, 1, weightRange, true);
   const q = fresh(`${wName}_quantized`);
   const s = fresh(`${wName}_scale`);
   const z = fresh(`${wName}_zero_point`);

@@ -7,6 +7,7 @@ import { quantizeInt4 } from "./int4";
 import { prepareForQuantization } from "./prepare";
 import { staticSensitivity } from "./sensitivity";
 import { quantizeStatic, staticCalibrationTargets } from "./static";
+import { type CpuTarget, int8ReduceRange } from "./target";
 import { quantizeWeightsFp8, quantizeWeightsInt8 } from "./weight-only";
 
 export * from "./calibrate";
@@ -19,6 +20,7 @@ export * from "./prepare";
 export * from "./qmath";
 export * from "./sensitivity";
 export * from "./static";
+export * from "./target";
 export * from "./weight-only";
 export { constantsToInitializers, weightedNodes } from "./weights";
 
@@ -56,6 +58,8 @@ export interface QuantizeContext {
   calibration?: readonly CalibrationBatch[];
   onCalibrationProgress?: (done: number, total: number) => void;
   threads?: number;
+  /** CPU the variant is for: int8 weights drop to 7 bits on x86 without VNNI (unknown: always) */
+  target?: CpuTarget;
 }
 
 export async function quantizeModel(
@@ -64,6 +68,7 @@ export async function quantizeModel(
   ctx: QuantizeContext = {},
 ): Promise<QuantizeResult> {
   const plain = { disableQuantQdq: false };
+  const reduceRange = int8ReduceRange(ctx.target);
   switch (spec.kind) {
     case "fp16":
       return spec.compute
@@ -74,7 +79,7 @@ export async function quantizeModel(
     case "fp8-weights":
       return { model: quantizeWeightsFp8(model, spec), runtime: { disableQuantQdq: true } };
     case "int8-dynamic":
-      return { model: quantizeDynamic(model), runtime: plain };
+      return { model: quantizeDynamic(model, { reduceRange }), runtime: plain };
     case "int4":
       return { model: quantizeInt4(model, spec), runtime: plain };
     case "int8-static": {
@@ -89,10 +94,14 @@ export async function quantizeModel(
       });
       let exclude: string[] = [];
       if (spec.keepFloatFraction) {
-        const scan = await staticSensitivity(prepared, ranges, ctx.calibration[0]);
+        const scan = await staticSensitivity(prepared, ranges, ctx.calibration[0], { reduceRange });
         exclude = scan.slice(0, Math.ceil(spec.keepFloatFraction * scan.length)).map((s) => s.node);
       }
-      const q = quantizeStatic(prepared, ranges, { perChannel: spec.perChannel, exclude });
+      const q = quantizeStatic(prepared, ranges, {
+        perChannel: spec.perChannel,
+        exclude,
+        reduceRange,
+      });
       return { model: q, runtime: plain, float32Nodes: exclude };
     }
   }

@@ -5,8 +5,15 @@ export interface QRange {
 }
 
 export const INT8: QRange = { qmin: -128, qmax: 127 };
+/** int8 weights with 7 bits in use (ORT's reduce_range): see int8ReduceRange. */
+export const INT7: QRange = { qmin: -64, qmax: 63 };
 export const UINT8: QRange = { qmin: 0, qmax: 255 };
 export const UINT4: QRange = { qmin: 0, qmax: 15 };
+
+/** Grid of int8 weights that meet uint8 activations in an integer kernel. */
+export function int8WeightRange(reduceRange: boolean): QRange {
+  return reduceRange ? INT7 : INT8;
+}
 
 export interface QParams {
   scale: number;

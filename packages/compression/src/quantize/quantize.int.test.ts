@@ -1,8 +1,8 @@
 import { encodeModel, type ModelProto, opHistogram } from "@edgefleet/onnx";
-import { createSession, floatTensor, run } from "@edgefleet/runtime";
+import { createSession, floatTensor, readHardwareFacts, run } from "@edgefleet/runtime";
 import { describe, expect, it } from "vitest";
 import { kernelReport } from "../evaluate/run";
-import { type QuantizeSpec, quantizeModel } from "./index";
+import { int8ReduceRange, type QuantizeSpec, quantizeModel } from "./index";
 import { seeded, tinyCnn, tinyMlp } from "./test-models";
 
 async function logits(model: ModelProto, x: Float32Array, dims: number[], disableQuantQdq = false) {
@@ -78,6 +78,27 @@ describe("every variant kind runs in ONNX Runtime close to fp32 (MLP)", () => {
     expect(Object.keys(k.optimizedOps).some((op) => op.endsWith(kernel))).toBe(true);
     expect(Object.keys(k.kernelTimeUs).length).toBeGreaterThan(0);
   });
+
+  // Decides for this host's CPU: full 8-bit weights with VNNI (or on Arm), 7-bit without.
+  it.each(CASES.filter(([, s]) => s.kind === "int8-static" || s.kind === "int8-dynamic"))(
+    "%s for this host's own CPU facts",
+    async (_, spec, tol) => {
+      const host = await readHardwareFacts();
+      const ref = await logits(model, evalX, [16, 64]);
+      const error = async (target: { arch: string; cpuFlags: string[] }) => {
+        const r = await quantizeModel(model, spec, { calibration, target });
+        return relErr(ref, await logits(r.model, evalX, [16, 64]));
+      };
+      expect(await error(host)).toBeLessThan(tol);
+      const fullRange = await error({ arch: "arm64", cpuFlags: ["neon"] });
+      if (int8ReduceRange(host)) {
+        // The cause: full-range int8 weights saturate the int16 pair sums of x86 U8S8 without VNNI.
+        expect(fullRange).toBeGreaterThan(2 * (await error(host)));
+      } else {
+        expect(fullRange).toBeLessThan(tol);
+      }
+    },
+  );
 
   it("weight-only formats need disable_quant_qdq to fold their DequantizeLinear", async () => {
     const r = await quantizeModel(model, {

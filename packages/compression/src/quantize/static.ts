@@ -12,7 +12,7 @@ import {
   uniqueNamer,
 } from "@edgefleet/onnx";
 import { dequantizedWeight, type QdqWriter, qdqDomain, quantDequant } from "./qdq";
-import { chooseQParams, INT8, quantizeTensor, UINT8 } from "./qmath";
+import { chooseQParams, INT8, int8WeightRange, quantizeTensor, UINT8 } from "./qmath";
 import { dropUnreadInitializers, weightedNodes } from "./weights";
 
 export type ActivationRange = readonly [number, number];
@@ -20,6 +20,8 @@ export type ActivationRange = readonly [number, number];
 export interface StaticQuantOptions {
   /** per output channel weight scales (default) or one scale per tensor */
   perChannel?: boolean;
+  /** 7-bit weights for x86 CPUs without VNNI (see int8ReduceRange); default true, safe anywhere */
+  reduceRange?: boolean;
   /** uint8 asymmetric activations (x86 U8S8 kernels, default) or int8 symmetric */
   activationType?: "uint8" | "int8";
   /** also quantize op outputs (after a following Relu), so ORT can chain integer kernels */
@@ -65,7 +67,7 @@ function outputAfterActivation(node: NodeProto, consumers: Map<string, NodeProto
 }
 
 /**
- * QDQ int8: weights int8 symmetric (per channel by default), activations quantized with the
+ * QDQ int8: weights int8 symmetric (per channel by default, 7-bit unless reduceRange is false), activations quantized with the
  * calibrated ranges, biases int32 with scale s_x * s_w. Expects prepareForQuantization output.
  */
 export function quantizeStatic(
@@ -76,6 +78,7 @@ export function quantizeStatic(
   const m = cloneModel(model);
   const g = m.graph as GraphProto;
   const perChannel = options.perChannel ?? true;
+  const weightRange = int8WeightRange(options.reduceRange ?? true);
   const act = options.activationType === "int8" ? INT8 : UINT8;
   const actType = options.activationType === "int8" ? DataType.INT8 : DataType.UINT8;
   const w: QdqWriter = { domain: qdqDomain(m), fresh: uniqueNamer(g), nodes: [], initializers: [] };
@@ -92,7 +95,7 @@ export function quantizeStatic(
   for (const { node, weight, channelAxis } of selectedNodes(g, options)) {
     const dims = tensorDims(weight);
     const axis = perChannel ? channelAxis : undefined;
-    const cq = quantizeTensor(tensorToFloat32(weight), dims, axis, INT8, true);
+    const cq = quantizeTensor(tensorToFloat32(weight), dims, axis, weightRange, true);
     const base = weight.name ?? "w";
     const wdq = dequantizedWeight(w, base, dims, cq, DataType.INT8, axis);
     const inputs = [...(node.input ?? [])];
