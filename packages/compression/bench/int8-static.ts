@@ -2,7 +2,8 @@
  * Benchmark 3: int8 static quantization of a wide MLP (784-1024-1024-10) trained on the MNIST
  * split. fp32 and the int8 QDQ variants (three calibration methods) are measured side by side
  * in one run, in ONNX Runtime, on the held-out test split; batch-64 latency rounds alternate
- * between models so machine noise hits them alike.
+ * between models so machine noise hits them alike. The int8 variants are built for an unknown
+ * target (7-bit weights, see int8ReduceRange), plus one min-max variant with full 8-bit weights.
  *
  *   npx tsx packages/compression/bench/int8-static.ts [--epochs 3] [--seed 1] [--threads 1] [--rounds 8]
  */
@@ -59,6 +60,14 @@ for (const method of ["minmax", "percentile", "mse"] as CalibrationMethod[]) {
   );
   variants.push({ id: `int8-static-${method}`, bytes: encodeModel(r.model) });
 }
+// The same min-max variant with full 8-bit weights, as built for a VNNI target: on an x86 host
+// without VNNI it shows what reduce-range avoids (ORT's U8S8 int16 pair sums saturating).
+const vnni = await quantizeModel(
+  fp32,
+  { kind: "int8-static", calibration: "minmax", perChannel: true },
+  { calibration, target: { arch: "x64", cpuFlags: ["avx2", "avx512f", "avx512_vnni"] } },
+);
+variants.push({ id: "int8-minmax-8bit-w", bytes: encodeModel(vnni.model) });
 
 const sessions = new Map<string, Session>();
 for (const v of variants)
