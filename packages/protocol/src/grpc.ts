@@ -1,5 +1,7 @@
 // Generated gRPC code (ts-proto over grpc-js): its own entry, so that what only needs the JSON
 // wire types (the agent at rest, say) does not load grpc-js and every generated message.
+
+export { addGuardedService, type DecodeGuardOptions } from "./decode-guard";
 export { HardwareFacts } from "./gen/edgefleet/v1/device";
 export {
   EnrollmentServiceClient,

@@ -7,7 +7,7 @@ import {
   type InferResponse,
   LocalInferenceServiceClient,
 } from "@edgefleet/protocol/grpc";
-import { credentials, type ServiceError, status } from "@grpc/grpc-js";
+import { Client, credentials, type ServiceError, status } from "@grpc/grpc-js";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { float32FromLe, float32ToLe } from "./float-bytes";
@@ -177,6 +177,31 @@ describe("LocalInferenceService", () => {
     const trap = await serve(gatherTrapModel());
     const err = await expectStatus(infer(trap.client, { values: [0, 9, 0, 0] }), status.INTERNAL);
     expect(err.details).toMatch(/^inference failed: .*out of data bounds/);
+  });
+
+  it("INVALID_ARGUMENT naming request when the bytes are no InferRequest; still serving", async () => {
+    // A client that sends bytes as they are: what a broken or hostile client puts on the wire.
+    const raw = new Client(main.grpc.address, credentials.createInsecure());
+    const send = (bytes: number[]) =>
+      new Promise<unknown>((resolve, reject) =>
+        raw.makeUnaryRequest(
+          "/edgefleet.v1.LocalInferenceService/Infer",
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from(bytes),
+          (err, res) => (err ? reject(err) : resolve(res)),
+        ),
+      );
+    try {
+      // A length past the end; wire type 7 (none such); a varint that never ends.
+      for (const bytes of [[0x0a, 0x7f, 1], [0x0f], [0x10, ...new Array(11).fill(0xff)]]) {
+        const err = await expectStatus(send(bytes), status.INVALID_ARGUMENT, "request");
+        expect(err.details).toMatch(/not a valid protobuf message/);
+      }
+    } finally {
+      raw.close();
+    }
+    expect((await infer(main.client, { values: [...sampleInput(8)] })).outputs).toHaveLength(1);
   });
 
   it("GetModel says what is serving", async () => {

@@ -2,6 +2,7 @@
 // ModelSlot as the HTTP API. Errors carry the field at fault in the message ("dims: ...") and in
 // the `x-edgefleet-field` trailer; only ServingError messages reach a client.
 import {
+  addGuardedService,
   GetModelResponse,
   type InferRequest,
   InferResponse,
@@ -49,7 +50,9 @@ export async function startGrpcApi(options: GrpcApiOptions): Promise<RunningGrpc
     "grpc.max_receive_message_length": max,
     "grpc.max_send_message_length": max,
   });
-  server.addService(LocalInferenceServiceService, handlers(options.slot, options.logger));
+  addGuardedService(server, LocalInferenceServiceService, handlers(options.slot, options.logger), {
+    fieldTrailer: FIELD_TRAILER,
+  });
   const hostPort = `${host.includes(":") ? `[${host}]` : host}:${options.port ?? 0}`;
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(hostPort, ServerCredentials.createInsecure(), (err, bound) =>

@@ -2,6 +2,19 @@ import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { RateLimitedError, toPublicError } from "../errors";
 
+/**
+ * Longest `details` sent. The message travels percent-encoded in an HTTP/2 trailer, and one
+ * that echoes a 200 KB id goes past the peer's header list limit: the call never ended and the
+ * client's connection stopped answering (fuzz, issue 11).
+ */
+export const MAX_DETAILS_CHARS = 1_024;
+
+export function capDetails(text: string): string {
+  return text.length <= MAX_DETAILS_CHARS
+    ? text
+    : `${text.slice(0, MAX_DETAILS_CHARS)}... (${text.length} characters)`;
+}
+
 /** Typed errors become their status code; anything else is logged and sent as bare INTERNAL. */
 export function toServiceError(
   err: unknown,
@@ -10,7 +23,10 @@ export function toServiceError(
 ): Partial<ServiceError> {
   const pub = toPublicError(err);
   if (pub.grpcCode === status.INTERNAL) logger.error({ err, method }, "grpc call failed");
-  const out: Partial<ServiceError> = { code: pub.grpcCode, details: pub.body.error.message };
+  const out: Partial<ServiceError> = {
+    code: pub.grpcCode,
+    details: capDetails(pub.body.error.message),
+  };
   if (err instanceof RateLimitedError) {
     out.metadata = new Metadata();
     out.metadata.set("retry-after-ms", String(err.retryAfterMs));

@@ -2,6 +2,7 @@
 // to status codes; internal errors are logged, never sent.
 
 import {
+  addGuardedService,
   type EnrollmentServiceServer,
   EnrollmentServiceService,
   type EnrollRequest,
@@ -55,9 +56,10 @@ export function createGrpcServer(deps: GrpcDeps): Server {
       .catch((err) => callback(toServiceError(err, deps.logger, "RenewCredentials")));
   };
   const impl: EnrollmentServiceServer = { enroll, renewCredentials };
-  server.addService(EnrollmentServiceService, impl);
-  server.addService(FleetServiceService, fleetServiceImpl(deps));
-  server.addService(JobServiceService, jobServiceImpl(deps));
+  // Through the decode guard: undecodable bytes are the client's fault (INVALID_ARGUMENT).
+  addGuardedService(server, EnrollmentServiceService, impl);
+  addGuardedService(server, FleetServiceService, fleetServiceImpl(deps));
+  addGuardedService(server, JobServiceService, jobServiceImpl(deps));
   return server;
 }
 

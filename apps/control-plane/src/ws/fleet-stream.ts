@@ -17,6 +17,9 @@ export const BEARER_PROTOCOL_PREFIX = "edgefleet.bearer.";
 /** Close codes (4000-4999 are the application's): the socket's token stopped working. */
 export const CLOSE_TOKEN_REVOKED = 4001;
 export const CLOSE_TOKEN_EXPIRED = 4002;
+/** Clients only listen: a larger frame is closed with 1009 rather than buffered (ws's default
+ * would take 100 MiB). */
+export const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
 
 export function attachFleetStream(
   server: Server,
@@ -30,6 +33,7 @@ export function attachFleetStream(
 ): WebSocketServer {
   const wss = new WebSocketServer({
     noServer: true,
+    maxPayload: MAX_CLIENT_FRAME_BYTES,
     // Never echo the token back: answer with the versioned protocol when it was offered.
     handleProtocols: (protocols) => (protocols.has(STREAM_PROTOCOL) ? STREAM_PROTOCOL : false),
   });
