@@ -241,6 +241,8 @@ describe("desired state and artifacts", () => {
     ).toBeNull();
   });
 
+  // 15 s: on this session's machine the direct get of a missing object's meta answered its 404
+  // after 3.6-5 s (the found one in 17 ms); not explained yet, see the issue 11 note.
   it("reads an artifact chunk by chunk, byte for byte", async () => {
     const parts: Uint8Array[] = [];
     const meta = await readObject(ncA, name, { onChunk: (c) => void parts.push(c) });
@@ -250,7 +252,7 @@ describe("desired state and artifacts", () => {
     await expect(readObject(ncA, "cd".repeat(32), { onChunk() {} })).rejects.toThrow(
       DirectGetError,
     );
-  });
+  }, 15_000);
 
   it.each([
     ["B's desired state", `$JS.API.DIRECT.GET.KV_desired.$KV.desired.dev-b`, ""],
