@@ -323,6 +323,14 @@ for (const n of args.sizes!.split(",").map(Number)) {
     result.counters = last.map((s) => s?.counters);
     result.online = (await stack.api("/api/v1/devices?status=online&limit=1")).body.total;
     result.stopMs2 = await stopSims(b.sims);
+  } catch (err) {
+    // the control plane's own account of what failed: its error lines (pino level >= 50)
+    const errors = cp.process
+      .output()
+      .split("\n")
+      .filter((l) => /"level":(5|6)\d/.test(l));
+    console.error(errors.slice(-20).join("\n"));
+    throw err;
   } finally {
     console.log(JSON.stringify(result));
     await cp.kill("SIGTERM");
