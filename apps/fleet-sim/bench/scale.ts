@@ -269,9 +269,11 @@ for (const n of args.sizes!.split(",").map(Number)) {
   let cp = await startCp(stack, maxBatch);
   const dir = await tempDir();
   const result: Record<string, unknown> = { devices: n, processes, maxBatch };
+  const started: Sim[] = []; // killed in `finally` if a failure left them running
   try {
     // 1. register + connect, telemetry off: idle
     const a = await runSims(n, processes, dir.path, stack, 0);
+    started.push(...a.sims);
     result.register = {
       wallMs: a.wallMs,
       registerMs: a.stats.map((s) => s.timings.registerMs),
@@ -288,6 +290,7 @@ for (const n of args.sizes!.split(",").map(Number)) {
 
     // 2. the same fleet again (no registration), telemetry every 5 s
     const b = await runSims(n, processes, dir.path, stack, Number(args["telemetry-interval"]));
+    started.push(...b.sims);
     result.reconnect = {
       wallMs: b.wallMs,
       connectMs: b.stats.map((s) => s.timings.connectMs),
@@ -333,6 +336,7 @@ for (const n of args.sizes!.split(",").map(Number)) {
     throw err;
   } finally {
     console.log(JSON.stringify(result));
+    for (const s of started) if (s.child.exitCode === null) s.child.kill("SIGKILL");
     await cp.kill("SIGTERM");
     await stack.stop();
     await dir.remove();
