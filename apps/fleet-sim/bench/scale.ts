@@ -269,9 +269,11 @@ for (const n of args.sizes!.split(",").map(Number)) {
   let cp = await startCp(stack, maxBatch);
   const dir = await tempDir();
   const result: Record<string, unknown> = { devices: n, processes, maxBatch };
+  const started: Sim[] = []; // killed in `finally` if a failure left them running
   try {
     // 1. register + connect, telemetry off: idle
     const a = await runSims(n, processes, dir.path, stack, 0);
+    started.push(...a.sims);
     result.register = {
       wallMs: a.wallMs,
       registerMs: a.stats.map((s) => s.timings.registerMs),
@@ -288,6 +290,7 @@ for (const n of args.sizes!.split(",").map(Number)) {
 
     // 2. the same fleet again (no registration), telemetry every 5 s
     const b = await runSims(n, processes, dir.path, stack, Number(args["telemetry-interval"]));
+    started.push(...b.sims);
     result.reconnect = {
       wallMs: b.wallMs,
       connectMs: b.stats.map((s) => s.timings.connectMs),
@@ -323,8 +326,17 @@ for (const n of args.sizes!.split(",").map(Number)) {
     result.counters = last.map((s) => s?.counters);
     result.online = (await stack.api("/api/v1/devices?status=online&limit=1")).body.total;
     result.stopMs2 = await stopSims(b.sims);
+  } catch (err) {
+    // the control plane's own account of what failed: its error lines (pino level >= 50)
+    const errors = cp.process
+      .output()
+      .split("\n")
+      .filter((l) => /"level":(5|6)\d/.test(l));
+    console.error(errors.slice(-20).join("\n"));
+    throw err;
   } finally {
     console.log(JSON.stringify(result));
+    for (const s of started) if (s.child.exitCode === null) s.child.kill("SIGKILL");
     await cp.kill("SIGTERM");
     await stack.stop();
     await dir.remove();
