@@ -328,6 +328,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
           nc,
           kvStreamName(KV_BUCKETS.desired),
           kvSubject(KV_BUCKETS.desired, deviceId),
+          undefined,
+          config.nats?.desiredDomain,
         );
       } catch (err) {
         const delayMs = backoffDelay(attempt, DESIRED_READ_BACKOFF, Math.random());
