@@ -350,23 +350,53 @@ export async function startNatsCluster(
     throw (failed as PromiseRejectedResult).reason;
   }
   const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
-  while (!(await Promise.all(servers.map((s) => metaLeaderKnown(s.httpPort)))).every(Boolean)) {
+  while (!(await metaGroupReady(servers.map((s) => s.httpPort)))) {
     if (Date.now() > deadline) {
       await stop();
-      throw new NatsServerStartError("JetStream cluster elected no meta leader in time");
+      throw new NatsServerStartError("JetStream cluster's meta group not current in time");
     }
     await sleep(50);
   }
   return { urls: servers.map((s) => s.url), servers, stop };
 }
 
-/** JetStream API calls time out until the meta group has a leader; a cluster without JetStream has no meta group and is ready. */
-async function metaLeaderKnown(httpPort: number): Promise<boolean> {
-  try {
-    const res = await fetch(`http://${HOST}:${httpPort}/jsz`);
-    const jsz = (await res.json()) as { disabled?: boolean; meta_cluster?: { leader?: string } };
-    return jsz.disabled === true || !jsz.meta_cluster || Boolean(jsz.meta_cluster.leader);
-  } catch {
-    return false;
-  }
+interface MetaCluster {
+  leader?: string;
+  cluster_size?: number;
+  replicas?: Array<{ name: string; current?: boolean; offline?: boolean }>;
+}
+
+/**
+ * JetStream API calls time out until the meta group has a leader, and (2.9) an R3 stream create
+ * fails ("error creating store for stream", seen on a loaded machine) until the leader has heard
+ * from every peer: ready when every node knows the leader and the leader sees all its peers
+ * current. A cluster without JetStream has no meta group and is ready.
+ */
+async function metaGroupReady(httpPorts: number[]): Promise<boolean> {
+  const views = await Promise.all(
+    httpPorts.map(async (port) => {
+      try {
+        const base = `http://${HOST}:${port}`;
+        const jsz = (await (await fetch(`${base}/jsz`)).json()) as {
+          disabled?: boolean;
+          meta_cluster?: MetaCluster;
+        };
+        // 2.9's /jsz does not name its server; /varz does.
+        const varz = (await (await fetch(`${base}/varz`)).json()) as { server_name?: string };
+        return { ...jsz, name: varz.server_name };
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  if (views.some((v) => v === undefined)) return false;
+  if (views.every((v) => v!.disabled === true || !v!.meta_cluster)) return true;
+  if (!views.every((v) => v!.meta_cluster?.leader)) return false;
+  const leader = views.find((v) => v!.name === v!.meta_cluster?.leader);
+  const replicas = leader?.meta_cluster?.replicas;
+  if (!replicas) return false;
+  return (
+    replicas.length === httpPorts.length - 1 &&
+    replicas.every((r) => r.current === true && r.offline !== true)
+  );
 }
