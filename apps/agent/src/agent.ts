@@ -495,6 +495,7 @@ function jobWorker(
     publish: async (subject, data, msgID) => {
       await jetstream(live()).publish(subject, data, { msgID, timeout: 5_000 });
     },
+    signal: (subject, data) => live().publish(subject, data),
     models: new JobModels(models),
     log: log.child({ component: "jobs" }),
     onShard: config.onJobShard,

@@ -14,7 +14,7 @@ import {
   signManifest,
   unpackModel,
 } from "@edgefleet/artifact";
-import { connectBus, ensureStores, formatCreds, loadOrCreateFleetAuth } from "@edgefleet/bus";
+import { ensureStores } from "@edgefleet/bus";
 import { createMlp, exportOnnx } from "@edgefleet/compression";
 import { DataType, GraphBuilder } from "@edgefleet/onnx";
 import {
@@ -106,12 +106,7 @@ async function writeDesired(mutate: (d: DesiredState) => DesiredState) {
 
 beforeAll(async () => {
   stack = await startTestStack();
-  const auth = await loadOrCreateFleetAuth(stack.stateDir);
-  cpNats = await connectBus({
-    servers: stack.nats.url,
-    name: "test-writer",
-    creds: formatCreds(auth.controlPlane.jwt, auth.controlPlane.seed),
-  });
+  cpNats = await stack.controlPlaneBus("test-writer");
   ws = new WebSocket(`${stack.cp.httpUrl.replace("http", "ws")}/api/v1/stream`, {
     headers: { authorization: `Bearer ${stack.adminToken}` },
   });

@@ -134,10 +134,10 @@ describe("three workloads on three agent processes", { timeout: 60_000 }, () => 
         variantId,
         dataset: "mnist",
         shardSize: 100,
-        // Long enough that a live process's shard is not handed again on a loaded 2-core machine
-        // (a prefetched shard's ack wait runs while it waits behind the one being run: at 1.5 s,
-        // 2 runs in 5 counted 37-101 duplicate answers with the fault suites beside it).
-        ackWaitMs: 4000,
+        // A live process's shards (the one it runs, the one prefetched behind it) stay with it:
+        // it says "working" every 375 ms. Before it did, 2 runs in 5 counted 37-101 duplicate
+        // answers at this ack wait with the fault suites beside it.
+        ackWaitMs: 1500,
         prefetch: true,
         selector: { deviceIds: procs.map((p) => p.deviceId) },
       }),

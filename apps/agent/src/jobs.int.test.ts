@@ -7,7 +7,6 @@
 // (agents told, no more shards handed out, nothing of it left on the JOBS stream), as a finished
 // one leaves nothing there either.
 
-import { connectBus, formatCreds, loadOrCreateFleetAuth } from "@edgefleet/bus";
 import { createMlp, exportOnnx, loadMnistSplit, trainClassifier } from "@edgefleet/compression";
 import { mnistDataset } from "@edgefleet/control-plane/testing";
 import {
@@ -129,12 +128,7 @@ beforeAll(async () => {
   });
   ws.on("message", (d) => wsEvents.push(JSON.parse(String(d))));
   await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
-  const auth = await loadOrCreateFleetAuth(stack.stateDir);
-  cpNats = await connectBus({
-    servers: stack.nats.url,
-    name: "jobs-test",
-    creds: formatCreds(auth.controlPlane.jwt, auth.controlPlane.seed),
-  });
+  cpNats = await stack.controlPlaneBus("jobs-test");
   jsm = await jetstreamManager(cpNats);
 });
 
@@ -337,6 +331,54 @@ describe("sharded batch inference", { timeout: 60_000 }, () => {
     const rows = await allResults(job.id);
     expect(rows.map((r) => r.input)).toEqual([...Array(800).keys()]);
     expect(rows.map((r) => r.argmax)).toEqual((await reference(800)).argmax);
+  });
+
+  it("keeps a shard that runs longer than the ack wait with its device, while another waits", async () => {
+    // A microcontroller-class device runs a 500-input shard of a wide MLP 150x slower than this
+    // host: about 2 s, against an ack wait of 1 s, while an x86 gateway of the same job
+    // runs out of shards and keeps asking. The slow device says "working" every quarter of the ack
+    // wait, so its shards are not handed to the fast one (which would run them a second time).
+    const wide = exportOnnx(createMlp([784, 2048, 10], 3));
+    const { variantIds } = await stack.importModel({
+      name: "wide",
+      variants: [{ name: "fp32", bytes: wide }],
+    });
+    const ran = { slow: [] as number[], fast: [] as number[] };
+    const slowMs: number[] = [];
+    const startedAt = new Map<number, number>();
+    const slow = await agent("mcu-1", "mcu-gateway", {
+      onJobShard: (e) => {
+        if (e.phase === "start") {
+          ran.slow.push(e.index);
+          startedAt.set(e.index, performance.now());
+        } else slowMs.push(performance.now() - startedAt.get(e.index)!);
+      },
+    });
+    const fast = await agent("x86-slow-job", "x86-gateway", {
+      onJobShard: (e) => void (e.phase === "start" && ran.fast.push(e.index)),
+    });
+    const job = await createJob({
+      name: "slow-shards",
+      variantId: variantIds.get("fp32"),
+      dataset: "mnist",
+      limit: 3000,
+      shardSize: 500,
+      ackWaitMs: 1000,
+      prefetch: true,
+      selector: { deviceIds: [slow.deviceId, fast.deviceId] },
+    });
+    const done = await completed(job.id);
+    // The case under test: the slow device held shards past the ack wait (else this proves
+    // nothing).
+    expect(ran.slow.length, "shards the slow device ran").toBeGreaterThan(0);
+    expect(Math.min(...slowMs), `its run times ${slowMs.map(Math.round)} ms`).toBeGreaterThan(1000);
+    expect(done.shards).toEqual({ total: 6, pending: 0, done: 6, parked: 0 });
+    expect(done.duplicates).toBe(0);
+    // Each shard ran once, on one device.
+    expect([...ran.slow, ...ran.fast].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    const rows = await allResults(job.id);
+    expect(rows.map((r) => r.input)).toEqual([...Array(3000).keys()]);
+    expect(rows.map((r) => r.argmax)).toEqual((await onnxReference(wide, 3000)).argmax);
   });
 
   it("parks a shard that fails on every attempt, with its error, and completes", async () => {

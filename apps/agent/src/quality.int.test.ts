@@ -9,7 +9,7 @@
 // different top-1 on every input).
 import { randomUUID } from "node:crypto";
 import { encodeCanarySet, packModel } from "@edgefleet/artifact";
-import { connectBus, ensureStores, formatCreds, loadOrCreateFleetAuth } from "@edgefleet/bus";
+import { ensureStores } from "@edgefleet/bus";
 import {
   createMlp,
   exportOnnx,
@@ -298,12 +298,7 @@ const expected = { fp32: 0, rotated: 0 };
 
 beforeAll(async () => {
   stack = await startTestStack();
-  const auth = await loadOrCreateFleetAuth(stack.stateDir);
-  cpNats = await connectBus({
-    servers: stack.nats.url,
-    name: "test-control-plane",
-    creds: formatCreds(auth.controlPlane.jwt, auth.controlPlane.seed),
-  });
+  cpNats = await stack.controlPlaneBus("test-control-plane");
   const m = await stack.importModel({
     name: "mnist-mlp",
     variants: [

@@ -5,14 +5,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  connectBus,
-  formatCreds,
-  HUB_DOMAIN,
-  loadOrCreateFleetAuth,
-  mintSiteCredentials,
-  writeSiteServerConfig,
-} from "@edgefleet/bus";
+import { HUB_DOMAIN, mintSiteCredentials, writeSiteServerConfig } from "@edgefleet/bus";
 import { createMlp, exportOnnx } from "@edgefleet/compression";
 import { STREAMS, subjects } from "@edgefleet/protocol";
 import { type LeafSiteHandle, startLeafSite } from "@edgefleet/testkit";
@@ -52,12 +45,7 @@ beforeAll(async () => {
       },
     },
   );
-  const auth = await loadOrCreateFleetAuth(stack.stateDir);
-  cpNats = await connectBus({
-    servers: stack.nats.url,
-    name: "test",
-    creds: formatCreds(auth.controlPlane.jwt, auth.controlPlane.seed),
-  });
+  cpNats = await stack.controlPlaneBus("test");
   const m = await stack.importModel({
     name: "mnist-mlp",
     variants: [{ name: "a", bytes: exportOnnx(createMlp([784, 32, 10], 1)) }],

@@ -4,13 +4,10 @@
 import { randomBytes } from "node:crypto";
 import {
   closeBus,
-  connectBus,
   connectDevice,
   decodeUserJwt,
   directGetLast,
-  formatCreds,
   kvStreamName,
-  loadOrCreateFleetAuth,
   signRenewalProof,
 } from "@edgefleet/bus";
 import { KV_BUCKETS, kvSubject, subjects } from "@edgefleet/protocol";
@@ -38,12 +35,7 @@ beforeAll(async () => {
     controllers: { tickMs: 200, leaseTtlMs: 1_500, retarget: { everyMs: 3_600_000 } },
   });
   grpc = new EnrollmentServiceClient(stack.cp.grpcAddress, credentials.createInsecure());
-  const auth = await loadOrCreateFleetAuth(stack.stateDir);
-  cpConn = await connectBus({
-    servers: stack.nats.url,
-    name: "test-observer",
-    creds: formatCreds(auth.controlPlane.jwt, auth.controlPlane.seed),
-  });
+  cpConn = await stack.controlPlaneBus("test-observer");
   const m = await stack.importModel({
     name: "creds-mlp",
     variants: [{ name: "fp32", bytes: randomBytes(2000), accuracy: 0.98 }],

@@ -5,8 +5,10 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  connectBus,
   connectDevice,
   type FleetAuth,
+  formatCreds,
   loadOrCreateFleetAuth,
   type ServerConfigOptions,
   writeServerConfig,
@@ -83,6 +85,11 @@ export interface TestControlPlane {
     publicKey: string;
     jwt: string;
   }>;
+  /**
+   * A NATS connection with the control plane's own identity (full rights on the fleet account:
+   * the JetStream API, every subject), to every node; closed by `stop()` unless you close it first.
+   */
+  controlPlaneBus(name: string): Promise<NatsConnection>;
   stop(): Promise<void>;
 }
 
@@ -159,6 +166,7 @@ export async function startTestControlPlane(
   };
   const cp = await startControlPlane(config);
   const adminToken = (await readFile(cp.adminTokenPath, "utf8")).trim();
+  /** Connections this fixture opened (devices, control-plane buses): closed by `stop()`. */
   const devices: NatsConnection[] = [];
   const bearer = { authorization: `Bearer ${adminToken}` };
   const upload = async (bytes: Uint8Array) => {
@@ -296,6 +304,15 @@ export async function startTestControlPlane(
       }
       const seed = new TextDecoder().decode(kp.getSeed());
       return { deviceId: res.deviceId, nc, seed, publicKey: kp.getPublicKey(), jwt: res.userJwt };
+    },
+    async controlPlaneBus(name) {
+      const nc = await connectBus({
+        servers: natsUrls,
+        name,
+        creds: formatCreds(auth.controlPlane.jwt, auth.controlPlane.seed),
+      });
+      devices.push(nc);
+      return nc;
     },
     async stop() {
       await Promise.all(devices.map((d) => d.close().catch(() => {})));

@@ -23,7 +23,7 @@ import {
 import { STREAMS } from "@edgefleet/protocol";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { loadFleetFile } from "../src/fleet-file";
-import { controlPlaneNats, importTwoVariants, tempDir } from "../src/test-support";
+import { importTwoVariants, tempDir } from "../src/test-support";
 import { createRollout, oneWaveRollout, runRollout, waitUntilPlanned } from "./rollout-run";
 import {
   procCpuTicks,
@@ -146,7 +146,7 @@ async function apiLatency(stack: Stack, deviceId: string, count: number, concurr
 
 /** The TELEMETRY stream and the control plane's consumer at one moment. */
 async function telemetryState(stack: Stack) {
-  const nc = await controlPlaneNats(stack);
+  const nc = await stack.controlPlaneBus("test-control-plane");
   try {
     const jsm = await jetstreamManager(nc);
     const st = await jsm.streams.info(STREAMS.telemetry.name);

@@ -10,7 +10,7 @@ import { startControlApi } from "./control-api";
 import { type RunningFleet, startFleet } from "./fleet";
 import { loadFleetFile } from "./fleet-file";
 import { RegistrationError } from "./register";
-import { controlPlaneNats, tempDir } from "./test-support";
+import { tempDir } from "./test-support";
 
 let stack: TestControlPlane;
 let fleet: RunningFleet;
@@ -21,7 +21,7 @@ beforeAll(async () => {
   // 500 devices beating every second: an offline timeout that a busy test machine still meets.
   stack = await startTestControlPlane({ heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 10_000 });
   dir = await tempDir();
-  cpNats = await controlPlaneNats(stack);
+  cpNats = await stack.controlPlaneBus("test-control-plane");
   fleet = await startFleet({
     devices: 500,
     fleetFile: `${dir.path}/fleet.json`,

@@ -23,13 +23,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningFleet, startFleet } from "./fleet";
 import { loadFleetFile } from "./fleet-file";
-import {
-  assign,
-  controlPlaneNats,
-  importTwoVariants,
-  newEnrollmentToken,
-  tempDir,
-} from "./test-support";
+import { assign, importTwoVariants, newEnrollmentToken, tempDir } from "./test-support";
 
 let stack: TestControlPlane;
 let fleet: RunningFleet;
@@ -56,7 +50,7 @@ const fleetOptions = (token?: string) => ({
 beforeAll(async () => {
   stack = await startTestControlPlane();
   dir = await tempDir();
-  cpNats = await controlPlaneNats(stack);
+  cpNats = await stack.controlPlaneBus("test-control-plane");
   variants = (await importTwoVariants(stack)).variantIds;
   fleet = await startFleet(fleetOptions(await newEnrollmentToken(stack, 20)));
 }, 60_000);

@@ -1,28 +1,15 @@
-// Test fixtures for fleet-sim's *.int.test.ts: temp fleet files, the control plane's own NATS
-// connection (to watch the wire and write desired state by hand), small artifacts.
+// Test fixtures for fleet-sim's *.int.test.ts: temp fleet files, enrollment tokens, small artifacts.
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectBus, formatCreds, loadOrCreateFleetAuth } from "@edgefleet/bus";
 import type { TestControlPlane } from "@edgefleet/control-plane/testing";
-import type { NatsConnection } from "@nats-io/transport-node";
 import { SimulationModel } from "./model";
 import { DEFAULT_HOST_FIGURES } from "./profile";
 
 export async function tempDir(): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), "ef-fleet-sim-"));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
-}
-
-/** A connection with the control plane's identity (full rights on the fleet account). */
-export async function controlPlaneNats(stack: TestControlPlane): Promise<NatsConnection> {
-  const auth = await loadOrCreateFleetAuth(stack.stateDir);
-  return connectBus({
-    servers: stack.nats.url,
-    name: "test-control-plane",
-    creds: formatCreds(auth.controlPlane.jwt, auth.controlPlane.seed),
-  });
 }
 
 export async function newEnrollmentToken(stack: TestControlPlane, maxUses: number) {

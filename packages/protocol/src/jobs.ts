@@ -33,6 +33,12 @@ export const shardReplyHeadSchema = z.discriminatedUnion("status", [
     delivery: z.number().int().positive(),
     /** Ask for the next shard now, while running this one (enough are queued for everyone). */
     prefetch: z.boolean().default(false),
+    /**
+     * How long the control plane waits for a sign of work on this shard before handing it to
+     * another device: the device sends `shardWorking` well within it while it holds the shard.
+     * Absent: it sends nothing (the shard's result must come within the job's ack wait).
+     */
+    ackWaitMs: z.number().int().positive().optional(),
     model: jobModelSchema,
   }),
   /** Every remaining shard is held by some device: ask again shortly. */
@@ -89,6 +95,18 @@ export function decodeShardReply(bytes: Uint8Array): ShardReply {
   const inputs = new Float32Array(new Uint8Array(body).buffer);
   return { ...head, inputs };
 }
+
+/**
+ * On `ef.v1.dev.<id>.jobs.<jobId>.working`: the device holds this delivery of the shard (queued
+ * behind the one it runs, or running). A dead device stops sending, and the shard goes to
+ * another device one ack wait later.
+ */
+export const shardWorkingSchema = z.object({
+  jobId: z.string().uuid(),
+  index: z.number().int().nonnegative(),
+  delivery: z.number().int().positive(),
+});
+export type ShardWorking = z.infer<typeof shardWorkingSchema>;
 
 /** On `ef.v1.dev.<id>.jobs.<jobId>.results`, published as the device (JetStream, msgID dedupe). */
 export const shardResultSchema = z.discriminatedUnion("ok", [

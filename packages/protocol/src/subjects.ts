@@ -56,7 +56,14 @@ export const subjects = {
   /** A device's shard results (stream JOB_RESULTS), published as itself. */
   jobResults: (deviceId: string, jobId: string) =>
     `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.jobs.${assertSubjectToken(jobId, "jobId")}.results`,
+  /**
+   * A device still holds a shard (received, queued behind another or running): the control plane
+   * resets that shard's ack wait (core NATS, never captured by a stream).
+   */
+  jobWorking: (deviceId: string, jobId: string) =>
+    `${SUBJECT_PREFIX}.dev.${assertSubjectToken(deviceId)}.jobs.${assertSubjectToken(jobId, "jobId")}.working`,
   anyJobNext: `${SUBJECT_PREFIX}.dev.*.jobs.*.next`,
+  anyJobWorking: `${SUBJECT_PREFIX}.dev.*.jobs.*.working`,
   anyJobResults: `${SUBJECT_PREFIX}.dev.*.jobs.*.results`,
 
   // --- pipeline-split inference (issue 9) ---

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { closeBus, connectBus, formatCreds, loadOrCreateFleetAuth } from "@edgefleet/bus";
+import { closeBus } from "@edgefleet/bus";
 import { createMlp, exportOnnx } from "@edgefleet/compression";
 import { createPrisma } from "@edgefleet/db";
 import {
@@ -43,13 +43,8 @@ beforeAll(async () => {
     },
     { natsNodes: 3 },
   );
-  const auth = await loadOrCreateFleetAuth(stack.stateDir);
   // The control plane's own credentials: the JetStream API, to move stream leaders.
-  admin = await connectBus({
-    servers: stack.cluster!.urls,
-    name: "fault-admin",
-    creds: formatCreds(auth.controlPlane.jwt, auth.controlPlane.seed),
-  });
+  admin = await stack.controlPlaneBus("fault-admin");
   for (const { agent, dataDir } of await stack.startProfiledAgents(DEVICES, "cluster", {
     labels: { fleet: "cluster" },
     localApi: { host: "127.0.0.1", httpPort: 0 },

@@ -1,6 +1,8 @@
 // The device's side of sharded batch jobs. A notice names a job; the worker then asks the control
 // plane for shards on its own subject, one at a time and as fast as it finishes them (so faster
-// devices take more), runs each with ONNX Runtime and publishes the result as itself. It stops
+// devices take more), runs each with ONNX Runtime and publishes the result as itself. While it
+// holds a shard (a prefetched one queued behind the one it runs, or the one it runs) it tells the
+// control plane so every quarter of the ack wait, so a slow shard is not handed out twice. It stops
 // when the control plane says the job is done, cancelled (or refuses it), and when the agent stops.
 
 import { setTimeout as sleepFor } from "node:timers/promises";
@@ -22,11 +24,29 @@ export interface JobWorkerDeps {
   request(subject: string, timeoutMs: number): Promise<Uint8Array>;
   /** JetStream publish with msgID (dedupe), as this device. */
   publish(subject: string, data: Uint8Array, msgID: string): Promise<void>;
+  /** Core publish, fire and forget (the "still working" word); throws when disconnected. */
+  signal(subject: string, data: Uint8Array): void;
   models: JobModels;
   log: Logger;
   /** Observes each shard (tests, benchmarks). */
   onShard?(event: { jobId: string; index: number; phase: "start" | "end"; ok?: boolean }): void;
 }
+
+type ShardAssignment = Extract<ShardReply, { status: "shard" }>;
+
+interface Holding {
+  subject: string;
+  word: Uint8Array;
+  everyMs: number;
+  lastSentAt: number;
+  /** After this the device stops vouching for the shard (see `MAX_HOLD_ACK_WAITS`). */
+  until: number;
+}
+
+/** How often the "working" timer looks at held shards (each is told every quarter of its ack wait). */
+const WORKING_TICK_MS = 100;
+/** A device vouches for a shard at most this many ack waits: a hung run does not hold it forever. */
+export const MAX_HOLD_ACK_WAITS = 20;
 
 export class JobWorker {
   private readonly running = new Map<string, Promise<void>>();
@@ -35,6 +55,9 @@ export class JobWorker {
   readonly ended = new Map<string, "done" | "cancelled">();
   /** Cuts short the waits (a simulated class's slowdown, "wait" replies) when the agent stops. */
   private readonly halt = new AbortController();
+  /** Shards received and not yet answered, by `<job>:<index>`: told "working" on a timer. */
+  private readonly holding = new Map<string, Holding>();
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: JobWorkerDeps) {}
 
@@ -57,6 +80,8 @@ export class JobWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     this.halt.abort();
+    this.holding.clear();
+    clearInterval(this.heartbeat);
     await Promise.allSettled([...this.running.values()]);
     await this.deps.models.release();
   }
@@ -88,19 +113,67 @@ export class JobWorker {
         await sleep(reply.retryMs, this.halt.signal);
         continue;
       }
+      this.hold(reply);
       // The round trip for the next shard overlaps this one's run, when the control plane allows.
-      if (reply.prefetch) next = ask();
-      const result = await this.runShard(reply);
-      if (this.stopped) return;
-      await this.deps.publish(
-        subjects.jobResults(deviceId, jobId),
-        encodeJson(result),
-        shardResultMsgId(deviceId, jobId, reply.index, reply.delivery),
-      );
+      // The prefetched shard is held (and said to be worked on) from its arrival.
+      if (reply.prefetch) {
+        next = ask().then((r) => {
+          if (!(r instanceof Error) && r.status === "shard") this.hold(r);
+          return r;
+        });
+      }
+      try {
+        const result = await this.runShard(reply);
+        if (this.stopped) return;
+        await this.deps.publish(
+          subjects.jobResults(deviceId, jobId),
+          encodeJson(result),
+          shardResultMsgId(deviceId, jobId, reply.index, reply.delivery),
+        );
+      } finally {
+        this.release(reply);
+      }
     }
   }
 
-  private async runShard(shard: Extract<ShardReply, { status: "shard" }>): Promise<ShardResult> {
+  private hold(shard: ShardAssignment): void {
+    if (!shard.ackWaitMs) return; // A control plane that does not listen for the word.
+    this.holding.set(`${shard.jobId}:${shard.index}`, {
+      subject: subjects.jobWorking(this.deps.deviceId, shard.jobId),
+      word: encodeJson({ jobId: shard.jobId, index: shard.index, delivery: shard.delivery }),
+      everyMs: Math.max(100, Math.floor(shard.ackWaitMs / 4)),
+      lastSentAt: 0, // at the next tick: the ack wait started when the reply left
+      until: Date.now() + MAX_HOLD_ACK_WAITS * shard.ackWaitMs,
+    });
+    if (!this.heartbeat) {
+      this.heartbeat = setInterval(() => this.sayWorking(), WORKING_TICK_MS);
+      this.heartbeat.unref();
+    }
+  }
+
+  private release(shard: ShardAssignment): void {
+    this.holding.delete(`${shard.jobId}:${shard.index}`);
+    if (this.holding.size === 0) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = undefined;
+    }
+  }
+
+  private sayWorking(): void {
+    const now = Date.now();
+    for (const h of this.holding.values()) {
+      // A shard held this long is stuck (a hung run): let the control plane move it on.
+      if (now > h.until || now - h.lastSentAt < h.everyMs) continue;
+      h.lastSentAt = now;
+      try {
+        this.deps.signal(h.subject, h.word);
+      } catch {
+        // Disconnected: the ack wait runs out and the shard goes to another device, as it should.
+      }
+    }
+  }
+
+  private async runShard(shard: ShardAssignment): Promise<ShardResult> {
     const { jobId, index } = shard;
     this.deps.onShard?.({ jobId, index, phase: "start" });
     let runner: JobRunner | undefined;
@@ -126,7 +199,7 @@ export class JobWorker {
 
 async function runOn(
   runner: JobRunner,
-  shard: Extract<ShardReply, { status: "shard" }>,
+  shard: ShardAssignment,
   signal: AbortSignal,
 ): Promise<ShardResult> {
   const { model } = runner;

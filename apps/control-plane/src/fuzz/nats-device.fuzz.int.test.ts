@@ -1,7 +1,7 @@
 // Fuzz (issue 11): malformed telemetry, events and heartbeats from real device identities. Each bad
 // message must be refused (counted, terminated: never redelivered), store nothing, and never hold
 // back the good messages sent after it.
-import { closeBus, connectBus, formatCreds, loadOrCreateFleetAuth } from "@edgefleet/bus";
+import { closeBus } from "@edgefleet/bus";
 import { createPrisma, type PrismaClient } from "@edgefleet/db";
 import { encodeJson, STREAMS, subjects } from "@edgefleet/protocol";
 import { referenceProfile } from "@edgefleet/runtime/facts";
@@ -147,12 +147,7 @@ describe("fuzz: device messages on NATS", { timeout: 60_000 }, () => {
     prisma = createPrisma(t.db.url);
     a = await t.enrollDevice("fuzz-a");
     b = await t.enrollDevice("fuzz-b");
-    const auth = await loadOrCreateFleetAuth(t.stateDir);
-    observer = await connectBus({
-      servers: t.nats.url,
-      name: "fuzz-observer",
-      creds: formatCreds(auth.controlPlane.jwt, auth.controlPlane.seed),
-    });
+    observer = await t.controlPlaneBus("fuzz-observer");
   });
   afterAll(async () => {
     console.log(`fuzz inputs tried (NATS): ${JSON.stringify(tried)}`);

@@ -5,6 +5,9 @@
 // - a device asks on its own subject `ef.v1.dev.<id>.jobs.<job>.next`; the broker checks that it
 //   belongs to the job, pulls the next shard and replies with it, keeping the JsMsg until the
 //   shard's result arrives (or ack_wait passes and JetStream delivers it to someone else);
+// - while the device holds the shard (queued behind its current one, or running) it says so on
+//   `...jobs.<job>.working`, and the broker resets the ack wait: a slow or queued shard is not
+//   handed out twice, and a dead device's shard moves on one ack wait after its last word;
 // - results arrive on the JOB_RESULTS stream, published by the device as itself; the service
 //   folds them and the broker acks, naks or terminates the work-queue message accordingly.
 import { PULL_EXPIRES_MS } from "@edgefleet/bus";
@@ -16,8 +19,10 @@ import {
   JOB_NOTICE_OP,
   type ShardReplyHeadInput,
   type ShardResult,
+  type ShardWorking,
   STREAMS,
   shardResultSchema,
+  shardWorkingSchema,
   subjects,
 } from "@edgefleet/protocol";
 import {
@@ -65,6 +70,7 @@ export class JobBroker implements JobQueue {
   private readonly held = new Map<string, Map<number, Held>>();
   private readonly consumers = new Map<string, Promise<Consumer>>();
   private sub: Subscription | undefined;
+  private workingSub: Subscription | undefined;
   private results: ConsumerMessages | undefined;
   private timer: NodeJS.Timeout | undefined;
   private service: JobService | undefined;
@@ -149,6 +155,10 @@ export class JobBroker implements JobQueue {
         });
       },
     });
+    // Not a queue group: the replica that holds the shard is the one that must hear it.
+    this.workingSub = this.nc.subscribe(subjects.anyJobWorking, {
+      callback: (_err, msg) => this.onWorking(msg),
+    });
     const jsm = await jetstreamManager(this.nc);
     await jsm.consumers.add(STREAMS.jobResults.name, {
       durable_name: JOB_RESULTS_CONSUMER,
@@ -181,6 +191,7 @@ export class JobBroker implements JobQueue {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.sub?.unsubscribe();
+    this.workingSub?.unsubscribe();
     await this.results?.close();
     await this.chain;
   }
@@ -263,10 +274,29 @@ export class JobBroker implements JobQueue {
           sampleDims: m.job.sampleDims,
           delivery,
           prefetch: allowPrefetch(m.job.prefetch, jm.info.pending, m.job.deviceIds.length),
+          ackWaitMs: m.job.ackWaitMs,
           model: m.model,
         },
         jm.data,
       );
+    }
+  }
+
+  /** A device still holds a shard: reset its ack wait, if this replica holds that delivery. */
+  private onWorking(msg: Msg): void {
+    const deviceId = deviceIdFromSubject(msg.subject);
+    let working: ShardWorking;
+    try {
+      working = decodeJson(shardWorkingSchema, msg.data);
+    } catch {
+      return; // Nothing is held on a word that says nothing; the ack wait runs its course.
+    }
+    if (working.jobId !== msg.subject.split(".")[5]) return;
+    const held = this.held.get(working.jobId)?.get(working.index);
+    // Only the holder's word for the delivery it holds: another device cannot keep a shard from
+    // moving on, nor can a stale word about an earlier delivery.
+    if (held && held.deviceId === deviceId && held.delivery === working.delivery) {
+      held.msg.working();
     }
   }
 
