@@ -17,6 +17,7 @@ import {
   formatCreds,
   loadOrCreateFleetAuth,
   mintDeviceCredentials,
+  waitForJetStream,
 } from "@edgefleet/bus";
 import { createPrisma, createRepos, migrate, type Repos } from "@edgefleet/db";
 import type { HysteresisOptions } from "@edgefleet/planner";
@@ -160,6 +161,9 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Con
   // Faults (issue 11): R3 on a 3-node cluster survives the loss of one node.
   const replicas = config.natsReplicas ?? 1;
   const sites = config.edgeSites ?? [];
+  // A NATS that has just started (a cluster, an account JWT still being pushed) answers "no
+  // responders" on the JetStream API for a moment: wait for it rather than fail the start.
+  await waitForJetStream(nc, { logger });
   await ensureStreams(nc, { replicas, sites });
   const siteStreams = keepSiteStreams(nc, sites, {
     replicas,

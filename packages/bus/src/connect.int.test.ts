@@ -1,7 +1,9 @@
-// Reconnect behaviour against a real server that goes away and comes back on the same port.
+// Reconnect behaviour against a real server that goes away and comes back on the same port, and
+// waiting for a JetStream API to answer.
 import { type NatsServerHandle, startNatsServer } from "@edgefleet/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { BusConnectError, type BusLogger, closeBus, connectBus } from "./connect";
+import { waitForJetStream } from "./streams";
 
 const servers: NatsServerHandle[] = [];
 afterEach(async () => {
@@ -77,5 +79,27 @@ describe("connectBus", () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BusConnectError);
     expect((err as Error).message).toContain(`127.0.0.1:${port}`);
+  });
+});
+
+describe("waitForJetStream", () => {
+  it("resolves on a server with JetStream, and names the wait when there is none", async () => {
+    const js = await startNatsServer({ jetstream: true });
+    const plain = await startNatsServer();
+    servers.push(js, plain);
+    const withJs = await connectBus({ servers: js.url, name: "js" });
+    const without = await connectBus({ servers: plain.url, name: "no-js" });
+    try {
+      await waitForJetStream(withJs, { timeoutMs: 5_000 });
+      const { lines, logger } = recordingLogger();
+      const t0 = Date.now();
+      await expect(waitForJetStream(without, { timeoutMs: 800, logger })).rejects.toThrow(
+        /JetStream did not answer within 800 ms/,
+      );
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(800);
+      expect(lines).toContain("waiting for JetStream to answer");
+    } finally {
+      await Promise.all([closeBus(withJs), closeBus(without)]);
+    }
   });
 });

@@ -12,6 +12,8 @@ import {
   type StreamSource,
 } from "@nats-io/jetstream";
 import { type NatsConnection, nanos } from "@nats-io/transport-node";
+import { backoffDelay } from "./backoff";
+import type { BusLogger } from "./connect";
 
 const HOUR_MS = 3_600_000;
 
@@ -92,6 +94,38 @@ export async function upsertStream(jsm: JetStreamManager, config: FleetStreamCon
     throw err;
   }
   return jsm.streams.update(name, config);
+}
+
+/**
+ * Resolves once this connection's account has a JetStream API that answers. A server (or cluster)
+ * that has just started answers `no responders` for a while: until the meta group has a leader
+ * and, in operator mode, until the account's JWT with its JetStream limits has reached the node.
+ * Fails after `timeoutMs` with the last error, naming the wait.
+ */
+export async function waitForJetStream(
+  nc: NatsConnection,
+  opts: { timeoutMs?: number; logger?: BusLogger } = {},
+): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await (await jetstreamManager(nc, { timeout: 2_000 })).getAccountInfo();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        throw new Error(`JetStream did not answer within ${timeoutMs} ms: ${String(err)}`, {
+          cause: err,
+        });
+      }
+      if (attempt % 10 === 0) {
+        opts.logger?.info({ err: String(err) }, "waiting for JetStream to answer");
+      }
+      await new Promise((r) =>
+        setTimeout(r, backoffDelay(attempt, { baseMs: 100, maxMs: 1_000 }, Math.random())),
+      );
+    }
+  }
 }
 
 /** Creates TELEMETRY, EVENTS, JOBS and JOB_RESULTS, or updates them to the current config. */
