@@ -10,6 +10,7 @@ import {
   type TestControlPlane,
 } from "@edgefleet/control-plane/testing";
 import type { HardwareFactsJson } from "@edgefleet/protocol";
+import { until } from "@edgefleet/testkit";
 import { type AgentConfig, type RunningAgent, startAgent } from "./agent";
 import { deviceRuntime } from "./device-runtime";
 
@@ -116,7 +117,5 @@ export async function startTestStack(
   };
   return stack;
 }
-
-import { until } from "@edgefleet/testkit";
 
 export { until };

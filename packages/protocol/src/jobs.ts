@@ -35,7 +35,8 @@ export const shardReplyHeadSchema = z.discriminatedUnion("status", [
     prefetch: z.boolean().default(false),
     /**
      * How long the control plane waits for a sign of work on this shard before handing it to
-     * another device: the device sends `shardWorking` well within it while it holds the shard.
+     * another device: the device sends a `shardWorkingSchema` word well within it while it holds
+     * the shard.
      * Absent: it sends nothing (the shard's result must come within the job's ack wait).
      */
     ackWaitMs: z.number().int().positive().optional(),

@@ -67,8 +67,9 @@ function outputAfterActivation(node: NodeProto, consumers: Map<string, NodeProto
 }
 
 /**
- * QDQ int8: weights int8 symmetric (per channel by default, 7-bit unless reduceRange is false), activations quantized with the
- * calibrated ranges, biases int32 with scale s_x * s_w. Expects prepareForQuantization output.
+ * QDQ int8: weights int8 symmetric (per channel by default; 7-bit unless reduceRange is false),
+ * activations quantized with the calibrated ranges, biases int32 with scale s_x * s_w. Expects
+ * prepareForQuantization output.
  */
 export function quantizeStatic(
   model: ModelProto,
